@@ -1,0 +1,3 @@
+"""mailpage: send Confluence pages as e-mail."""
+
+__version__ = "0.1.0"

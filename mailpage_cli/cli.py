@@ -1,0 +1,444 @@
+"""The command line: parse, call one use case, print. The one place errors become exit codes.
+
+Heavy libraries (rendering, keyring backends) load inside the commands that need them, so
+that ``mailpage --help`` starts fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+
+from mailpage_cli import __version__, credentials, settings
+from mailpage_cli.errors import ConfigError, ExitCode, MailpageError, UsageError
+from mailpage_cli.output import Output
+
+if TYPE_CHECKING:
+    from mailpage_cli.pipeline import SendResult
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@dataclass
+class App:
+    """What every command needs: the options of the group, the environment, the output."""
+
+    profile: str
+    config_flag: str | None
+    output: Output
+    debug: bool
+    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+
+    @property
+    def config_path(self) -> Path:
+        return settings.config_path(click.get_app_dir("mailpage"), self.config_flag, self.env)
+
+    @cached_property
+    def settings(self) -> settings.Settings:
+        return settings.load(self.config_path, self.profile, self.env)
+
+
+class MailpageGroup(click.Group):
+    """Turns every exception into one line on stderr and the SPEC's exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except MailpageError as exc:
+            self._fail(ctx, str(exc), exc.exit_code)
+        except KeyboardInterrupt:
+            self._fail(ctx, "Interrupted", ExitCode.INTERRUPTED)
+        except Exception as exc:  # noqa: BLE001 - the last resort: a bug, said as such
+            self._fail(
+                ctx,
+                f"Unexpected {type(exc).__name__}; this is a bug in mailpage."
+                " Run again with --debug and report the traceback",
+                ExitCode.UNEXPECTED,
+            )
+
+    @staticmethod
+    def _fail(ctx: click.Context, text: str, code: int) -> NoReturn:
+        app = ctx.find_object(App)
+        if app and app.debug:
+            traceback.print_exc()
+        (app.output if app else Output()).error(text)
+        ctx.exit(code)
+
+
+def _setup_logging(debug: bool) -> None:
+    # atlassian-python-api logs every request as curl, Authorization header included.
+    logging.getLogger("atlassian").setLevel(logging.WARNING)
+    if debug:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("debug: %(message)s"))
+        root = logging.getLogger("mailpage_cli")
+        root.addHandler(handler)
+        root.setLevel(logging.DEBUG)
+
+
+@click.group(cls=MailpageGroup, context_settings=CONTEXT)
+@click.option("--profile", envvar="MAILPAGE_PROFILE", default="default", show_default=True,
+              help="Settings profile to use.")
+@click.option("--config", "config_flag", metavar="PATH",
+              help="Config file (default: $MAILPAGE_CONFIG or the user config dir).")
+@click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
+@click.option("-v", "--verbose", is_flag=True, help="Say more about each step.")
+@click.option("--debug", is_flag=True, envvar="MAILPAGE_DEBUG",
+              help="Log each SMTP step (no user data); tracebacks on errors.")
+@click.option("--no-input", is_flag=True, envvar="MAILPAGE_NO_INPUT",
+              help="Never prompt; fail instead.")
+@click.option("--no-color", is_flag=True, help="No colours (also: NO_COLOR).")
+@click.version_option(__version__, prog_name="mailpage")
+@click.pass_context
+def cli(
+    ctx: click.Context, profile: str, config_flag: str | None, quiet: bool, verbose: bool,
+    debug: bool, no_input: bool, no_color: bool,
+) -> None:
+    """Send Confluence pages as e-mail.
+
+    \b
+      mailpage send ENG:Release+notes --to team@example.com
+      mailpage send page.html --to ann@example.com --save message.eml
+      mailpage config set-smtp --host smtp.example.com --username ann --password-stdin
+    """
+    _setup_logging(debug)
+    interactive = sys.stdin.isatty() and not no_input
+    output = Output(quiet=quiet, verbose=verbose, color=not no_color, interactive=interactive)
+    ctx.obj = App(profile.strip() or "default", config_flag, output, debug)
+
+
+def _read_note(note: str | None, note_file: str | None) -> str | None:
+    if note is not None and note_file is not None:
+        raise UsageError("--message and --message-file exclude each other", "Give one of them.")
+    if note_file is None:
+        return note
+    if note_file == "-":
+        return sys.stdin.read()
+    try:
+        return Path(note_file).expanduser().read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"Cannot read the message file {note_file} ({exc})",
+                         "Check the path (a UTF-8 Markdown file).") from exc
+
+
+def _size(n: int) -> str:
+    return f"{n / 1000:.1f} KB" if n < 1_000_000 else f"{n / 1_000_000:.1f} MB"
+
+
+def _summary(result: SendResult, save: str | None) -> str:
+    count = len(result.recipients.all)
+    what = (f"{_size(result.size)}, {result.images} image(s), "
+            f"{result.attachments} attachment(s)")
+    title = result.page.title
+    if result.status == "dry-run":
+        return f"Dry run: {title!r} would go to {count} recipient(s) ({what}); nothing sent."
+    if result.status == "saved":
+        where = "stdout" if save == "-" else save
+        return f"Saved {title!r} for {count} recipient(s) to {where} ({what}); nothing sent."
+    delivered = count - len(result.refused) - len(result.not_attempted)
+    return f"Sent {title!r} to {delivered} of {count} recipient(s) ({what})."
+
+
+def send_report(result: SendResult) -> dict[str, Any]:
+    """The ``--json`` object of SPEC "Output"."""
+    page = result.page
+    return {
+        "status": result.status,
+        "page": {"id": page.id, "title": page.title, "version": page.version, "url": page.url},
+        "recipients": {
+            kind: [r.address for r in getattr(result.recipients, kind)]
+            for kind in ("to", "cc", "bcc")
+        },
+        "refused": dict(result.refused),
+        "not_attempted": list(result.not_attempted),
+        "message": {
+            "id": result.message_id,
+            "bytes": result.size,
+            "images": result.images,
+            "attachments": result.attachments,
+        },
+        "warnings": list(result.warnings),
+    }
+
+
+@cli.command()
+@click.argument("page")
+@click.option("--to", multiple=True, metavar="R", help="Recipient (repeatable; lists, file:PATH).")
+@click.option("--cc", multiple=True, metavar="R", help="Copy recipient (repeatable).")
+@click.option("--bcc", multiple=True, metavar="R", help="Blind copy (never in any header).")
+@click.option("--subject", metavar="TEXT", help="Subject; {title} {space} {version} {prefix}.")
+@click.option("--message", "note", metavar="TEXT", help="A personal note in Markdown, above the page.")
+@click.option("--message-file", "note_file", metavar="PATH", help="The note from a file (- = stdin).")
+@click.option("--attachments", is_flag=True, help="Attach all the page's attachments.")
+@click.option("--attach", multiple=True, metavar="GLOB", help="Attach those matching GLOB.")
+@click.option("-n", "--dry-run", is_flag=True, help="Resolve and render; send nothing.")
+@click.option("--save", metavar="PATH", help="Write the message to PATH (- = stdout) instead.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask before sending to many recipients.")
+@click.pass_obj
+def send(
+    app: App, page: str, to: tuple[str, ...], cc: tuple[str, ...], bcc: tuple[str, ...],
+    subject: str | None, note: str | None, note_file: str | None, attachments: bool,
+    attach: tuple[str, ...], dry_run: bool, save: str | None, as_json: bool, yes: bool,
+) -> None:
+    """Send PAGE (a Confluence HTML export file) by e-mail.
+
+    \b
+      mailpage send export/Release-notes_98487.html --to team@example.com \\
+          --cc 'Ann Example <ann@example.com>' --message 'Please **read** before Monday.'
+      mailpage send page.html --to file:team.txt --attachments --dry-run --json
+    """
+    from mailpage_cli import pipeline  # noqa: PLC0415 - rendering libraries load only here
+
+    if as_json and save == "-":
+        raise UsageError("--json and --save - would both write to stdout", "Save to a file.")
+    options = pipeline.SendOptions(
+        page=page, to=to, cc=cc, bcc=bcc, subject=subject, note=_read_note(note, note_file),
+        attachments=attachments, attach=attach, dry_run=dry_run, save=save, yes=yes,
+    )
+    result = pipeline.send(app.settings, app.env, options, app.output)
+    out = app.output
+    for warning in result.warnings:
+        out.warn(warning)
+    for address, reply in result.refused.items():
+        out.warn(f"refused: {address}: {reply}")
+    for address in result.not_attempted:
+        out.warn(f"not attempted: {address}")
+    if as_json:
+        out.json(send_report(result))
+    elif result.raw is not None:
+        out.raw(result.raw)
+    out.summary(_summary(result, save))
+    sys.exit(result.exit_code)
+
+
+@cli.command()
+@click.argument("page")
+@click.option("--html", "html_path", metavar="FILE",
+              help="Write browser-viewable HTML (images inline) to FILE (- = stdout).")
+@click.option("--text", is_flag=True, help="Print the plain-text alternative.")
+@click.option("--message", "note", metavar="TEXT", help="A personal note, as send would show it.")
+@click.pass_obj
+def preview(app: App, page: str, html_path: str | None, text: bool, note: str | None) -> None:
+    """Render PAGE as the mail would show it, without sending.
+
+    \b
+      mailpage preview export/Release-notes_98487.html --html /tmp/page.html
+      mailpage preview export/Release-notes_98487.html --text | less
+    """
+    from mailpage_cli import pipeline  # noqa: PLC0415 - rendering libraries load only here
+
+    composed = pipeline.preview(app.settings, page, note, app.output)
+    for warning in composed.rendered.warnings:
+        app.output.warn(warning)
+    if html_path:
+        html = pipeline.with_data_uris(composed.rendered)
+        if html_path == "-":
+            app.output.raw(html.encode())
+        else:
+            try:
+                Path(html_path).write_text(html, encoding="utf-8")
+            except OSError as exc:
+                raise UsageError(f"Cannot write {html_path} ({exc.strerror})",
+                                 "Check the path.") from exc
+            app.output.summary(f"Wrote {html_path}; open it in a browser.")
+    if text or not html_path:
+        app.output.result(composed.rendered.text)
+
+
+@cli.group()
+def config() -> None:
+    """Show and change settings; store secrets in the OS keyring.
+
+    \b
+      mailpage config set-smtp --host smtp.example.com --username ann --password-stdin
+      mailpage config set-sender --name 'Ann Example' --address ann@example.com
+      mailpage config show
+    """
+
+
+def _store_secret(app: App, kind: credentials.SecretKind, from_stdin: bool) -> bool:
+    """Read the secret from stdin or a hidden prompt and keep it in the keyring."""
+    if from_stdin:
+        value = sys.stdin.readline().rstrip("\r\n")
+    elif app.output.interactive:
+        value = click.prompt(kind.label, hide_input=True, confirmation_prompt=True, err=True)
+    else:
+        return False
+    if not value:
+        raise UsageError(f"The {kind.label} is empty", "Pass it on stdin or at the prompt.")
+    credentials.store(kind, app.profile, credentials.Secret(value))
+    return True
+
+
+@config.command("set-smtp")
+@click.option("--host", required=True, help="SMTP server host name.")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port [465 ssl, 587 starttls, 25 none].")
+@click.option("--security", type=click.Choice(settings.SECURITY_CHOICES), default="starttls",
+              show_default=True, help="ssl = implicit TLS; starttls is mandatory when chosen.")
+@click.option("--username", help="Login name; the password goes to the keyring.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
+@click.option("--ca-file", type=click.Path(exists=True, dir_okay=False, resolve_path=True),
+              help="Extra trusted CA certificate (PEM) for a private server.")
+@click.pass_obj
+def set_smtp(
+    app: App, host: str, port: int | None, security: str, username: str | None,
+    password_stdin: bool, ca_file: str | None,
+) -> None:
+    """Set the SMTP account (replaces the profile's previous one).
+
+    \b
+      printf '%s\\n' "$PASSWORD" | mailpage config set-smtp --host smtp.example.com \\
+          --username ann@example.com --password-stdin
+    """
+    if security == "none" and username:
+        raise ConfigError(
+            "A login over an unencrypted connection would expose the password",
+            "Use --security starttls or ssl, or leave out --username.",
+        )
+    stored = bool(username) and _store_secret(app, credentials.SMTP_PASSWORD, password_stdin)
+    settings.update(app.config_path, app.profile, "smtp", {
+        "host": host.strip(), "port": port, "security": security, "username": username,
+        "ca_file": ca_file,
+    }, replace=True)
+    app.output.summary(f"SMTP settings saved in {app.config_path} (profile {app.profile}).")
+    if stored:
+        app.output.summary("Password stored in the OS keyring.")
+    elif username:
+        app.output.warn("no password stored: pass --password-stdin, or set MAILPAGE_SMTP_PASSWORD")
+
+
+@config.command("set-sender")
+@click.option("--name", help="Display name in From.")
+@click.option("--address", help="From address.")
+@click.option("--subject-prefix", help="Text for {prefix} in subjects, e.g. '[Wiki]'.")
+@click.option("--reply-to", help="me (your Confluence address), none, or an address.")
+@click.pass_obj
+def set_sender(
+    app: App, name: str | None, address: str | None, subject_prefix: str | None,
+    reply_to: str | None,
+) -> None:
+    """Set who the mail is from.
+
+    \b
+      mailpage config set-sender --name 'Ann Example' --address ann@example.com --reply-to me
+    """
+    from mailpage_cli.recipients import clean_text, parse_address  # noqa: PLC0415
+
+    changes: dict[str, object] = {}
+    if name is not None:
+        changes["name"] = clean_text(name)
+    if address is not None:
+        changes["address"] = parse_address(address).address
+    if subject_prefix is not None:
+        changes["subject_prefix"] = clean_text(subject_prefix)
+    if reply_to is not None:
+        keyword = reply_to.strip().lower()
+        changes["reply_to"] = keyword if keyword in ("me", "none") else (
+            parse_address(reply_to).address)
+    if not changes:
+        raise UsageError("Nothing to set", "Give --name, --address, --subject-prefix or --reply-to.")
+    settings.update(app.config_path, app.profile, "sender", changes)
+    app.output.summary(f"Sender settings saved in {app.config_path} (profile {app.profile}).")
+
+
+@config.command("set-policy")
+@click.option("--allowed-domain", "domains", multiple=True, metavar="DOMAIN",
+              help="Only these domains (and subdomains) may receive (repeatable; '' clears).")
+@click.option("--max-recipients", type=click.IntRange(min=1), help="Ask above this many [50].")
+@click.option("--max-size", type=click.FloatRange(min=0, min_open=True), metavar="MB",
+              help="Largest message in MB [20].")
+@click.pass_obj
+def set_policy(
+    app: App, domains: tuple[str, ...], max_recipients: int | None, max_size: float | None,
+) -> None:
+    """Set what may be sent.
+
+    \b
+      mailpage config set-policy --allowed-domain example.com --max-recipients 100
+    """
+    changes: dict[str, object] = {}
+    if domains:
+        listed = [d.strip().lower().lstrip("@") for d in domains if d.strip()]
+        changes["allowed_domains"] = listed or None
+    if max_recipients is not None:
+        changes["max_recipients"] = max_recipients
+    if max_size is not None:
+        changes["max_size_mb"] = max_size
+    if not changes:
+        raise UsageError("Nothing to set",
+                         "Give --allowed-domain, --max-recipients or --max-size.")
+    settings.update(app.config_path, app.profile, "policy", changes)
+    app.output.summary(f"Policy saved in {app.config_path} (profile {app.profile}).")
+
+
+@config.command("show")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.pass_obj
+def show(app: App, as_json: bool) -> None:
+    """Show every setting with its source; secrets only as where they come from.
+
+    \b
+      mailpage --profile work config show --json
+    """
+    resolved = app.settings
+    rows = {
+        name: {"value": list(v.value) if isinstance(v.value, tuple) else v.value,
+               "source": v.source}
+        for name, v in resolved.values.items()
+    }
+    for kind in credentials.KINDS.values():
+        where = credentials.describe(kind, app.profile, app.env)
+        rows[f"{kind.name}.{'password' if kind.name == 'smtp' else 'token'}"] = {
+            "value": None, "source": where,
+        }
+    if as_json:
+        app.output.json({"profile": app.profile, "config": str(app.config_path),
+                         "settings": rows})
+        return
+    app.output.result(f"profile: {app.profile}\nconfig:  {app.config_path}")
+    width = max(map(len, rows))
+    for name, row in rows.items():
+        value = row["value"]
+        shown = ", ".join(value) if isinstance(value, list) else value
+        shown = "" if shown is None else shown
+        app.output.result(f"{name:<{width}}  {shown!s:<28}  ({row['source']})")
+
+
+@config.command("forget")
+@click.argument("what", type=click.Choice(["smtp", "confluence", "all"]), default="all")
+@click.pass_obj
+def forget(app: App, what: str) -> None:
+    """Remove stored secrets and settings of the profile (default: all of them).
+
+    \b
+      mailpage config forget smtp
+    """
+    kinds = list(credentials.KINDS.values()) if what == "all" else [credentials.KINDS[what]]
+    for kind in kinds:
+        try:
+            if credentials.forget(kind, app.profile):
+                app.output.summary(f"Removed the {kind.label} from the keyring.")
+        except credentials.KeyringUnavailableError as exc:
+            app.output.warn(str(exc))
+    sections = settings.SECTIONS if what == "all" else (what,)
+    changed = [s for s in sections if settings.update(app.config_path, app.profile, s, {},
+                                                        replace=True)]
+    if changed:
+        app.output.summary(f"Removed {', '.join(changed)} settings of profile {app.profile}"
+                           f" from {app.config_path}.")
+
+
+def main() -> None:
+    cli(prog_name="mailpage")

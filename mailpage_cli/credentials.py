@@ -1,0 +1,160 @@
+"""Secrets: environment > OS keyring > hidden prompt (TTY only) > an error naming the fix.
+
+The keyring is reached only through the ``keyring`` API (so ``PYTHON_KEYRING_BACKEND``
+applies), under service ``mailpage`` and usernames ``PROFILE/smtp`` and ``PROFILE/confluence``.
+A secret travels as :class:`Secret`, whose ``repr`` and ``str`` never show it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from mailpage_cli.errors import ConfigError
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+SERVICE = "mailpage"
+
+
+class Secret:
+    """A secret value that does not print itself."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class SecretKind:
+    """What a secret is called, where it may come from, and the command that stores it."""
+
+    name: str
+    label: str
+    env: str
+    store_command: str
+
+
+SMTP_PASSWORD = SecretKind(
+    "smtp", "SMTP password", "MAILPAGE_SMTP_PASSWORD", "mailpage config set-smtp --password-stdin"
+)
+CONFLUENCE_TOKEN = SecretKind(
+    "confluence",
+    "Confluence token",
+    "MAILPAGE_CONFLUENCE_TOKEN",
+    "mailpage config set-site URL --token-stdin",
+)
+KINDS = {kind.name: kind for kind in (SMTP_PASSWORD, CONFLUENCE_TOKEN)}
+
+Prompt = Callable[[str], str]
+
+
+class KeyringUnavailableError(ConfigError):
+    """No usable keyring backend on this machine (a headless server, a container)."""
+
+
+def _keyring() -> ModuleType:
+    import keyring  # noqa: PLC0415 - loads its backends; only commands that need a secret pay
+
+    return keyring
+
+
+def _account(kind: SecretKind, profile: str) -> str:
+    return f"{profile}/{kind.name}"
+
+
+def _unavailable(kind: SecretKind, reason: str) -> KeyringUnavailableError:
+    return KeyringUnavailableError(
+        f"No usable OS keyring to hold the {kind.label} ({reason})",
+        f"Set {kind.env} in the environment instead, or install a keyring backend"
+        " (see PYTHON_KEYRING_BACKEND).",
+    )
+
+
+def from_keyring(kind: SecretKind, profile: str) -> Secret | None:
+    """The stored secret, ``None`` if there is none; raises when no backend works."""
+    try:
+        value = _keyring().get_password(SERVICE, _account(kind, profile))
+    except Exception as exc:  # noqa: BLE001 - backends raise anything from D-Bus to OS errors
+        raise _unavailable(kind, type(exc).__name__) from None
+    return Secret(value) if value else None
+
+
+def lookup(kind: SecretKind, profile: str, env: Mapping[str, str]) -> tuple[Secret | None, str]:
+    """The secret and its source ("env VAR", "keyring"), without prompting."""
+    if env.get(kind.env):
+        return Secret(env[kind.env]), f"env {kind.env}"
+    return from_keyring(kind, profile), "keyring"
+
+
+def describe(kind: SecretKind, profile: str, env: Mapping[str, str]) -> str:
+    """Where the secret would come from, never the secret itself (for ``config show``)."""
+    try:
+        secret, source = lookup(kind, profile, env)
+    except KeyringUnavailableError:
+        return f"not set (no keyring backend; use {kind.env})"
+    return f"set ({source})" if secret else "not set"
+
+
+def require(
+    kind: SecretKind, profile: str, env: Mapping[str, str], prompt: Prompt | None
+) -> Secret:
+    """env > keyring > prompt (``prompt`` is ``None`` off a TTY) > ``ConfigError``."""
+    try:
+        secret, _ = lookup(kind, profile, env)
+    except KeyringUnavailableError:
+        if prompt is None:
+            raise
+        secret = None
+    if secret:
+        return secret
+    if prompt is not None:
+        value = prompt(f"{kind.label} for profile {profile}")
+        if value:
+            return Secret(value)
+    raise ConfigError(
+        f"No {kind.label} for profile {profile!r}",
+        f"Set {kind.env}, or store it in the keyring with `{kind.store_command}`.",
+    )
+
+
+def store(kind: SecretKind, profile: str, secret: Secret) -> None:
+    """Save to the keyring and read it back: some backends (null, fail) drop it silently."""
+    keyring = _keyring()
+    account = _account(kind, profile)
+    try:
+        keyring.set_password(SERVICE, account, secret.reveal())
+        stored = keyring.get_password(SERVICE, account)
+    except Exception as exc:  # noqa: BLE001 - see from_keyring
+        raise _unavailable(kind, type(exc).__name__) from None
+    if stored != secret.reveal():
+        raise _unavailable(kind, "the backend did not keep it")
+
+
+def forget(kind: SecretKind, profile: str) -> bool:
+    """Delete the stored secret; ``True`` if there was one."""
+    keyring = _keyring()
+    try:
+        if keyring.get_password(SERVICE, _account(kind, profile)) is None:
+            return False
+        keyring.delete_password(SERVICE, _account(kind, profile))
+    except Exception as exc:  # noqa: BLE001 - see from_keyring
+        raise _unavailable(kind, type(exc).__name__) from None
+    return True

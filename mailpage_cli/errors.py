@@ -1,0 +1,77 @@
+"""Exit codes and the exception tree; ``cli`` is the one place that turns them into exits.
+
+Every error the user can meet is a :class:`MailpageError` carrying its exit code, a sentence
+saying what happened and, last, how to fix it::
+
+    MailpageError                 (1, a bug when nothing more specific applies)
+    ├── UsageError                2  bad arguments: unknown placeholder, unreadable file
+    ├── ConfigError               3  missing or invalid setting or secret, no TTY to prompt,
+    │   └── TLSError                 certificate or STARTTLS trouble
+    ├── AuthError                 4  credentials refused (SMTP 535, Confluence 401/403)
+    ├── NotFoundError             5  page, user or group not found
+    ├── UnavailableError          6  service down or rate-limited after retries
+    └── PolicyError               8  allowed domains, recipient count, message size
+
+Partial delivery (7) is not an exception: the send finishes and its report says who refused.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Process exit codes; the README table is tested against this enum."""
+
+    OK = 0  # sent, saved, dry run done, unchanged, or an empty digest
+    UNEXPECTED = 1  # unexpected failure (a bug)
+    USAGE = 2  # usage error
+    CONFIG = 3  # missing or invalid setting or secret, refused URL host, no TTY to prompt
+    AUTH = 4  # authentication refused (Confluence 401/403, SMTP 535)
+    NOT_FOUND = 5  # page, user or group not found; user without visible e-mail; ambiguous name
+    UNAVAILABLE = 6  # service unavailable or rate-limited after retries (safe to retry later)
+    PARTIAL = 7  # partial delivery: some recipients refused
+    POLICY = 8  # refused by policy: domain, recipient count, size
+    INTERRUPTED = 130  # interrupted
+
+
+class MailpageError(Exception):
+    """An error with a message for the user and, last, how to fix it."""
+
+    exit_code = ExitCode.UNEXPECTED
+
+    def __init__(self, message: str, fix: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.fix = fix
+
+    def __str__(self) -> str:
+        return f"{self.message}. {self.fix}" if self.fix else self.message
+
+
+class UsageError(MailpageError):
+    exit_code = ExitCode.USAGE
+
+
+class ConfigError(MailpageError):
+    exit_code = ExitCode.CONFIG
+
+
+class TLSError(ConfigError):
+    """The server's certificate is not trusted, or it does not offer STARTTLS."""
+
+
+class AuthError(MailpageError):
+    exit_code = ExitCode.AUTH
+
+
+class NotFoundError(MailpageError):
+    exit_code = ExitCode.NOT_FOUND
+
+
+class UnavailableError(MailpageError):
+    exit_code = ExitCode.UNAVAILABLE
+
+
+class PolicyError(MailpageError):
+    exit_code = ExitCode.POLICY

@@ -1,0 +1,96 @@
+"""A page from a Confluence HTML export on disk, rendered without any Confluence access.
+
+An export page (Space tools > Export > HTML) holds the title as ``Space : Title``, the body in
+``#main-content``, and an "Attachments" section linking ``attachments/PAGEID/FILE``; its images
+are files beside it. Links to other exported pages (``Title_123.html``) become links to the
+site when one is configured.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urljoin, urlsplit
+
+from bs4 import BeautifulSoup
+
+from mailpage_cli.errors import UsageError
+from mailpage_cli.models import Page, Resource
+
+MAX_FILE = 50_000_000  # an export page or image larger than this is not a page
+_PAGE_FILE = re.compile(r"_(\d+)\.html?$")
+
+
+@dataclass(frozen=True)
+class ExportPage:
+    page: Page
+    folder: Path
+    attachments: tuple[tuple[str, str], ...]  # (file name, path relative to the folder)
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        if path.stat().st_size > MAX_FILE:
+            raise UsageError(f"The {what} {path} is larger than 50 MB", "Is it the right file?")
+        return path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"Cannot read the {what} {path} ({exc.strerror})",
+                         "Check the path.") from exc
+
+
+def _page_id(path: Path, soup: BeautifulSoup) -> str | None:
+    if match := _PAGE_FILE.search(path.name):
+        return match[1]
+    for link in soup.select('a[href^="attachments/"]'):
+        parts = str(link["href"]).split("/")
+        if len(parts) > 2 and parts[1].isdigit():
+            return parts[1]
+    return None
+
+
+def load(path: Path, site_url: str | None) -> ExportPage:
+    """Parse the export page; ``site_url`` (if configured) makes its page links absolute."""
+    soup = BeautifulSoup(_read(path, "page").decode("utf-8", "replace"), "html.parser")
+    heading = soup.select_one("#title-text") or soup.find("title")
+    full_title = " ".join(heading.get_text().split()) if heading else path.stem
+    space, sep, title = full_title.partition(" : ")
+    if not sep:
+        space, title = "", full_title
+    body = soup.select_one("#main-content") or soup.body or soup
+    page_id = _page_id(path, soup)
+    site = site_url.rstrip("/") if site_url else None
+    for link in body.find_all("a", href=True) if site else ():
+        href = str(link["href"])
+        if urlsplit(href).scheme:
+            continue
+        if match := _PAGE_FILE.search(href.split("#")[0]):
+            link["href"] = f"{site}/pages/viewpage.action?pageId={match[1]}"
+        elif href.startswith("/"):
+            link["href"] = urljoin(f"{site}/", href)
+    attachments = tuple(
+        (link.get_text().strip() or Path(str(link["href"])).name, unquote(str(link["href"])))
+        for link in soup.select('.pageSection a[href^="attachments/"]')
+    )
+    url = f"{site}/pages/viewpage.action?pageId={page_id}" if site and page_id else None
+    page = Page(
+        title=title.strip() or path.stem,
+        html=body.decode_contents(),
+        id=page_id,
+        space=space.strip() or None,
+        url=url,
+        base_url=None,  # its relative images and links are files beside it
+    )
+    return ExportPage(page, path.parent, attachments)
+
+
+def read_resource(folder: Path, relative: str, filename: str | None = None) -> Resource | None:
+    """A file of the export; ``None`` if missing or outside the export's folder."""
+    relative = unquote(urlsplit(relative).path)
+    target = (folder / relative).resolve()
+    if not target.is_relative_to(folder.resolve()) or not target.is_file():
+        return None
+    name = filename or target.name
+    content_type = mimetypes.guess_type(name)[0] or mimetypes.guess_type(target.name)[0]
+    return Resource(name, content_type or "application/octet-stream", _read(target, "file"))

@@ -1,0 +1,270 @@
+"""SMTP delivery: verified TLS, AUTH only over TLS, retries of transient failures, refusals.
+
+One connection carries every message of a run. A recipient the server refuses for good
+(5xx) is reported with the server's reply; the others still get the message. Transient
+trouble (4xx, a dropped connection) is retried with backoff, only for the recipients that
+have not yet received the message, so nobody gets it twice from one run.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import smtplib
+import ssl
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mailpage_cli.credentials import Secret
+from mailpage_cli.errors import AuthError, ConfigError, TLSError, UnavailableError
+from mailpage_cli.models import Delivery
+
+log = logging.getLogger(__name__)
+
+TIMEOUT = 30.0
+ATTEMPTS = 4
+BACKOFF = 1.0  # seconds before the second attempt; doubles, with jitter
+
+
+@dataclass(frozen=True)
+class Account:
+    host: str
+    port: int
+    security: str  # ssl | starttls | none
+    username: str | None = None
+    password: Secret | None = field(default=None, repr=False)
+    ca_file: Path | None = None
+    timeout: float = TIMEOUT
+
+
+@dataclass(frozen=True)
+class Envelope:
+    sender: str
+    recipients: tuple[str, ...]
+    data: bytes
+
+
+class _Transient(Exception):
+    """A failure worth another attempt."""
+
+
+@dataclass
+class _Report:
+    """What happened so far to one envelope's recipients."""
+
+    envelope: Envelope
+    delivered: list[str] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)
+    deferred: dict[str, str] = field(default_factory=dict)  # last 4xx reply, worth a retry
+
+    def pending(self) -> list[str]:
+        done = set(self.delivered) | set(self.refused)
+        return [a for a in self.envelope.recipients if a not in done]
+
+    def freeze(self) -> Delivery:
+        """After the last attempt a 4xx stands as the refusal; the rest were not attempted."""
+        refused = dict(self.refused)
+        not_attempted = []
+        for address in self.pending():
+            if address in self.deferred:
+                refused[address] = self.deferred[address]
+            else:
+                not_attempted.append(address)
+        return Delivery(tuple(self.delivered), refused, tuple(not_attempted))
+
+
+def tls_context(ca_file: Path | None) -> ssl.SSLContext:
+    """The system's trust store, plus ``ca_file`` as an extra anchor; always verifying."""
+    context = ssl.create_default_context()
+    if ca_file:
+        try:
+            context.load_verify_locations(cafile=str(ca_file))
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(
+                f"Cannot load the CA file {ca_file} ({exc})",
+                "Point `mailpage config set-smtp --ca-file` or MAILPAGE_SMTP_CA_FILE at a PEM file.",
+            ) from exc
+    return context
+
+
+def _step(name: str, started: float, reply: object = "") -> None:
+    log.debug("smtp %s %s %.0f ms", name, reply, (time.perf_counter() - started) * 1000)
+
+
+class Connection:
+    """An open, authenticated SMTP session."""
+
+    def __init__(self, account: Account) -> None:
+        self.account = account
+        self.smtp = self._open()
+
+    def _open(self) -> smtplib.SMTP:
+        account = self.account
+        if account.security == "none" and account.username:
+            raise ConfigError(
+                "Refusing to send the SMTP password over an unencrypted connection",
+                "Use `mailpage config set-smtp --security starttls` (or ssl), or remove the"
+                " username if the server needs no login.",
+            )
+        context = tls_context(account.ca_file)
+        started = time.perf_counter()
+        try:
+            if account.security == "ssl":
+                smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                    account.host, account.port, timeout=account.timeout, context=context
+                )
+            else:
+                smtp = smtplib.SMTP(account.host, account.port, timeout=account.timeout)
+            _step(f"connect {account.security}", started)
+            smtp.ehlo()
+            if account.security == "starttls":
+                self._starttls(smtp, context)
+            if account.username:
+                self._login(smtp)
+        except ssl.SSLCertVerificationError as exc:
+            raise TLSError(
+                f"The certificate of {account.host} is not trusted ({exc.verify_message})",
+                "If the server uses a private CA, add it with `mailpage config set-smtp --ca-file"
+                " PEM` or MAILPAGE_SMTP_CA_FILE; check the host name matches the certificate.",
+            ) from exc
+        except smtplib.SMTPConnectError as exc:
+            raise _Transient(f"the server refused the connection ({exc.smtp_code})") from exc
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            raise _Transient(str(exc) or type(exc).__name__) from exc
+        return smtp
+
+    def _starttls(self, smtp: smtplib.SMTP, context: ssl.SSLContext) -> None:
+        if not smtp.has_extn("starttls"):
+            smtp.close()
+            raise TLSError(
+                f"{self.account.host}:{self.account.port} does not offer STARTTLS",
+                "Check the port (465 is usually `--security ssl`), or ask the mail admin."
+                " mailpage never falls back to an unencrypted connection.",
+            )
+        started = time.perf_counter()
+        code, _ = smtp.starttls(context=context)
+        _step("starttls", started, code)
+        smtp.ehlo()
+
+    def _login(self, smtp: smtplib.SMTP) -> None:
+        account = self.account
+        if not smtp.has_extn("auth"):
+            smtp.close()
+            raise ConfigError(
+                f"{account.host} offers no login (AUTH), but a username is configured",
+                "Remove the username with `mailpage config set-smtp --host HOST` (no --username),"
+                " or check the host and port.",
+            )
+        started = time.perf_counter()
+        password = account.password.reveal() if account.password else ""
+        try:
+            code, _ = smtp.login(account.username or "", password)
+        except smtplib.SMTPAuthenticationError as exc:
+            smtp.close()
+            raise AuthError(
+                f"The SMTP server refused the login ({exc.smtp_code})",
+                "Check the username and store the right password with"
+                " `mailpage config set-smtp --password-stdin` or MAILPAGE_SMTP_PASSWORD.",
+            ) from None
+        _step("auth", started, code)
+
+    def send(self, report: _Report) -> None:
+        """One transaction to the recipients still pending; the outcome goes into ``report``."""
+        smtp, envelope, recipients = self.smtp, report.envelope, report.pending()
+        if not recipients:
+            return
+        started = time.perf_counter()
+        code, reply = smtp.mail(envelope.sender)
+        _step("mail", started, code)
+        if code >= 500:
+            for address in recipients:
+                report.refused[address] = _reply(code, reply)
+            smtp.rset()
+            return
+        if code >= 400:
+            smtp.rset()
+            raise _Transient(_reply(code, reply))
+        accepted = []
+        for address in recipients:
+            started = time.perf_counter()
+            code, reply = smtp.rcpt(address)
+            _step("rcpt", started, code)
+            if code in (250, 251):
+                accepted.append(address)
+            elif code >= 500:
+                report.refused[address] = _reply(code, reply)
+            else:
+                report.deferred[address] = _reply(code, reply)
+        if not accepted:
+            smtp.rset()
+            return
+        started = time.perf_counter()
+        code, reply = smtp.data(envelope.data)
+        _step("data", started, code)
+        for address in accepted:
+            if code == 250:
+                report.delivered.append(address)
+            elif code >= 500:
+                report.refused[address] = _reply(code, reply)
+            else:
+                report.deferred[address] = _reply(code, reply)
+
+    def close(self) -> None:
+        started = time.perf_counter()
+        try:
+            self.smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            self.smtp.close()
+        _step("quit", started)
+
+
+def _reply(code: int, reply: bytes) -> str:
+    return f"{code} {reply.decode('utf-8', 'replace')}".strip()
+
+
+def deliver(
+    account: Account,
+    envelopes: Sequence[Envelope],
+    *,
+    attempts: int = ATTEMPTS,
+    backoff: float = BACKOFF,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[Delivery]:
+    """Send every envelope over one connection (reopened only after a transient failure).
+
+    Raises :class:`UnavailableError` when nothing at all could be delivered or refused.
+    """
+    reports = [_Report(e) for e in envelopes]
+    connection: Connection | None = None
+    last_error = ""
+    try:
+        for attempt in range(attempts):
+            if attempt:
+                sleep(backoff * 2 ** (attempt - 1) * random.uniform(0.75, 1.25))  # noqa: S311
+            try:
+                connection = connection or Connection(account)
+                for report in reports:
+                    connection.send(report)
+            except (_Transient, OSError) as exc:  # smtplib's errors are OSErrors
+                last_error = _describe(exc)
+                connection.smtp.close() if connection else None
+                connection = None
+            if not any(report.pending() for report in reports):
+                break
+    finally:
+        if connection:
+            connection.close()
+    if all(not r.delivered and not r.refused for r in reports):
+        raise UnavailableError(
+            f"The SMTP server could not take the message ({last_error or 'try again'})",
+            "Nothing was sent; try again later.",
+        )
+    return [report.freeze() for report in reports]
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return _reply(exc.smtp_code, exc.smtp_error)
+    return str(exc) or type(exc).__name__

@@ -1,0 +1,129 @@
+"""The e-mail message, built in memory. Pure: data in, ``EmailMessage`` out.
+
+Tree: ``multipart/mixed`` (only with attachments) > ``multipart/alternative`` > ``text/plain``,
+then ``multipart/related`` (only with images) > ``text/html`` + images by Content-ID.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+
+from mailpage_cli.errors import PolicyError, UsageError
+from mailpage_cli.models import Page, Recipient, Recipients, RenderedPage, Resource, Sender
+from mailpage_cli.recipients import clean_text
+
+DEFAULT_SUBJECT = "{prefix} {title}"
+PLACEHOLDERS = ("title", "space", "version", "prefix")
+MEGABYTE = 1_000_000  # mail servers state their limits in decimal megabytes
+SMTP_POLICY = policy.SMTP  # CRLF line ends, as the wire wants
+
+
+def subject(template: str | None, page: Page, prefix: str) -> str:
+    """Fill ``{title}``, ``{space}``, ``{version}`` (and ``{prefix}``); ``{{`` is a brace."""
+    template = template or DEFAULT_SUBJECT
+    values = {
+        "title": page.title,
+        "space": page.space or "",
+        "version": str(page.version or ""),
+        "prefix": prefix,
+    }
+    try:
+        fields = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+    except ValueError as exc:
+        raise UsageError(f"The subject {template!r} is malformed ({exc})",
+                         "Write a literal brace as {{ or }}.") from exc
+    unknown = [name for name in fields if name not in values]
+    if unknown:
+        raise UsageError(
+            f"The subject uses an unknown placeholder {{{unknown[0]}}}",
+            "Use {title}, {space}, {version} or {prefix}.",
+        )
+    return clean_text(template.format_map(values)) or page.title
+
+
+def _address(recipient: Recipient | Sender) -> Address:
+    local, _, domain = recipient.address.rpartition("@")
+    return Address(clean_text(recipient.name), local, domain)
+
+
+def build(
+    *,
+    sender: Sender,
+    recipients: Recipients,
+    subject: str,
+    rendered: RenderedPage,
+    attachments: Sequence[Resource] = (),
+    date: datetime | None = None,
+) -> EmailMessage:
+    """The whole message; Bcc recipients are never written into it."""
+    msg = EmailMessage(policy=SMTP_POLICY)
+    msg["From"] = _address(sender)
+    if recipients.to:
+        msg["To"] = [_address(r) for r in recipients.to]
+    if recipients.cc:
+        msg["Cc"] = [_address(r) for r in recipients.cc]
+    if not recipients.to and not recipients.cc:
+        msg["To"] = "undisclosed-recipients:;"
+    msg["Subject"] = clean_text(subject)
+    msg["Date"] = format_datetime(date or datetime.now(UTC))
+    # The sender's domain, given: make_msgid would otherwise look up this host's name.
+    msg["Message-ID"] = make_msgid(domain=sender.address.rpartition("@")[2])
+    if sender.reply_to:
+        local, _, domain = sender.reply_to.rpartition("@")
+        msg["Reply-To"] = Address("", local, domain)
+
+    msg.set_content(rendered.text, cte="quoted-printable")
+    msg.add_alternative(rendered.html, subtype="html", cte="quoted-printable")
+    if rendered.images:
+        html_part = msg.get_payload()[1]  # type: ignore[index] # multipart: a list
+        for inline in rendered.images:
+            maintype, _, subtype = inline.image.content_type.partition("/")
+            html_part.add_related(
+                inline.image.data,
+                maintype,
+                subtype,
+                cid=f"<{inline.cid}>",
+                filename=clean_text(inline.image.filename),
+                disposition="inline",
+            )
+    for attachment in attachments:
+        maintype, _, subtype = attachment.content_type.partition("/")
+        msg.add_attachment(
+            attachment.data, maintype, subtype, filename=clean_text(attachment.filename)
+        )
+    return msg
+
+
+def to_bytes(msg: EmailMessage) -> bytes:
+    return msg.as_bytes(policy=SMTP_POLICY)
+
+
+def part_sizes(msg: EmailMessage) -> Mapping[str, int]:
+    """Encoded size of each leaf part, named by file name or content type."""
+    sizes: dict[str, int] = {}
+    for part in msg.walk():
+        if part.is_multipart():
+            continue
+        name = part.get_filename() or part.get_content_type()
+        sizes[name] = sizes.get(name, 0) + len(part.as_bytes(policy=SMTP_POLICY))
+    return sizes
+
+
+def check_size(msg: EmailMessage, size: int, max_size_mb: float) -> None:
+    """Refuse a message over the limit before any connection, naming its largest parts."""
+    if size <= max_size_mb * MEGABYTE:
+        return
+    largest = sorted(part_sizes(msg).items(), key=lambda item: -item[1])[:3]
+    names = ", ".join(f"{clean_text(name)} ({n / MEGABYTE:.1f} MB)" for name, n in largest)
+    raise PolicyError(
+        f"The message is {size / MEGABYTE:.1f} MB, over the limit of {max_size_mb:g} MB;"
+        f" largest parts: {names}",
+        "Leave out attachments (--attach GLOB picks some), or raise the limit with"
+        " `mailpage config set-policy --max-size MB`.",
+    )

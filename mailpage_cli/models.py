@@ -1,0 +1,82 @@
+"""Plain frozen dataclasses that the parts pass to each other."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """A validated address; ``source`` says which spec produced it (for ``recipients``)."""
+
+    address: str
+    name: str = ""
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Recipients:
+    """Deduplicated recipients: an address appears once, To beating Cc beating Bcc."""
+
+    to: tuple[Recipient, ...] = ()
+    cc: tuple[Recipient, ...] = ()
+    bcc: tuple[Recipient, ...] = ()
+
+    @property
+    def all(self) -> tuple[Recipient, ...]:
+        return self.to + self.cc + self.bcc
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A file's bytes: an image to embed or an attachment."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page to mail. ``html`` is the page body as Confluence (or its export) renders it;
+    ``base_url`` is what its relative links are relative to (``None``: unknown)."""
+
+    title: str
+    html: str
+    id: str | None = None
+    version: int | None = None
+    space: str | None = None
+    url: str | None = None
+    base_url: str | None = None
+
+
+@dataclass(frozen=True)
+class InlineImage:
+    cid: str  # without angle brackets
+    image: Resource
+
+
+@dataclass(frozen=True)
+class RenderedPage:
+    """Mail-ready HTML (images as ``cid:``), its text alternative, and the images it uses."""
+
+    html: str
+    text: str
+    images: tuple[InlineImage, ...]
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Sender:
+    address: str
+    name: str = ""
+    reply_to: str | None = None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What the SMTP server did with one message."""
+
+    delivered: tuple[str, ...] = ()
+    refused: dict[str, str] = field(default_factory=dict)  # address -> "550 5.1.1 reply"
+    not_attempted: tuple[str, ...] = ()

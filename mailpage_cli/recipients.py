@@ -1,0 +1,144 @@
+"""Recipient specs -> validated, deduplicated addresses.
+
+A spec is an address (``ann@example.com``, ``Ann Smith <ann@example.com>``), a list of them
+separated by commas, ``file:PATH`` (one spec a line, ``-`` = stdin), or a Confluence spec
+(``me``, ``user:X``, ``group:NAME``, ``watchers``) that a resolver turns into addresses.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+from mailpage_cli.errors import ConfigError, UsageError
+from mailpage_cli.models import Recipient, Recipients
+
+SPEC_HELP = "addr@example.com, 'Name <addr@example.com>', me, user:X, group:NAME, watchers, file:PATH"
+CONFLUENCE_PREFIXES = ("user:", "group:")
+CONFLUENCE_WORDS = ("me", "watchers")
+
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LOCAL = re.compile(rf"{_ATOM}(?:\.{_ATOM})*")
+_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+_NAMED = re.compile(r"^(?P<name>[^<>]*)<(?P<address>[^<>]*)>$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+
+Resolver = Callable[[str], list[Recipient]]
+
+
+def clean_text(text: str) -> str:
+    """Control characters (CR/LF above all) become spaces: they must never start a header."""
+    return " ".join(_CONTROL.sub(" ", text).split())
+
+
+def split_list(text: str) -> list[str]:
+    """Split on commas that are not inside quotes or angle brackets."""
+    items, current, quoted, angle = [], [], False, False
+    for char in text:
+        if char == '"':
+            quoted = not quoted
+        elif char in "<>" and not quoted:
+            angle = char == "<"
+        elif char == "," and not quoted and not angle:
+            items.append("".join(current))
+            current = []
+            continue
+        current.append(char)
+    items.append("".join(current))
+    return [item.strip() for item in items if item.strip()]
+
+
+def _normalise_domain(domain: str) -> str | None:
+    try:
+        ascii_domain = domain.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        return None
+    labels = ascii_domain.split(".")
+    if len(ascii_domain) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
+        return None
+    return ascii_domain
+
+
+def parse_address(spec: str, source: str = "") -> Recipient:
+    """``addr`` or ``Name <addr>`` -> a validated :class:`Recipient`."""
+    text = clean_text(spec)
+    name, address = "", text
+    if named := _NAMED.match(text):
+        name = named["name"].strip().strip('"').strip()
+        address = named["address"].strip()
+    local, at, domain = address.rpartition("@")
+    normalised = _normalise_domain(domain) if at else None
+    if not (local and _LOCAL.fullmatch(local) and len(local) <= 64 and normalised):
+        raise UsageError(
+            f"{spec!r} is not a valid e-mail address or recipient",
+            f"Use one of: {SPEC_HELP}.",
+        )
+    return Recipient(f"{local}@{normalised}", name, source or "address")
+
+
+def is_confluence_spec(spec: str) -> bool:
+    return spec.lower() in CONFLUENCE_WORDS or spec.lower().startswith(CONFLUENCE_PREFIXES)
+
+
+def _read_list(path: str) -> str:
+    if path == "-":
+        return sys.stdin.read()
+    try:
+        return Path(path).expanduser().read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(
+            f"Cannot read the recipient list {path!r} ({exc})",
+            "Check the path after file: (one recipient a line).",
+        ) from exc
+
+
+def expand(specs: Iterable[str]) -> Iterator[tuple[str, str]]:
+    """Each single spec with the place it came from; ``file:`` lists are read here."""
+    for raw in specs:
+        for spec in split_list(raw):
+            if not spec.lower().startswith("file:"):
+                yield spec, spec
+                continue
+            path = spec[len("file:") :].strip()
+            for line in _read_list(path).splitlines():
+                line = line.strip()  # noqa: PLW2901 - the same line, trimmed
+                for item in split_list(line) if line and not line.startswith("#") else ():
+                    if item.lower().startswith("file:"):
+                        raise UsageError(
+                            f"The recipient list {path!r} names another list ({item})",
+                            "Put the addresses in one file.",
+                        )
+                    yield item, spec
+
+
+def resolve_one(spec: str, source: str, resolver: Resolver | None) -> list[Recipient]:
+    if not is_confluence_spec(spec):
+        return [parse_address(spec, "address" if source == spec else source)]
+    if resolver is None:
+        raise ConfigError(
+            f"The recipient {spec!r} needs a Confluence site",
+            "Run `mailpage config set-site URL` or set MAILPAGE_CONFLUENCE_URL.",
+        )
+    return resolver(spec)
+
+
+def resolve(
+    to: Iterable[str],
+    cc: Iterable[str] = (),
+    bcc: Iterable[str] = (),
+    resolver: Resolver | None = None,
+) -> Recipients:
+    """Resolve and deduplicate, case-insensitively: To beats Cc beats Bcc."""
+    seen: set[str] = set()
+    lists: list[tuple[Recipient, ...]] = []
+    for specs in (to, cc, bcc):
+        found: list[Recipient] = []
+        for spec, source in expand(specs):
+            for recipient in resolve_one(spec, source, resolver):
+                if recipient.address.lower() not in seen:
+                    seen.add(recipient.address.lower())
+                    found.append(recipient)
+        lists.append(tuple(found))
+    return Recipients(*lists)

@@ -1,0 +1,368 @@
+"""Non-secret settings: each resolves in one place, flag > environment > config file > default,
+and remembers where it came from so that ``config show`` can say so.
+
+The config file is TOML with one table per profile (``[profiles.NAME.smtp]`` ...), written
+atomically with mode 0600. A secret-looking key in it is an error: secrets live in the keyring
+or the environment (see ``credentials``).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from mailpage_cli.errors import ConfigError
+
+SECURITY_CHOICES = ("ssl", "starttls", "none")
+DEFAULT_PORTS = {"ssl": 465, "starttls": 587, "none": 25}
+AUTH_CHOICES = ("basic", "bearer")
+DEPLOYMENTS = ("cloud", "datacenter")
+SECRET_WORDS = ("password", "token", "secret")
+TRUE_WORDS = ("1", "true", "yes", "on")
+
+
+def _text(raw: object) -> str:
+    if not isinstance(raw, str):
+        raise TypeError("a string")
+    return raw.strip()
+
+
+def _port(raw: object) -> int:
+    number = int(raw) if isinstance(raw, str) and raw.strip().isdigit() else raw
+    if isinstance(number, bool) or not isinstance(number, int) or not 0 < number < 65536:
+        raise TypeError("a port number from 1 to 65535")
+    return number
+
+
+def _positive_int(raw: object) -> int:
+    number = int(raw) if isinstance(raw, str) and raw.strip().isdigit() else raw
+    if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+        raise TypeError("a whole number of at least 1")
+    return number
+
+
+def _megabytes(raw: object) -> float:
+    try:
+        number = float(raw) if isinstance(raw, str | int) and not isinstance(raw, bool) else raw
+    except ValueError:
+        number = None
+    if not isinstance(number, float) or not 0 < number < 10_000:
+        raise TypeError("a size in megabytes above 0")
+    return number
+
+
+def _domains(raw: object) -> tuple[str, ...]:
+    items = raw.split(",") if isinstance(raw, str) else raw
+    if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+        raise TypeError("a list of domain names")
+    return tuple(i.strip().lower().lstrip("@") for i in items if i.strip())
+
+
+def _choice(*choices: str) -> Callable[[object], str]:
+    def parse(raw: object) -> str:
+        value = _text(raw).lower()
+        if value not in choices:
+            raise TypeError(" or ".join(choices))
+        return value
+
+    return parse
+
+
+@dataclass(frozen=True)
+class Field:
+    """One setting: its place in the file, its variable (policy has none), how to read it."""
+
+    section: str
+    key: str
+    env: str | None
+    parse: Callable[[object], Any]
+    default: Any = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.section}.{self.key}"
+
+
+FIELDS: tuple[Field, ...] = (
+    Field("confluence", "url", "MAILPAGE_CONFLUENCE_URL", _text),
+    Field("confluence", "user", "MAILPAGE_CONFLUENCE_USER", _text),
+    Field("confluence", "auth", "MAILPAGE_CONFLUENCE_AUTH", _choice(*AUTH_CHOICES)),
+    Field("confluence", "deployment", "MAILPAGE_CONFLUENCE_DEPLOYMENT", _choice(*DEPLOYMENTS)),
+    Field("smtp", "host", "MAILPAGE_SMTP_HOST", _text),
+    Field("smtp", "port", "MAILPAGE_SMTP_PORT", _port),
+    Field("smtp", "security", "MAILPAGE_SMTP_SECURITY", _choice(*SECURITY_CHOICES), "starttls"),
+    Field("smtp", "username", "MAILPAGE_SMTP_USERNAME", _text),
+    Field("smtp", "ca_file", "MAILPAGE_SMTP_CA_FILE", _text),
+    Field("sender", "name", "MAILPAGE_SENDER_NAME", _text),
+    Field("sender", "address", "MAILPAGE_SENDER_ADDRESS", _text),
+    Field("sender", "subject_prefix", "MAILPAGE_SUBJECT_PREFIX", _text, ""),
+    Field("sender", "reply_to", "MAILPAGE_REPLY_TO", _text, "me"),
+    # Policy has no variables (SPEC): a job's environment cannot lift the file's limits.
+    Field("policy", "allowed_domains", None, _domains, ()),
+    Field("policy", "max_recipients", None, _positive_int, 50),
+    Field("policy", "max_size_mb", None, _megabytes, 20.0),
+)
+FIELDS_BY_NAME = {f.name: f for f in FIELDS}
+SECTIONS = ("confluence", "smtp", "sender", "policy")
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A setting's value and where it came from ("flag", "env VAR", "file", "default")."""
+
+    value: Any
+    source: str
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str | None
+    port: int
+    security: str
+    username: str | None
+    ca_file: Path | None
+
+
+@dataclass(frozen=True)
+class SenderSettings:
+    name: str | None
+    address: str | None
+    subject_prefix: str
+    reply_to: str
+
+
+@dataclass(frozen=True)
+class PolicySettings:
+    allowed_domains: tuple[str, ...]
+    max_recipients: int
+    max_size_mb: float
+
+
+@dataclass(frozen=True)
+class ConfluenceSettings:
+    url: str | None
+    user: str | None
+    auth: str
+    deployment: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of one profile, resolved, each with its source."""
+
+    profile: str
+    path: Path
+    values: Mapping[str, Resolved]
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[name].value
+
+    @property
+    def smtp(self) -> SmtpSettings:
+        ca_file = self["smtp.ca_file"]
+        return SmtpSettings(
+            host=self["smtp.host"],
+            port=self["smtp.port"],
+            security=self["smtp.security"],
+            username=self["smtp.username"],
+            ca_file=Path(ca_file).expanduser() if ca_file else None,
+        )
+
+    @property
+    def sender(self) -> SenderSettings:
+        return SenderSettings(
+            self["sender.name"],
+            self["sender.address"],
+            self["sender.subject_prefix"],
+            self["sender.reply_to"],
+        )
+
+    @property
+    def policy(self) -> PolicySettings:
+        return PolicySettings(
+            self["policy.allowed_domains"],
+            self["policy.max_recipients"],
+            self["policy.max_size_mb"],
+        )
+
+    @property
+    def confluence(self) -> ConfluenceSettings:
+        return ConfluenceSettings(
+            self["confluence.url"],
+            self["confluence.user"],
+            self["confluence.auth"],
+            self["confluence.deployment"],
+        )
+
+
+def is_true(raw: str | None) -> bool:
+    return (raw or "").strip().lower() in TRUE_WORDS
+
+
+def config_path(app_dir: str, flag: str | None, env: Mapping[str, str]) -> Path:
+    """``--config`` > ``MAILPAGE_CONFIG`` > ``<app_dir>/config.toml``."""
+    chosen = flag or env.get("MAILPAGE_CONFIG") or str(Path(app_dir) / "config.toml")
+    return Path(chosen).expanduser()
+
+
+def state_dir(env: Mapping[str, str]) -> Path:
+    """``MAILPAGE_STATE_DIR`` > ``$XDG_STATE_HOME/mailpage`` > ``~/.local/state/mailpage``."""
+    if env.get("MAILPAGE_STATE_DIR"):
+        return Path(env["MAILPAGE_STATE_DIR"]).expanduser()
+    base = env.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base).expanduser() / "mailpage"
+
+
+def read_file(path: Path) -> dict[str, Any]:
+    """The whole config file as a dict; a missing file is empty."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise ConfigError(
+            f"Cannot read the config file {path} ({exc.strerror})",
+            "Check its permissions, or point MAILPAGE_CONFIG at another file.",
+        ) from exc
+    try:
+        data = tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"The config file {path} is not valid TOML ({exc})",
+            "Fix the file, or move it away and run the `mailpage config` commands again.",
+        ) from exc
+    _check_no_secrets(data, path)
+    return data
+
+
+def _check_no_secrets(node: object, path: Path, where: str = "") -> None:
+    if not isinstance(node, dict):
+        return
+    for key, value in node.items():
+        if any(word in str(key).lower() for word in SECRET_WORDS):
+            raise ConfigError(
+                f"The config file {path} holds a secret ({where}{key})",
+                "Remove that line; store secrets with `mailpage config set-smtp --password-stdin`"
+                " or `mailpage config set-site URL --token-stdin`, or in the environment.",
+            )
+        _check_no_secrets(value, path, f"{where}{key}.")
+
+
+def _profile_table(data: Mapping[str, Any], profile: str, path: Path) -> Mapping[str, Any]:
+    """The profile's sections, refusing anything that is not a known setting (typos)."""
+    table = data.get("profiles", {}).get(profile, {})
+    for section, values in table.items():
+        keys = values if isinstance(values, dict) else [None]
+        unknown = [f"{section}.{key}" for key in keys if f"{section}.{key}" not in FIELDS_BY_NAME]
+        if unknown:
+            raise ConfigError(
+                f"The config file {path} has unknown settings in [profiles.{profile}]: "
+                + ", ".join(unknown),
+                f"Remove them; known settings are {', '.join(FIELDS_BY_NAME)}.",
+            )
+    return table  # type: ignore[no-any-return]
+
+
+def load(
+    path: Path,
+    profile: str,
+    env: Mapping[str, str],
+    flags: Mapping[str, object] | None = None,
+) -> Settings:
+    """Resolve every setting of ``profile``: flag > environment > file > default."""
+    table = _profile_table(read_file(path), profile, path)
+    flags = flags or {}
+    values: dict[str, Resolved] = {}
+    for field in FIELDS:
+        in_file = table.get(field.section, {})
+        if flags.get(field.name) is not None:
+            raw, source = flags[field.name], "flag"
+        elif field.env and env.get(field.env, "").strip():
+            raw, source = env[field.env], f"env {field.env}"
+        elif field.key in in_file:
+            raw, source = in_file[field.key], "file"
+        else:
+            values[field.name] = Resolved(field.default, "default")
+            continue
+        try:
+            values[field.name] = Resolved(field.parse(raw), source)
+        except TypeError as exc:
+            where = {"flag": f"--{field.key.replace('_', '-')}", "file": f"in {path}"}.get(
+                source, source.removeprefix("env ")
+            )
+            raise ConfigError(
+                f"The setting {field.name} ({where}) must be {exc}",
+                f"Correct it, e.g. with `mailpage config set-{field.section} --help`.",
+            ) from exc
+        if values[field.name].value in ("", ()):
+            values[field.name] = Resolved(field.default, "default")
+    _derive_defaults(values)
+    return Settings(profile, path, values)
+
+
+def _derive_defaults(values: dict[str, Resolved]) -> None:
+    if values["smtp.port"].value is None:
+        values["smtp.port"] = Resolved(DEFAULT_PORTS[values["smtp.security"].value], "default")
+    if values["confluence.auth"].value is None:
+        auth = "basic" if values["confluence.user"].value else "bearer"
+        values["confluence.auth"] = Resolved(auth, "default")
+    if values["confluence.deployment"].value is None:
+        host = urlsplit(values["confluence.url"].value or "").hostname or ""
+        deployment = "cloud" if host.endswith(".atlassian.net") else "datacenter"
+        values["confluence.deployment"] = Resolved(deployment, "default")
+
+
+def update(
+    path: Path, profile: str, section: str, changes: Mapping[str, object], *, replace: bool = False
+) -> bool:
+    """Set keys of one section (``None`` removes a key); ``replace`` drops the others first.
+    Writes only when something changed; says whether it did."""
+    data = read_file(path)
+    before = tomli_w_dumps(data)
+    table = data.setdefault("profiles", {}).setdefault(profile, {})
+    current = {} if replace else dict(table.get(section, {}))
+    for key, value in changes.items():
+        if value is None:
+            current.pop(key, None)
+        else:
+            current[key] = list(value) if isinstance(value, tuple) else value
+    table[section] = current
+    _prune(data)
+    if tomli_w_dumps(data) == before:
+        return False
+    write_file(path, data)
+    return True
+
+
+def _prune(node: dict[str, Any]) -> None:
+    """Drop empty tables, so that forgetting leaves no husk behind."""
+    for key in [k for k, v in node.items() if isinstance(v, dict)]:
+        _prune(node[key])
+        if not node[key]:
+            del node[key]
+
+
+def tomli_w_dumps(data: Mapping[str, Any]) -> str:
+    import tomli_w  # noqa: PLC0415 - only writers need it
+
+    return tomli_w.dumps(data)
+
+
+def write_file(path: Path, data: Mapping[str, Any]) -> None:
+    """Write atomically, mode 0600 from the first byte (never briefly world-readable)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".config-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), 0o600)
+            handle.write(tomli_w_dumps(data).encode())
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,115 @@
+"""Every test gets its own config dir, state dir, environment and keyring."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import keyring
+import pytest
+import trustme
+from click.testing import CliRunner, Result
+
+from mailpage_cli.cli import cli
+from tests.support import smtp
+from tests.support.keyrings import MemoryKeyring
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "export" / "Release-notes-2.4_98487.html"
+SENDER = "Ann Example <ann@example.com>"
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MemoryKeyring]:
+    for name in list(os.environ):
+        if name.startswith("MAILPAGE_") or name in (
+            "NO_COLOR", "FORCE_COLOR", "PYTHON_KEYRING_BACKEND", "XDG_CONFIG_HOME",
+            "XDG_STATE_HOME",
+        ):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("MAILPAGE_TEST_KEYRING", str(tmp_path / "keyring.json"))
+    monkeypatch.setenv("MAILPAGE_SENDER_ADDRESS", "ann@example.com")
+    monkeypatch.setenv("MAILPAGE_SENDER_NAME", "Ann Example")
+    previous = keyring.get_keyring()
+    memory = MemoryKeyring()
+    keyring.set_keyring(memory)
+    yield memory
+    keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Path:
+    return tmp_path / "config" / "mailpage" / "config.toml"
+
+
+def run(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> Result:
+    """The CLI in-process, stdout and stderr apart, as a script would see it (no TTY)."""
+    return CliRunner().invoke(cli, list(args), input=input, env=env, catch_exceptions=False)
+
+
+def run_process(
+    *args: str, env: dict[str, str] | None = None, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The CLI as a real process: its own interpreter, stdin not a TTY, the file keyring."""
+    full_env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "PYTHON_KEYRING_BACKEND": "tests.support.keyrings.FileKeyring",
+        **(env or {}),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "mailpage_cli", *args],
+        env=full_env, input=input or "", capture_output=True, text=True, timeout=60,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture
+def ca_file(ca: trustme.CA, tmp_path: Path) -> Path:
+    path = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return path
+
+
+@pytest.fixture
+def starttls_server(ca: trustme.CA) -> Iterator[smtp.SmtpServer]:
+    server = smtp.start("starttls", ca)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def ssl_server(ca: trustme.CA) -> Iterator[smtp.SmtpServer]:
+    server = smtp.start("ssl", ca)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def plain_server() -> Iterator[smtp.SmtpServer]:
+    """Plaintext, and careless: it offers AUTH without TLS."""
+    server = smtp.start("none", auth=True)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def smtp_env(
+    starttls_server: smtp.SmtpServer, ca_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> smtp.SmtpServer:
+    """mailpage configured, through the environment, for the STARTTLS server."""
+    for name, value in starttls_server.env(ca_file).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("MAILPAGE_SMTP_PASSWORD", smtp.PASSWORD)
+    return starttls_server

@@ -1,0 +1,132 @@
+"""Real SMTP servers on loopback (aiosmtpd), with TLS from a trustme CA, that record what
+they receive: the client under test talks to them over TCP exactly as to a mail provider."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import trustme
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+
+USERNAME = "ann@example.com"
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    data: bytes
+
+    @property
+    def message(self) -> EmailMessage:
+        return message_from_bytes(self.data, policy=policy.default)  # type: ignore[return-value]
+
+
+@dataclass
+class Recorder:
+    """aiosmtpd handler: records messages and logins; refuses the addresses in ``refuse``."""
+
+    refuse: dict[str, str] = field(default_factory=dict)
+    received: list[Received] = field(default_factory=list)
+    logins: list[tuple[str, bool]] = field(default_factory=list)  # (mechanism, over TLS)
+    connections: int = 0
+
+    async def handle_EHLO(self, server: Any, session: Any, envelope: Any, hostname: str,
+                          responses: list[str]) -> list[str]:
+        if session.host_name is None:
+            self.connections += 1
+        session.host_name = hostname
+        return responses
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
+                          rcpt_options: list[str]) -> str:
+        if address in self.refuse:
+            return self.refuse[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos),
+                                      envelope.original_content))
+        return "250 Message accepted for delivery"
+
+    def authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str,
+                     auth_data: Any) -> AuthResult:
+        over_tls = session.ssl is not None or (  # STARTTLS, or implicit TLS
+            server.transport.get_extra_info("ssl_object") is not None)
+        self.logins.append((mechanism, over_tls))
+        ok = auth_data.login == USERNAME.encode() and auth_data.password == PASSWORD.encode()
+        return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd replies 535
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class SmtpServer:
+    host: str
+    port: int
+    security: str
+    recorder: Recorder
+    controller: Controller
+
+    @property
+    def received(self) -> list[Received]:
+        return self.recorder.received
+
+    def env(self, ca_file: Path | None = None, *, login: bool = True) -> dict[str, str]:
+        """The MAILPAGE_* variables that point mailpage at this server."""
+        env = {
+            "MAILPAGE_SMTP_HOST": self.host,
+            "MAILPAGE_SMTP_PORT": str(self.port),
+            "MAILPAGE_SMTP_SECURITY": self.security,
+        }
+        if login:
+            env["MAILPAGE_SMTP_USERNAME"] = USERNAME
+        if ca_file:
+            env["MAILPAGE_SMTP_CA_FILE"] = str(ca_file)
+        return env
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+
+def server_context(ca: trustme.CA, *names: str) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(*(names or ("localhost", "127.0.0.1"))).configure_cert(context)
+    return context
+
+
+def start(security: str, ca: trustme.CA | None = None, *, auth: bool = True,
+          recorder: Recorder | None = None, cert_names: tuple[str, ...] = ()) -> SmtpServer:
+    """``security``: "starttls" (STARTTLS required), "ssl" (implicit TLS) or "none"
+    (plaintext; with ``auth`` it even offers AUTH without TLS, as a careless server would)."""
+    recorder = recorder or Recorder()
+    port = free_port()
+    kwargs: dict[str, Any] = {"hostname": "127.0.0.1", "port": port}
+    if auth:
+        kwargs["authenticator"] = recorder.authenticate
+    if security == "starttls":
+        assert ca is not None
+        kwargs |= {"tls_context": server_context(ca, *cert_names), "require_starttls": True,
+                   "auth_require_tls": True}
+    elif security == "ssl":
+        assert ca is not None
+        # aiosmtpd counts only STARTTLS as TLS for auth_require_tls; implicit TLS is TLS too.
+        kwargs |= {"ssl_context": server_context(ca, *cert_names), "auth_require_tls": False}
+    else:
+        kwargs |= {"auth_require_tls": False}
+    controller = Controller(recorder, **kwargs)
+    controller.start()
+    return SmtpServer("localhost", port, security, recorder, controller)

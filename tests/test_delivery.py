@@ -1,0 +1,217 @@
+"""Delivery to real SMTP servers on loopback: TLS, AUTH, refusals, and the message they get."""
+
+from __future__ import annotations
+
+import json
+import re
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import EXAMPLE, run
+from tests.support import smtp
+
+
+def strict_parse(data: bytes):  # type: ignore[no-untyped-def]
+    """Parse with ``policy.strict`` (raises on any defect) and read every header."""
+    msg = message_from_bytes(data, policy=policy.strict)
+    for part in msg.walk():
+        for name, value in part.items():
+            assert str(value) is not None, name
+        assert not part.defects
+    return msg
+
+
+def tree(msg) -> list[str]:  # type: ignore[no-untyped-def]
+    def walk(part, depth):  # type: ignore[no-untyped-def]
+        yield "  " * depth + part.get_content_type()
+        if part.is_multipart():
+            for child in part.iter_parts():
+                yield from walk(child, depth + 1)
+
+    return list(walk(msg, 0))
+
+
+def test_starttls_delivery_has_the_spec_tree_and_headers(smtp_env: smtp.SmtpServer) -> None:
+    result = run("send", str(EXAMPLE), "--to", "Team <team@example.com>",
+                 "--cc", "lead@example.com", "--attachments")
+    assert result.exit_code == 0, result.stderr
+    (received,) = smtp_env.received
+    assert received.mail_from == "ann@example.com"
+    assert sorted(received.rcpt_tos) == ["lead@example.com", "team@example.com"]
+    assert [tls for _, tls in smtp_env.recorder.logins] == [True]
+    assert all(byte < 128 for byte in received.data), "parts must be 7-bit"
+    msg = strict_parse(received.data)
+    assert tree(msg) == [
+        "multipart/mixed",
+        "  multipart/alternative",
+        "    text/plain",
+        "    multipart/related",
+        "      text/html",
+        "      image/png",
+        "      image/png",
+        "  image/png",
+        "  image/png",
+        "  text/csv",
+    ]
+    assert msg["From"] == "Ann Example <ann@example.com>"
+    assert msg["To"] == "Team <team@example.com>"
+    assert msg["Cc"] == "lead@example.com"
+    assert msg["Subject"] == "Release notes 2.4"
+    assert msg["MIME-Version"] == "1.0"
+    assert msg["Date"].datetime is not None
+    assert re.fullmatch(r"<[^@<>]+@example\.com>", msg["Message-ID"])
+    for part in msg.walk():
+        if not part.is_multipart():
+            assert part["Content-Transfer-Encoding"] in ("7bit", "quoted-printable", "base64")
+
+
+def test_every_cid_has_its_part_and_every_part_its_cid(smtp_env: smtp.SmtpServer) -> None:
+    assert run("send", str(EXAMPLE), "--to", "team@example.com").exit_code == 0
+    msg = message_from_bytes(smtp_env.received[0].data, policy=policy.default)
+    html = msg.get_body(("html",)).get_content()
+    referenced = set(re.findall(r'src="cid:([^"]+)"', html))
+    parts = {p["Content-ID"].strip("<>") for p in msg.walk() if p["Content-ID"]}
+    assert referenced == parts
+    assert len(parts) == 2
+    assert "<script" not in html and "<style" not in html
+    assert 'style="' in html  # CSS inlined
+    text = msg.get_body(("plain",)).get_content()
+    assert "https://chat.example.com/channels/releases" in text
+
+
+def test_bcc_recipients_receive_but_no_header_names_them(smtp_env: smtp.SmtpServer) -> None:
+    result = run("send", str(EXAMPLE), "--to", "a@example.com", "--bcc", "hidden@example.com")
+    assert result.exit_code == 0, result.stderr
+    (received,) = smtp_env.received
+    assert "hidden@example.com" in received.rcpt_tos
+    assert b"hidden" not in received.data
+    assert b"Bcc" not in received.data
+
+
+def test_bcc_only_gets_undisclosed_recipients(smtp_env: smtp.SmtpServer) -> None:
+    assert run("send", str(EXAMPLE), "--bcc", "hidden@example.com").exit_code == 0
+    (received,) = smtp_env.received
+    assert received.rcpt_tos == ["hidden@example.com"]
+    assert b"hidden" not in received.data
+    assert received.message["To"] == "undisclosed-recipients:;"
+
+
+def test_implicit_tls_delivers(ssl_server: smtp.SmtpServer, ca_file: Path) -> None:
+    env = {**ssl_server.env(ca_file), "MAILPAGE_SMTP_PASSWORD": smtp.PASSWORD}
+    result = run("send", str(EXAMPLE), "--to", "a@example.com", env=env)
+    assert result.exit_code == 0, result.stderr
+    assert len(ssl_server.received) == 1
+    assert ssl_server.recorder.logins and all(tls for _, tls in ssl_server.recorder.logins)
+
+
+@pytest.mark.parametrize("server_name", ["starttls_server", "ssl_server"])
+def test_untrusted_certificate_is_refused_and_ca_file_fixes_it(
+    server_name: str, request: pytest.FixtureRequest, ca_file: Path
+) -> None:
+    server: smtp.SmtpServer = request.getfixturevalue(server_name)
+    env = {**server.env(), "MAILPAGE_SMTP_PASSWORD": smtp.PASSWORD}
+    refused = run("send", str(EXAMPLE), "--to", "a@example.com", env=env)
+    assert refused.exit_code == 3
+    assert "not trusted" in refused.stderr and "--ca-file" in refused.stderr
+    assert server.recorder.logins == [] and server.received == []
+
+    env["MAILPAGE_SMTP_CA_FILE"] = str(ca_file)
+    accepted = run("send", str(EXAMPLE), "--to", "a@example.com", env=env)
+    assert accepted.exit_code == 0, accepted.stderr
+    assert len(server.received) == 1
+
+
+def test_certificate_for_another_host_name_is_refused(ca, ca_file: Path) -> None:  # type: ignore[no-untyped-def]
+    server = smtp.start("starttls", ca, cert_names=("mail.example.test",))
+    try:
+        env = {**server.env(ca_file), "MAILPAGE_SMTP_PASSWORD": smtp.PASSWORD}
+        result = run("send", str(EXAMPLE), "--to", "a@example.com", env=env)
+    finally:
+        server.stop()
+    assert result.exit_code == 3
+    assert "not trusted" in result.stderr
+    assert server.recorder.logins == []
+
+
+def test_auth_over_plaintext_is_refused_before_any_password_is_sent(
+    plain_server: smtp.SmtpServer,
+) -> None:
+    env = {**plain_server.env(), "MAILPAGE_SMTP_PASSWORD": smtp.PASSWORD}
+    result = run("send", str(EXAMPLE), "--to", "a@example.com", env=env)
+    assert result.exit_code == 3
+    assert "unencrypted" in result.stderr
+    assert plain_server.recorder.logins == []
+    assert plain_server.recorder.connections == 0
+
+
+def test_starttls_required_but_not_offered_fails_closed(plain_server: smtp.SmtpServer) -> None:
+    env = {**plain_server.env(), "MAILPAGE_SMTP_SECURITY": "starttls",
+           "MAILPAGE_SMTP_PASSWORD": smtp.PASSWORD}
+    result = run("send", str(EXAMPLE), "--to", "a@example.com", env=env)
+    assert result.exit_code == 3
+    assert "does not offer STARTTLS" in result.stderr
+    assert plain_server.recorder.logins == [] and plain_server.received == []
+
+
+def test_plaintext_without_login_delivers() -> None:
+    server = smtp.start("none", auth=False)
+    try:
+        result = run("send", str(EXAMPLE), "--to", "a@example.com",
+                     env=server.env(login=False))
+    finally:
+        server.stop()
+    assert result.exit_code == 0, result.stderr
+    assert len(server.received) == 1
+
+
+def test_a_refused_recipient_gives_exit_7_and_the_rest_are_delivered(
+    smtp_env: smtp.SmtpServer,
+) -> None:
+    smtp_env.recorder.refuse["gone@example.com"] = "550 5.1.1 No such user"
+    result = run("send", str(EXAMPLE), "--to", "a@example.com,gone@example.com",
+                 "--cc", "b@example.com", "--json")
+    assert result.exit_code == 7
+    report = json.loads(result.stdout)
+    assert report["status"] == "partial"
+    assert report["refused"] == {"gone@example.com": "550 5.1.1 No such user"}
+    (received,) = smtp_env.received
+    assert sorted(received.rcpt_tos) == ["a@example.com", "b@example.com"]
+    assert "gone@example.com" in result.stderr
+
+
+def test_wrong_password_gives_exit_4(smtp_env: smtp.SmtpServer) -> None:
+    result = run("send", str(EXAMPLE), "--to", "a@example.com",
+                 env={"MAILPAGE_SMTP_PASSWORD": "wrong"})
+    assert result.exit_code == 4
+    assert "refused the login" in result.stderr
+    assert smtp_env.received == []
+
+
+def test_unreachable_server_gives_exit_6(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("mailpage_cli.mailer.BACKOFF", 0.01)
+    env = {"MAILPAGE_SMTP_HOST": "127.0.0.1", "MAILPAGE_SMTP_PORT": str(smtp.free_port()),
+           "MAILPAGE_SMTP_SECURITY": "ssl"}
+    result = run("send", str(EXAMPLE), "--to", "a@example.com", env=env)
+    assert result.exit_code == 6
+    assert "try again later" in result.stderr
+
+
+def test_transient_rcpt_failure_is_retried_once_per_recipient(
+    smtp_env: smtp.SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("mailpage_cli.mailer.BACKOFF", 0.01)
+    calls = {"n": 0}
+    original = smtp_env.recorder.handle_RCPT
+
+    async def flaky(server, session, envelope, address, options):  # type: ignore[no-untyped-def]
+        if address == "busy@example.com" and calls["n"] == 0:
+            calls["n"] += 1
+            return "451 4.3.0 Try again"
+        return await original(server, session, envelope, address, options)
+
+    smtp_env.recorder.handle_RCPT = flaky  # type: ignore[method-assign]
+    result = run("send", str(EXAMPLE), "--to", "a@example.com,busy@example.com")
+    assert result.exit_code == 0, result.stderr
+    assert [r.rcpt_tos for r in smtp_env.received] == [["a@example.com"], ["busy@example.com"]]
