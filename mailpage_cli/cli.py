@@ -132,13 +132,11 @@ def _read_note(note: str | None, note_file: str | None) -> str | None:
                          "Check the path (a UTF-8 Markdown file).") from exc
 
 
-def _size(n: int) -> str:
-    return f"{n / 1000:.1f} KB" if n < 1_000_000 else f"{n / 1_000_000:.1f} MB"
-
-
 def _summary(result: SendResult, save: str | None) -> str:
     count = len(result.recipients.all)
-    what = (f"{_size(result.size)}, {result.images} image(s), "
+    from mailpage_cli.message import human_size  # noqa: PLC0415 - loaded by send already
+
+    what = (f"{human_size(result.size)}, {result.images} image(s), "
             f"{result.attachments} attachment(s)")
     title = result.page.title
     if result.status == "dry-run":
@@ -178,8 +176,9 @@ def send_report(result: SendResult) -> dict[str, Any]:
 @click.option("--cc", multiple=True, metavar="R", help="Copy recipient (repeatable).")
 @click.option("--bcc", multiple=True, metavar="R", help="Blind copy (never in any header).")
 @click.option("--subject", metavar="TEXT", help="Subject; {title} {space} {version} {prefix}.")
-@click.option("--message", "note", metavar="TEXT", help="A personal note in Markdown, above the page.")
-@click.option("--message-file", "note_file", metavar="PATH", help="The note from a file (- = stdin).")
+@click.option("--message", "note", metavar="TEXT", help="A note in Markdown, above the page.")
+@click.option("--message-file", "note_file", metavar="PATH",
+              help="The note from a file (- = stdin).")
 @click.option("--attachments", is_flag=True, help="Attach all the page's attachments.")
 @click.option("--attach", multiple=True, metavar="GLOB", help="Attach those matching GLOB.")
 @click.option("-n", "--dry-run", is_flag=True, help="Resolve and render; send nothing.")
@@ -284,7 +283,7 @@ def _store_secret(app: App, kind: credentials.SecretKind, from_stdin: bool) -> b
 
 @config.command("set-smtp")
 @click.option("--host", required=True, help="SMTP server host name.")
-@click.option("--port", type=click.IntRange(1, 65535), help="Port [465 ssl, 587 starttls, 25 none].")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port [465 ssl, 587 starttls, 25].")
 @click.option("--security", type=click.Choice(settings.SECURITY_CHOICES), default="starttls",
               show_default=True, help="ssl = implicit TLS; starttls is mandatory when chosen.")
 @click.option("--username", help="Login name; the password goes to the keyring.")
@@ -348,7 +347,8 @@ def set_sender(
         changes["reply_to"] = keyword if keyword in ("me", "none") else (
             parse_address(reply_to).address)
     if not changes:
-        raise UsageError("Nothing to set", "Give --name, --address, --subject-prefix or --reply-to.")
+        raise UsageError("Nothing to set",
+                         "Give --name, --address, --subject-prefix or --reply-to.")
     settings.update(app.config_path, app.profile, "sender", changes)
     app.output.summary(f"Sender settings saved in {app.config_path} (profile {app.profile}).")
 
@@ -399,10 +399,8 @@ def show(app: App, as_json: bool) -> None:
         for name, v in resolved.values.items()
     }
     for kind in credentials.KINDS.values():
-        where = credentials.describe(kind, app.profile, app.env)
-        rows[f"{kind.name}.{'password' if kind.name == 'smtp' else 'token'}"] = {
-            "value": None, "source": where,
-        }
+        state, source = credentials.describe(kind, app.profile, app.env)
+        rows[kind.setting] = {"value": state, "source": source}
     if as_json:
         app.output.json({"profile": app.profile, "config": str(app.config_path),
                          "settings": rows})

@@ -51,6 +51,11 @@ class SecretKind:
     env: str
     store_command: str
 
+    @property
+    def setting(self) -> str:
+        """Its row in ``config show``: ``smtp.password``, ``confluence.token``."""
+        return f"{self.name}.{self.env.rsplit('_', 1)[1].lower()}"
+
 
 SMTP_PASSWORD = SecretKind(
     "smtp", "SMTP password", "MAILPAGE_SMTP_PASSWORD", "mailpage config set-smtp --password-stdin"
@@ -104,13 +109,13 @@ def lookup(kind: SecretKind, profile: str, env: Mapping[str, str]) -> tuple[Secr
     return from_keyring(kind, profile), "keyring"
 
 
-def describe(kind: SecretKind, profile: str, env: Mapping[str, str]) -> str:
-    """Where the secret would come from, never the secret itself (for ``config show``)."""
+def describe(kind: SecretKind, profile: str, env: Mapping[str, str]) -> tuple[str, str]:
+    """("set", its source) or ("not set", why): never the secret (for ``config show``)."""
     try:
         secret, source = lookup(kind, profile, env)
     except KeyringUnavailableError:
-        return f"not set (no keyring backend; use {kind.env})"
-    return f"set ({source})" if secret else "not set"
+        return "not set", f"no keyring backend; use {kind.env}"
+    return ("set", source) if secret else ("not set", f"{kind.env} or `{kind.store_command}`")
 
 
 def require(

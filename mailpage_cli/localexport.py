@@ -65,7 +65,7 @@ def load(path: Path, site_url: str | None) -> ExportPage:
         href = str(link["href"])
         if urlsplit(href).scheme:
             continue
-        if match := _PAGE_FILE.search(href.split("#")[0]):
+        if match := _PAGE_FILE.search(href.split("#", maxsplit=1)[0]):
             link["href"] = f"{site}/pages/viewpage.action?pageId={match[1]}"
         elif href.startswith("/"):
             link["href"] = urljoin(f"{site}/", href)

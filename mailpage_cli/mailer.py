@@ -46,7 +46,7 @@ class Envelope:
     data: bytes
 
 
-class _Transient(Exception):
+class _TransientError(Exception):
     """A failure worth another attempt."""
 
 
@@ -84,7 +84,8 @@ def tls_context(ca_file: Path | None) -> ssl.SSLContext:
         except (OSError, ssl.SSLError) as exc:
             raise ConfigError(
                 f"Cannot load the CA file {ca_file} ({exc})",
-                "Point `mailpage config set-smtp --ca-file` or MAILPAGE_SMTP_CA_FILE at a PEM file.",
+                "Point `mailpage config set-smtp --ca-file` or MAILPAGE_SMTP_CA_FILE at a PEM"
+                " file.",
             ) from exc
     return context
 
@@ -130,9 +131,9 @@ class Connection:
                 " PEM` or MAILPAGE_SMTP_CA_FILE; check the host name matches the certificate.",
             ) from exc
         except smtplib.SMTPConnectError as exc:
-            raise _Transient(f"the server refused the connection ({exc.smtp_code})") from exc
+            raise _TransientError(f"the server refused the connection ({exc.smtp_code})") from exc
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
-            raise _Transient(str(exc) or type(exc).__name__) from exc
+            raise _TransientError(str(exc) or type(exc).__name__) from exc
         return smtp
 
     def _starttls(self, smtp: smtplib.SMTP, context: ssl.SSLContext) -> None:
@@ -185,18 +186,8 @@ class Connection:
             return
         if code >= 400:
             smtp.rset()
-            raise _Transient(_reply(code, reply))
-        accepted = []
-        for address in recipients:
-            started = time.perf_counter()
-            code, reply = smtp.rcpt(address)
-            _step("rcpt", started, code)
-            if code in (250, 251):
-                accepted.append(address)
-            elif code >= 500:
-                report.refused[address] = _reply(code, reply)
-            else:
-                report.deferred[address] = _reply(code, reply)
+            raise _TransientError(_reply(code, reply))
+        accepted = self._rcpt(recipients, report)
         if not accepted:
             smtp.rset()
             return
@@ -210,6 +201,21 @@ class Connection:
                 report.refused[address] = _reply(code, reply)
             else:
                 report.deferred[address] = _reply(code, reply)
+
+    def _rcpt(self, recipients: list[str], report: _Report) -> list[str]:
+        """RCPT each address; returns those accepted, records the others in ``report``."""
+        accepted = []
+        for address in recipients:
+            started = time.perf_counter()
+            code, reply = self.smtp.rcpt(address)
+            _step("rcpt", started, code)
+            if code in (250, 251):
+                accepted.append(address)
+            elif code >= 500:
+                report.refused[address] = _reply(code, reply)
+            else:
+                report.deferred[address] = _reply(code, reply)
+        return accepted
 
     def close(self) -> None:
         started = time.perf_counter()
@@ -229,7 +235,6 @@ def deliver(
     envelopes: Sequence[Envelope],
     *,
     attempts: int = ATTEMPTS,
-    backoff: float = BACKOFF,
     sleep: Callable[[float], None] = time.sleep,
 ) -> list[Delivery]:
     """Send every envelope over one connection (reopened only after a transient failure).
@@ -242,12 +247,12 @@ def deliver(
     try:
         for attempt in range(attempts):
             if attempt:
-                sleep(backoff * 2 ** (attempt - 1) * random.uniform(0.75, 1.25))  # noqa: S311
+                sleep(BACKOFF * 2 ** (attempt - 1) * random.uniform(0.75, 1.25))  # noqa: S311
             try:
                 connection = connection or Connection(account)
                 for report in reports:
                     connection.send(report)
-            except (_Transient, OSError) as exc:  # smtplib's errors are OSErrors
+            except (_TransientError, OSError) as exc:  # smtplib's errors are OSErrors
                 last_error = _describe(exc)
                 connection.smtp.close() if connection else None
                 connection = None
@@ -266,5 +271,6 @@ def deliver(
 
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, smtplib.SMTPResponseException):
-        return _reply(exc.smtp_code, exc.smtp_error)
+        error = exc.smtp_error
+        return _reply(exc.smtp_code, error if isinstance(error, bytes) else error.encode())
     return str(exc) or type(exc).__name__

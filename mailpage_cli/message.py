@@ -81,7 +81,8 @@ def build(
     msg.set_content(rendered.text, cte="quoted-printable")
     msg.add_alternative(rendered.html, subtype="html", cte="quoted-printable")
     if rendered.images:
-        html_part = msg.get_payload()[1]  # type: ignore[index] # multipart: a list
+        html_part = msg.get_body(("html",))
+        assert isinstance(html_part, EmailMessage)  # noqa: S101 - we just added it
         for inline in rendered.images:
             maintype, _, subtype = inline.image.content_type.partition("/")
             html_part.add_related(
@@ -115,14 +116,18 @@ def part_sizes(msg: EmailMessage) -> Mapping[str, int]:
     return sizes
 
 
+def human_size(n: int) -> str:
+    return f"{n / 1000:.1f} KB" if n < MEGABYTE else f"{n / MEGABYTE:.1f} MB"
+
+
 def check_size(msg: EmailMessage, size: int, max_size_mb: float) -> None:
     """Refuse a message over the limit before any connection, naming its largest parts."""
     if size <= max_size_mb * MEGABYTE:
         return
     largest = sorted(part_sizes(msg).items(), key=lambda item: -item[1])[:3]
-    names = ", ".join(f"{clean_text(name)} ({n / MEGABYTE:.1f} MB)" for name, n in largest)
+    names = ", ".join(f"{clean_text(name)} ({human_size(n)})" for name, n in largest)
     raise PolicyError(
-        f"The message is {size / MEGABYTE:.1f} MB, over the limit of {max_size_mb:g} MB;"
+        f"The message is {human_size(size)}, over the limit of {max_size_mb:g} MB;"
         f" largest parts: {names}",
         "Leave out attachments (--attach GLOB picks some), or raise the limit with"
         " `mailpage config set-policy --max-size MB`.",

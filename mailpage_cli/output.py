@@ -8,6 +8,7 @@ through ``json.dumps``, never through rich, which would wrap it.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,8 +28,13 @@ class Output:
         self.quiet = quiet
         self.verbose = verbose and not quiet
         self.interactive = interactive
-        self.out = Console(highlight=False, no_color=not color, soft_wrap=True)
-        self.err = Console(stderr=True, highlight=False, no_color=not color, soft_wrap=True)
+        # NO_COLOR (no-color.org) or --no-color: no escape codes at all, bold included.
+        plain = not color or bool(os.environ.get("NO_COLOR"))
+        options: dict[str, Any] = {"highlight": False, "soft_wrap": True}
+        if plain:
+            options["color_system"] = None
+        self.out = Console(**options)
+        self.err = Console(stderr=True, **options)
 
     def result(self, text: str) -> None:
         self.out.print(text, markup=False)

@@ -108,16 +108,18 @@ def _check_policy(found: Recipients, policy: PolicySettings, ask: bool, ui: Conv
                 " --allowed-domain DOMAIN`.",
             )
     count = len(found.all)
-    if ask and count > policy.max_recipients:
-        if not ui.confirm(f"Send to {count} recipients (more than {policy.max_recipients})?"):
-            raise PolicyError(
-                f"{count} recipients is more than max_recipients ({policy.max_recipients})",
-                "Pass --yes to send anyway, or raise the limit with"
-                " `mailpage config set-policy --max-recipients N`.",
-            )
+    question = f"Send to {count} recipients (more than {policy.max_recipients})?"
+    if ask and count > policy.max_recipients and not ui.confirm(question):
+        raise PolicyError(
+            f"{count} recipients is more than max_recipients ({policy.max_recipients})",
+            "Pass --yes to send anyway, or raise the limit with"
+            " `mailpage config set-policy --max-recipients N`.",
+        )
 
 
-def compose(settings: Settings, options: SendOptions, sender: Sender, ui: Conversation) -> Composed:
+def compose(
+    settings: Settings, options: SendOptions, sender: Sender, ui: Conversation
+) -> Composed:
     """Fetch the page, its images and attachments, and render it."""
     ref = pagerefs.parse(options.page)
     with ui.step("fetch page"):
@@ -255,6 +257,7 @@ def with_data_uris(rendered: RenderedPage) -> str:
     html = rendered.html
     for inline in rendered.images:
         encoded = base64.b64encode(inline.image.data).decode("ascii")
-        html = html.replace(f"cid:{inline.cid}", f"data:{inline.image.content_type};base64,{encoded}")
+        data_uri = f"data:{inline.image.content_type};base64,{encoded}"
+        html = html.replace(f"cid:{inline.cid}", data_uri)
     return html
 

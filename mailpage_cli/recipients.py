@@ -15,7 +15,9 @@ from pathlib import Path
 from mailpage_cli.errors import ConfigError, UsageError
 from mailpage_cli.models import Recipient, Recipients
 
-SPEC_HELP = "addr@example.com, 'Name <addr@example.com>', me, user:X, group:NAME, watchers, file:PATH"
+SPEC_HELP = (
+    "addr@example.com, 'Name <addr@example.com>', me, user:X, group:NAME, watchers, file:PATH"
+)
 CONFLUENCE_PREFIXES = ("user:", "group:")
 CONFLUENCE_WORDS = ("me", "watchers")
 
@@ -35,7 +37,9 @@ def clean_text(text: str) -> str:
 
 def split_list(text: str) -> list[str]:
     """Split on commas that are not inside quotes or angle brackets."""
-    items, current, quoted, angle = [], [], False, False
+    items: list[str] = []
+    current: list[str] = []
+    quoted = angle = False
     for char in text:
         if char == '"':
             quoted = not quoted

@@ -142,7 +142,7 @@ def prepare(page: Page) -> PreparedPage:
     sources: dict[str, None] = {}
     for img in soup.find_all("img"):
         name = img.get("data-emoticon-name")
-        if name or "emoticon" in img.get("class", []):
+        if name or "emoticon" in (img.get("class") or []):
             img.replace_with(EMOTICONS.get(str(name), str(img.get("alt", ""))))
             continue
         src = str(img.get("src", "")).strip()
@@ -155,10 +155,10 @@ def prepare(page: Page) -> PreparedPage:
     return PreparedPage(page, soup, tuple(sources), warnings)
 
 
-class _TextConverter(MarkdownConverter):  # type: ignore[misc] # markdownify is untyped
+class _TextConverter(MarkdownConverter):
     """markdownify, with images as their alt text and no escaping noise."""
 
-    def convert_img(self, el: Tag, text: str, parent_tags: set[str]) -> str:
+    def convert_img(self, el: Tag, text: str, parent_tags: set[str]) -> str:  # noqa: ARG002
         alt = str(el.get("alt") or "").strip()
         return f"[image: {alt}]" if alt else "[image]"
 

@@ -1,0 +1,290 @@
+"""The CLI as a user meets it: exit codes, stdout and stderr apart, no prompts off a TTY."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+
+from mailpage_cli import __version__
+from tests.conftest import EXAMPLE, run, run_process
+from tests.support import smtp
+
+ANSI = re.compile(r"\x1b\[")
+
+
+def test_version_and_module_entry_point() -> None:
+    process = run_process("--version")
+    assert process.returncode == 0
+    assert process.stdout.strip() == f"mailpage, version {__version__}"
+
+
+def test_unknown_option_is_a_usage_error() -> None:
+    result = run("send", str(EXAMPLE), "--to", "a@example.com", "--frobnicate")
+    assert result.exit_code == 2
+    assert "--frobnicate" in result.stderr
+
+
+def test_dry_run_json_goes_to_stdout_and_the_summary_to_stderr() -> None:
+    result = run("send", str(EXAMPLE), "--to", "a@example.com", "--cc", "b@example.com",
+                 "--bcc", "c@example.com", "--dry-run", "--json")
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["status"] == "dry-run"
+    assert report["recipients"] == {"to": ["a@example.com"], "cc": ["b@example.com"],
+                                    "bcc": ["c@example.com"]}
+    assert report["page"] == {"id": "98487", "title": "Release notes 2.4", "version": None,
+                              "url": None}
+    assert report["message"]["images"] == 2
+    assert report["message"]["attachments"] == 0
+    assert report["message"]["bytes"] > 1000
+    assert report["refused"] == {}
+    assert "Dry run" in result.stderr and "Dry run" not in result.stdout
+
+
+def test_dry_run_needs_no_smtp_server_or_password() -> None:
+    env = {"MAILPAGE_SMTP_HOST": "127.0.0.1", "MAILPAGE_SMTP_PORT": str(smtp.free_port()),
+           "MAILPAGE_SMTP_USERNAME": "ann"}
+    result = run("send", str(EXAMPLE), "--to", "a@example.com", "-n", env=env)
+    assert result.exit_code == 0, result.stderr
+
+
+def test_save_to_stdout_writes_the_message_and_nothing_else() -> None:
+    result = run("send", str(EXAMPLE), "--to", "a@example.com", "--save", "-")
+    assert result.exit_code == 0, result.stderr
+    msg = message_from_bytes(result.stdout_bytes, policy=policy.default)
+    assert msg["Subject"] == "Release notes 2.4"
+    assert msg["To"] == "a@example.com"
+
+
+def test_save_to_a_file_is_private(tmp_path: Path) -> None:
+    target = tmp_path / "message.eml"
+    result = run("send", str(EXAMPLE), "--to", "a@example.com", "--save", str(target))
+    assert result.exit_code == 0, result.stderr
+    assert target.stat().st_mode & 0o777 == 0o600
+    assert message_from_bytes(target.read_bytes())["To"] == "a@example.com"
+    assert result.stdout == ""
+
+
+def test_missing_sender_address_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MAILPAGE_SENDER_ADDRESS")
+    result = run("send", str(EXAMPLE), "--to", "a@example.com", "--dry-run")
+    assert result.exit_code == 3
+    assert "MAILPAGE_SENDER_ADDRESS" in result.stderr
+    assert "config set-sender" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_no_smtp_host_is_a_configuration_error() -> None:
+    result = run("send", str(EXAMPLE), "--to", "a@example.com")
+    assert result.exit_code == 3
+    assert "MAILPAGE_SMTP_HOST" in result.stderr
+
+
+def test_no_recipients_is_a_usage_error() -> None:
+    result = run("send", str(EXAMPLE), "--dry-run")
+    assert result.exit_code == 2
+    assert "--to" in result.stderr
+
+
+@pytest.mark.parametrize("bad", ["not-an-address", "a@b@example.com", "x@-bad-.com", "a b@c.com"])
+def test_invalid_addresses_are_refused(bad: str) -> None:
+    result = run("send", str(EXAMPLE), "--to", bad, "--dry-run")
+    assert result.exit_code == 2
+    assert "not a valid e-mail address" in result.stderr
+
+
+def test_missing_page_file_is_a_usage_error(tmp_path: Path) -> None:
+    result = run("send", str(tmp_path / "nope.html"), "--to", "a@example.com", "--dry-run")
+    assert result.exit_code == 2
+    assert "No such file" in result.stderr
+
+
+def test_confluence_pages_need_a_site() -> None:
+    result = run("send", "123456", "--to", "a@example.com", "--dry-run")
+    assert result.exit_code == 3
+    assert "config set-site" in result.stderr
+
+
+def test_confluence_recipients_need_a_site() -> None:
+    result = run("send", str(EXAMPLE), "--to", "me", "--dry-run")
+    assert result.exit_code == 3
+    assert "config set-site" in result.stderr
+
+
+def test_no_prompt_without_a_tty_exit_3_names_the_variable(smtp_env: smtp.SmtpServer) -> None:
+    process = run_process("send", str(EXAMPLE), "--to", "a@example.com",
+                          env={"MAILPAGE_SMTP_PASSWORD": ""})
+    assert process.returncode == 3
+    assert "MAILPAGE_SMTP_PASSWORD" in process.stderr
+    assert "config set-smtp --password-stdin" in process.stderr
+    assert "Traceback" not in process.stderr
+    assert smtp_env.received == []
+
+
+def test_headless_machine_without_keyring_gets_a_clear_message(
+    smtp_env: smtp.SmtpServer,
+) -> None:
+    process = run_process(
+        "send", str(EXAMPLE), "--to", "a@example.com",
+        env={"MAILPAGE_SMTP_PASSWORD": "",
+             "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"},
+    )
+    assert process.returncode == 3
+    assert "No usable OS keyring" in process.stderr
+    assert "MAILPAGE_SMTP_PASSWORD" in process.stderr
+    assert "Traceback" not in process.stderr
+
+
+def test_password_from_the_keyring_is_used(smtp_env: smtp.SmtpServer, tmp_path: Path) -> None:
+    stored = run_process("config", "set-smtp", "--host", "localhost", "--username", smtp.USERNAME,
+                         "--password-stdin", input=smtp.PASSWORD + "\n",
+                         env={"MAILPAGE_SMTP_PASSWORD": ""})
+    assert stored.returncode == 0, stored.stderr
+    process = run_process("send", str(EXAMPLE), "--to", "a@example.com",
+                          env={"MAILPAGE_SMTP_PASSWORD": ""})
+    assert process.returncode == 0, process.stderr
+    assert len(smtp_env.received) == 1
+
+
+def test_no_color_and_no_color_flag_remove_ansi_codes() -> None:
+    forced = run("send", "x.html", "--to", "a@example.com", env={"FORCE_COLOR": "1"})
+    assert ANSI.search(forced.stderr), "the test needs colour to be possible"
+    no_color = run("send", "x.html", "--to", "a@example.com",
+                   env={"FORCE_COLOR": "1", "NO_COLOR": "1"})
+    assert no_color.exit_code == forced.exit_code == 2
+    assert not ANSI.search(no_color.stderr)
+    flag = run("--no-color", "send", "x.html", "--to", "a@example.com", env={"FORCE_COLOR": "1"})
+    assert not ANSI.search(flag.stderr)
+
+
+def test_user_text_is_not_rich_markup(tmp_path: Path) -> None:
+    page = tmp_path / "Beta_1.html"
+    page.write_text('<title>ENG : Release [bold]beta[/bold]</title><div id="main-content">'
+                    "<p>x</p></div>")
+    result = run("send", str(page), "--to", "a@example.com", "--dry-run")
+    assert result.exit_code == 0, result.stderr
+    assert "Release [bold]beta[/bold]" in result.stderr
+
+
+def test_quiet_prints_errors_only() -> None:
+    ok = run("-q", "send", str(EXAMPLE), "--to", "a@example.com", "--dry-run")
+    assert ok.exit_code == 0 and ok.stderr == "" and ok.stdout == ""
+    failed = run("-q", "send", str(EXAMPLE), "--to", "nobody", "--dry-run")
+    assert failed.exit_code == 2 and "error:" in failed.stderr
+
+
+def test_subject_placeholders_and_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAILPAGE_SUBJECT_PREFIX", "[Wiki]")
+    default = run("send", str(EXAMPLE), "--to", "a@example.com", "--save", "-")
+    assert message_from_bytes(default.stdout_bytes, policy=policy.default)["Subject"] == (
+        "[Wiki] Release notes 2.4")
+    custom = run("send", str(EXAMPLE), "--to", "a@example.com", "--save", "-",
+                 "--subject", "{space}: {title} {{v{version}}}")
+    assert message_from_bytes(custom.stdout_bytes, policy=policy.default)["Subject"] == (
+        "Engineering: Release notes 2.4 {v}")
+    unknown = run("send", str(EXAMPLE), "--to", "a@example.com", "--dry-run",
+                  "--subject", "{author}")
+    assert unknown.exit_code == 2
+    assert "{author}" in unknown.stderr
+
+
+def test_message_file_and_message_are_exclusive(tmp_path: Path) -> None:
+    note = tmp_path / "note.md"
+    note.write_text("Please **read**.")
+    both = run("send", str(EXAMPLE), "--to", "a@example.com", "--dry-run",
+               "--message", "x", "--message-file", str(note))
+    assert both.exit_code == 2
+    saved = run("send", str(EXAMPLE), "--to", "a@example.com", "--save", "-",
+                "--message-file", str(note))
+    msg = message_from_bytes(saved.stdout_bytes, policy=policy.default)
+    assert "<strong>read</strong>" in msg.get_body(("html",)).get_content()
+    assert "Please **read**." in msg.get_body(("plain",)).get_content()
+
+
+def test_message_from_stdin() -> None:
+    saved = run("send", str(EXAMPLE), "--to", "a@example.com", "--save", "-",
+                "--message-file", "-", input="Hello *team*\n")
+    msg = message_from_bytes(saved.stdout_bytes, policy=policy.default)
+    assert "<em>team</em>" in msg.get_body(("html",)).get_content()
+
+
+def test_attach_glob_picks_attachments_and_reports_a_miss() -> None:
+    saved = run("send", str(EXAMPLE), "--to", "a@example.com", "--save", "-",
+                "--attach", "*.csv")
+    msg = message_from_bytes(saved.stdout_bytes, policy=policy.default)
+    assert [p.get_filename() for p in msg.iter_attachments()] == ["known-issues.csv"]
+    missing = run("send", str(EXAMPLE), "--to", "a@example.com", "--dry-run",
+                  "--attach", "*.pdf")
+    assert missing.exit_code == 2
+    assert "known-issues.csv" in missing.stderr
+
+
+def test_debug_logs_smtp_steps_without_user_data(smtp_env: smtp.SmtpServer) -> None:
+    result = run("--debug", "send", str(EXAMPLE), "--to", "someone@example.com")
+    assert result.exit_code == 0, result.stderr
+    debug = [line for line in result.stderr.splitlines() if line.startswith("debug:")]
+    steps = [line.split()[2:4] for line in debug]
+    assert ["connect", "starttls"] in steps
+    assert ["auth", "235"] in steps
+    assert ["rcpt", "250"] in steps
+    assert ["data", "250"] in steps
+    for value in ("someone@example.com", smtp.USERNAME, smtp.PASSWORD, "Release notes",
+                  "localhost"):
+        assert value not in "\n".join(debug)
+
+
+def test_debug_shows_a_traceback_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("mailpage_cli.pipeline.compose", broken)
+    plain = run("send", str(EXAMPLE), "--to", "a@example.com", "--dry-run")
+    assert plain.exit_code == 1
+    assert "bug" in plain.stderr and "Traceback" not in plain.stderr
+    assert "boom" not in plain.stderr  # an exception's text may hold user data
+    debug = run("--debug", "send", str(EXAMPLE), "--to", "a@example.com", "--dry-run")
+    assert debug.exit_code == 1
+    assert "Traceback" in debug.stderr
+
+
+SECRETS = {"smtp": "s3cret-smtp-Pa55", "confluence": "conf-T0ken-xyz"}
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["send", str(EXAMPLE), "--to", "a@example.com"],
+        ["send", str(EXAMPLE), "--to", "a@example.com", "--json"],
+        ["-v", "send", str(EXAMPLE), "--to", "a@example.com"],
+        ["--debug", "send", str(EXAMPLE), "--to", "a@example.com", "--json"],
+        ["--debug", "send", str(EXAMPLE), "--to", "not valid"],
+        ["send", str(EXAMPLE), "--to", "a@example.com", "--save", "-"],
+        ["config", "show"],
+        ["config", "show", "--json"],
+        ["--debug", "-v", "config", "show"],
+        ["preview", str(EXAMPLE), "--text"],
+    ],
+)
+def test_secrets_never_appear_in_any_output(
+    args: list[str], starttls_server: smtp.SmtpServer, ca_file: Path, config_file: Path
+) -> None:
+    """The wrong password makes the send fail with exit 4: the error path is covered too."""
+    env = {**starttls_server.env(ca_file), "MAILPAGE_SMTP_PASSWORD": SECRETS["smtp"]}
+    kr = run_process("config", "set-smtp", "--host", "localhost", "--username", "u",
+                     "--password-stdin", input=SECRETS["smtp"] + "-keyring\n", env=env)
+    assert kr.returncode == 0, kr.stderr
+    process = run_process(*args, env={**env, "MAILPAGE_CONFLUENCE_TOKEN": SECRETS["confluence"]})
+    assert "Traceback" not in process.stderr or "--debug" in args
+    written = config_file.read_text()
+    for secret in (*SECRETS.values(), SECRETS["smtp"] + "-keyring"):
+        forms = (secret, base64.b64encode(secret.encode()).decode(),
+                 base64.b64encode(f"\0{smtp.USERNAME}\0{secret}".encode()).decode())
+        for form in forms:
+            assert form not in process.stdout
+            assert form not in process.stderr
+            assert form not in written

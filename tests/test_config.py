@@ -1,0 +1,199 @@
+"""Settings and secrets: the config file, precedence with sources, the keyring."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+import keyring
+import pytest
+from keyring.backends import fail, null
+
+from mailpage_cli import settings
+from tests.conftest import run
+from tests.support.keyrings import MemoryKeyring
+
+
+def show(*args: str, env: dict[str, str] | None = None) -> dict[str, dict[str, object]]:
+    result = run(*args, "config", "show", "--json", env=env)
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)["settings"]  # type: ignore[no-any-return]
+
+
+def test_set_smtp_writes_a_private_file_and_the_password_to_the_keyring(
+    config_file: Path, isolated: MemoryKeyring
+) -> None:
+    result = run("config", "set-smtp", "--host", "smtp.example.com", "--username", "ann",
+                 "--password-stdin", input="hunter2-long\n")
+    assert result.exit_code == 0, result.stderr
+    assert config_file.stat().st_mode & 0o777 == 0o600
+    assert config_file.parent.stat().st_mode & 0o077 == 0
+    text = config_file.read_text()
+    assert "hunter2" not in text
+    assert tomllib.loads(text) == {"profiles": {"default": {"smtp": {
+        "host": "smtp.example.com", "security": "starttls", "username": "ann"}}}}
+    assert isolated.store == {("mailpage", "default/smtp"): "hunter2-long"}
+
+
+def test_set_smtp_without_password_warns_off_a_tty(isolated: MemoryKeyring) -> None:
+    result = run("config", "set-smtp", "--host", "smtp.example.com", "--username", "ann")
+    assert result.exit_code == 0
+    assert "MAILPAGE_SMTP_PASSWORD" in result.stderr
+    assert isolated.store == {}
+
+
+def test_set_smtp_refuses_a_login_without_tls(config_file: Path) -> None:
+    result = run("config", "set-smtp", "--host", "smtp.example.com", "--security", "none",
+                 "--username", "ann", "--password-stdin", input="pw\n")
+    assert result.exit_code == 3
+    assert not config_file.exists()
+
+
+def test_set_smtp_replaces_the_previous_account(config_file: Path) -> None:
+    run("config", "set-smtp", "--host", "old.example.com", "--username", "ann", "--port", "2525")
+    run("config", "set-smtp", "--host", "new.example.com", "--security", "ssl")
+    smtp = tomllib.loads(config_file.read_text())["profiles"]["default"]["smtp"]
+    assert smtp == {"host": "new.example.com", "security": "ssl"}
+
+
+def test_precedence_env_over_file_over_default_with_sources(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    run("config", "set-smtp", "--host", "file.example.com", "--security", "ssl")
+    monkeypatch.setenv("MAILPAGE_SMTP_HOST", "env.example.com")
+    rows = show()
+    assert rows["smtp.host"] == {"value": "env.example.com", "source": "env MAILPAGE_SMTP_HOST"}
+    assert rows["smtp.security"] == {"value": "ssl", "source": "file"}
+    assert rows["smtp.port"] == {"value": 465, "source": "default"}
+    assert rows["policy.max_recipients"] == {"value": 50, "source": "default"}
+
+
+def test_flags_beat_the_environment() -> None:
+    loaded = settings.load(Path("/nonexistent.toml"), "default",
+                           {"MAILPAGE_SMTP_HOST": "env.example.com"},
+                           {"smtp.host": "flag.example.com"})
+    assert loaded.values["smtp.host"] == settings.Resolved("flag.example.com", "flag")
+
+
+def test_secrets_are_shown_only_by_their_source(
+    isolated: MemoryKeyring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    isolated.set_password("mailpage", "default/smtp", "kept-in-keyring")
+    monkeypatch.setenv("MAILPAGE_CONFLUENCE_TOKEN", "from-env-token")
+    result = run("config", "show")
+    assert result.exit_code == 0
+    assert "kept-in-keyring" not in result.stdout and "from-env-token" not in result.stdout
+    rows = show()
+    assert rows["smtp.password"] == {"value": "set", "source": "keyring"}
+    assert rows["confluence.token"] == {"value": "set",
+                                        "source": "env MAILPAGE_CONFLUENCE_TOKEN"}
+
+
+def test_profiles_are_separate(config_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run("--profile", "work", "config", "set-sender", "--address", "ann@work.example.com")
+    monkeypatch.delenv("MAILPAGE_SENDER_ADDRESS")
+    assert show("--profile", "work")["sender.address"]["value"] == "ann@work.example.com"
+    assert show()["sender.address"]["value"] is None
+    monkeypatch.setenv("MAILPAGE_PROFILE", "work")
+    assert show()["sender.address"]["value"] == "ann@work.example.com"
+
+
+def test_config_flag_and_variable_choose_the_file(tmp_path: Path) -> None:
+    other = tmp_path / "elsewhere.toml"
+    run("--config", str(other), "config", "set-sender", "--name", "Ann")
+    assert "Ann" in other.read_text()
+    result = run("config", "show", "--json", env={"MAILPAGE_CONFIG": str(other)})
+    assert json.loads(result.stdout)["config"] == str(other)
+
+
+def test_a_secret_in_the_config_file_is_an_error(config_file: Path) -> None:
+    config_file.parent.mkdir(parents=True)
+    config_file.write_text('[profiles.default.smtp]\nhost = "x"\npassword = "oops"\n')
+    result = run("config", "show")
+    assert result.exit_code == 3
+    assert "holds a secret" in result.stderr
+    assert "oops" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("[profiles.default.smtp]\nhots = 'x'\n", "unknown settings"),
+        ("[profiles.default.smtp]\nport = 'many'\n", "port number"),
+        ("[profiles.default.smtp]\nsecurity = 'tls'\n", "ssl or starttls or none"),
+        ("not toml at all [", "not valid TOML"),
+    ],
+)
+def test_invalid_config_files_name_the_problem(
+    config_file: Path, content: str, message: str
+) -> None:
+    config_file.parent.mkdir(parents=True)
+    config_file.write_text(content)
+    result = run("send", "x.html", "--to", "a@example.com", "--dry-run")
+    assert result.exit_code == 3
+    assert message in result.stderr
+
+
+def test_invalid_environment_value_names_the_variable() -> None:
+    result = run("config", "show", env={"MAILPAGE_SMTP_PORT": "seventy"})
+    assert result.exit_code == 3
+    assert "MAILPAGE_SMTP_PORT" in result.stderr
+
+
+def test_set_sender_validates_and_keeps_other_keys(config_file: Path) -> None:
+    result = run("config", "set-sender", "--name", "Ann", "--address", "Ann@Example.COM")
+    assert result.exit_code == 0
+    assert run("config", "set-sender", "--subject-prefix", "[Wiki]").exit_code == 0
+    sender = tomllib.loads(config_file.read_text())["profiles"]["default"]["sender"]
+    assert sender == {"name": "Ann", "address": "Ann@example.com", "subject_prefix": "[Wiki]"}
+    bad = run("config", "set-sender", "--reply-to", "not an address")
+    assert bad.exit_code == 2
+
+
+def test_set_policy_and_clear_domains(config_file: Path) -> None:
+    run("config", "set-policy", "--allowed-domain", "example.com", "--allowed-domain",
+        "@Example.org", "--max-recipients", "5", "--max-size", "2.5")
+    policy = tomllib.loads(config_file.read_text())["profiles"]["default"]["policy"]
+    assert policy == {"allowed_domains": ["example.com", "example.org"], "max_recipients": 5,
+                      "max_size_mb": 2.5}
+    run("config", "set-policy", "--allowed-domain", "")
+    policy = tomllib.loads(config_file.read_text())["profiles"]["default"]["policy"]
+    assert "allowed_domains" not in policy
+
+
+def test_policy_has_no_environment_override(monkeypatch: pytest.MonkeyPatch) -> None:
+    run("config", "set-policy", "--max-recipients", "3")
+    monkeypatch.setenv("MAILPAGE_MAX_RECIPIENTS", "1000")
+    assert show()["policy.max_recipients"] == {"value": 3, "source": "file"}
+
+
+def test_forget_removes_secrets_and_settings(config_file: Path, isolated: MemoryKeyring) -> None:
+    run("config", "set-smtp", "--host", "h.example.com", "--username", "ann", "--password-stdin",
+        input="pw-123\n")
+    run("config", "set-sender", "--name", "Ann")
+    result = run("config", "forget", "smtp")
+    assert result.exit_code == 0
+    assert isolated.store == {}
+    data = tomllib.loads(config_file.read_text())
+    assert data == {"profiles": {"default": {"sender": {"name": "Ann"}}}}
+    run("config", "forget")
+    assert tomllib.loads(config_file.read_text()) == {}
+
+
+def test_forget_works_without_a_keyring(config_file: Path) -> None:
+    run("config", "set-sender", "--name", "Ann")
+    keyring.set_keyring(fail.Keyring())
+    result = run("config", "forget")
+    assert result.exit_code == 0
+    assert "No usable OS keyring" in result.stderr
+    assert tomllib.loads(config_file.read_text()) == {}
+
+
+def test_storing_into_a_keyring_that_drops_secrets_fails_clearly(config_file: Path) -> None:
+    keyring.set_keyring(null.Keyring())
+    result = run("config", "set-smtp", "--host", "h.example.com", "--username", "ann",
+                 "--password-stdin", input="pw\n")
+    assert result.exit_code == 3
+    assert "MAILPAGE_SMTP_PASSWORD" in result.stderr
+    assert not config_file.exists()

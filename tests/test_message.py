@@ -1,0 +1,64 @@
+"""The message: tree, headers, encoding, header injection, size limit."""
+
+from __future__ import annotations
+
+from email import message_from_bytes, policy
+
+import pytest
+
+from mailpage_cli import message, render
+from mailpage_cli.errors import PolicyError
+from mailpage_cli.models import Page, Recipient, Recipients, Resource, Sender
+
+
+def build(title: str = "Plan", sender: Sender | None = None,
+          attachments: tuple[Resource, ...] = (), html: str = "<p>Hello</p>"):  # type: ignore[no-untyped-def]
+    sender = sender or Sender("ann@example.com", "Ann")
+    page = Page(title=title, html=html)
+    rendered = render.finish(render.prepare(page), {}, sender=sender)
+    return message.build(
+        sender=sender,
+        recipients=Recipients(to=(Recipient("to@example.com", "Tö Person"),),
+                              bcc=(Recipient("secret@example.com"),)),
+        subject=message.subject(None, page, ""),
+        rendered=rendered,
+        attachments=attachments,
+    )
+
+
+def test_header_injection_through_titles_and_names_is_neutralised() -> None:
+    msg = build(title="Plan\r\nBcc: evil@example.com", sender=Sender(
+        "ann@example.com", "Ann\nX-Evil: 1", "reply@example.com"))
+    data = message.to_bytes(msg)
+    parsed = message_from_bytes(data, policy=policy.default)
+    assert parsed["Bcc"] is None and parsed["X-Evil"] is None
+    assert parsed["Subject"] == "Plan Bcc: evil@example.com"
+    assert b"secret@example.com" not in data
+    assert parsed["Reply-To"] == "reply@example.com"
+
+
+def test_non_ascii_names_and_subjects_are_encoded_and_parts_are_7bit() -> None:
+    data = message.to_bytes(build(title="Überblick 概要 🚀", sender=Sender("ann@example.com",
+                                                                            "Jörg Müller")))
+    assert all(byte < 128 for byte in data)
+    parsed = message_from_bytes(data, policy=policy.default)
+    assert parsed["Subject"] == "Überblick 概要 🚀"
+    assert parsed["From"].addresses[0].display_name == "Jörg Müller"
+    assert parsed["To"].addresses[0].display_name == "Tö Person"
+    assert "=?utf-8?" in data.decode("ascii")
+
+
+def test_tree_without_images_or_attachments_is_just_alternative() -> None:
+    msg = build()
+    assert msg.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
+
+
+def test_size_limit_names_the_largest_parts() -> None:
+    big = Resource("huge.bin", "application/octet-stream", b"\0" * 1_500_000)
+    msg = build(attachments=(big,))
+    size = len(message.to_bytes(msg))
+    message.check_size(msg, size, 5)
+    with pytest.raises(PolicyError, match=r"largest parts: huge\.bin \(2\.\d MB\)") as caught:
+        message.check_size(msg, size, 1)
+    assert caught.value.exit_code == 8

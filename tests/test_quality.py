@@ -1,0 +1,44 @@
+"""Strict tools run with the tests: ruff, mypy (strict on the package), import-linter."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        [sys.executable, "-m", "ruff", "check", "mailpage_cli", "tests"],
+        [sys.executable, "-m", "mypy"],
+        ["lint-imports"],
+    ],
+    ids=["ruff", "mypy", "import-linter"],
+)
+def test_tool_passes(command: list[str]) -> None:
+    if command[0] == "lint-imports":  # beside this interpreter, not necessarily on PATH
+        command = [str(Path(sys.executable).parent / "lint-imports")]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600,
+                            check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_help_imports_no_heavy_library() -> None:
+    """`mailpage --help` must start fast: rendering, HTTP and keyring libraries load later."""
+    code = (
+        "import sys, runpy; sys.argv = ['mailpage', '--help']\n"
+        "try:\n    runpy.run_module('mailpage_cli', run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        "heavy = ['atlassian', 'requests', 'css_inline', 'nh3', 'markdownify', 'keyring', 'bs4',"
+        " 'mailpage_cli.render', 'mailpage_cli.pipeline']\n"
+        "print('HEAVY=' + ','.join(m for m in heavy if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                            text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "HEAVY="

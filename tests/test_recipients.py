@@ -1,0 +1,69 @@
+"""Recipient specs: addresses, lists, files, deduplication."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mailpage_cli.errors import ConfigError, UsageError
+from mailpage_cli.recipients import parse_address, resolve, split_list
+
+
+def test_lists_split_on_commas_outside_quotes_and_brackets() -> None:
+    assert split_list('a@x.com, "Doe, Jane" <jane@x.com>,, b@x.com') == [
+        "a@x.com", '"Doe, Jane" <jane@x.com>', "b@x.com"]
+
+
+def test_named_addresses_keep_the_name_and_lowercase_the_domain() -> None:
+    recipient = parse_address('"Doe, Jane" <Jane.Doe@Example.COM>')
+    assert (recipient.name, recipient.address) == ("Doe, Jane", "Jane.Doe@example.com")
+
+
+def test_international_domains_become_punycode() -> None:
+    assert parse_address("joerg@bücher.example").address == "joerg@xn--bcher-kva.example"
+
+
+@pytest.mark.parametrize("spec", ["jörg@example.com", "a@b..c", "<>", "@example.com",
+                                  "a@example.com\r\nBcc: x@evil.com", "a@-x.com"])
+def test_invalid_or_injected_addresses_are_refused(spec: str) -> None:
+    with pytest.raises(UsageError):
+        parse_address(spec)
+
+
+def test_control_characters_in_names_never_survive() -> None:
+    recipient = parse_address("Evil\r\nBcc: x@evil.com <a@example.com>")
+    assert "\n" not in recipient.name and "\r" not in recipient.name
+    assert recipient.address == "a@example.com"
+
+
+def test_duplicates_are_removed_to_beats_cc_beats_bcc() -> None:
+    found = resolve(["a@example.com", "B@example.com"], ["b@example.com", "c@example.com"],
+                    ["A@EXAMPLE.com", "c@example.com", "d@example.com"])
+    assert [r.address for r in found.to] == ["a@example.com", "B@example.com"]
+    assert [r.address for r in found.cc] == ["c@example.com"]
+    assert [r.address for r in found.bcc] == ["d@example.com"]
+
+
+def test_file_lists_skip_comments_and_blank_lines(tmp_path: Path) -> None:
+    listing = tmp_path / "team.txt"
+    listing.write_text("# the team\nann@example.com\n\nBob <bob@example.com>, cy@example.com\n")
+    found = resolve([f"file:{listing}", "dee@example.com"])
+    assert [r.address for r in found.to] == [
+        "ann@example.com", "bob@example.com", "cy@example.com", "dee@example.com"]
+    assert found.to[0].source == f"file:{listing}"
+
+
+def test_file_lists_cannot_nest_or_be_missing(tmp_path: Path) -> None:
+    listing = tmp_path / "team.txt"
+    listing.write_text(f"file:{listing}\n")
+    with pytest.raises(UsageError, match="names another list"):
+        resolve([f"file:{listing}"])
+    with pytest.raises(UsageError, match="Cannot read"):
+        resolve([f"file:{tmp_path / 'missing.txt'}"])
+
+
+@pytest.mark.parametrize("spec", ["me", "user:ann", "group:team", "watchers", "ME"])
+def test_confluence_specs_need_a_resolver(spec: str) -> None:
+    with pytest.raises(ConfigError, match="needs a Confluence site"):
+        resolve([spec])

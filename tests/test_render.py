@@ -1,0 +1,115 @@
+"""Rendering a page for mail: sanitizing, links, images by Content-ID, CSS, text alternative."""
+
+from __future__ import annotations
+
+import re
+
+from mailpage_cli import render
+from mailpage_cli.models import Page, Resource, Sender
+
+SENDER = Sender("ann@example.com", "Ann Example")
+PNG = Resource("a.png", "image/png", b"\x89PNG fake one")
+OTHER_PNG = Resource("b.png", "image/png", b"\x89PNG fake two")
+
+
+def rendered(html: str, images: dict[str, Resource | None] | None = None, **page: object):  # type: ignore[no-untyped-def]
+    prepared = render.prepare(Page(title="T", html=html, **page))  # type: ignore[arg-type]
+    images = images if images is not None else dict.fromkeys(prepared.image_sources, PNG)
+    return render.finish(prepared, images, sender=SENDER, cid_domain="example.com")
+
+
+def test_active_content_is_removed() -> None:
+    out = rendered(
+        '<p onclick="steal()">hi<script>alert(1)</script></p>'
+        '<a href="javascript:alert(1)">js</a><img src="x.png" onerror="alert(1)">'
+        '<iframe src="https://evil.example"></iframe><form action="https://evil.example">'
+        '<input name="q"></form><svg><script>alert(2)</script></svg>'
+        '<link rel="stylesheet" href="https://evil.example/x.css">'
+        '<p style="background:url(https://track.example/p.gif);color:red">styled</p>'
+    )
+    html = out.html.lower()
+    for bad in ("<script", "onclick", "onerror", "javascript:", "<iframe", "<form", "<svg",
+                "evil.example", "track.example", "alert("):
+        assert bad not in html, bad
+    assert "color:red" in html.replace(" ", "")
+
+
+def test_links_become_absolute_to_the_site() -> None:
+    out = rendered('<a href="/wiki/spaces/ENG/pages/1">one</a> <a href="#part">part</a>'
+                   ' <a href="mailto:x@example.com">mail</a>',
+                   base_url="https://acme.atlassian.net/wiki",
+                   url="https://acme.atlassian.net/wiki/spaces/ENG/pages/2")
+    assert 'href="https://acme.atlassian.net/wiki/spaces/ENG/pages/1"' in out.html
+    assert 'href="https://acme.atlassian.net/wiki/spaces/ENG/pages/2#part"' in out.html
+    assert 'href="mailto:x@example.com"' in out.html
+
+
+def test_links_without_a_known_site_become_text() -> None:
+    out = rendered('<p><a href="Other_12.html">other page</a></p>')
+    assert "other page" in out.html
+    assert "Other_12.html" not in out.html
+    assert any("link" in w for w in out.warnings)
+
+
+def test_images_are_embedded_once_each_by_content_id() -> None:
+    out = rendered('<img src="a.png"><img src="a.png"><img src="b.png"><img src="c.png">',
+                   {"a.png": PNG, "b.png": OTHER_PNG, "c.png": PNG})
+    cids = re.findall(r'src="cid:([^"]+)"', out.html)
+    assert len(cids) == 4
+    assert len(set(cids)) == 2
+    assert {i.cid for i in out.images} == set(cids)
+    assert all(cid.endswith("@example.com") for cid in cids)
+
+
+def test_missing_local_images_become_alt_text_with_a_warning() -> None:
+    out = rendered('<img src="gone.png" alt="Diagram">', {"gone.png": None})
+    assert "cid:" not in out.html and "gone.png" not in out.html
+    assert "[image: Diagram]" in out.html
+    assert out.images == ()
+    assert any("image" in w for w in out.warnings)
+
+
+def test_external_images_are_linked_not_loaded() -> None:
+    out = rendered('<img src="https://cdn.example.org/pic.png" alt="Pic">', {})
+    assert '<a href="https://cdn.example.org/pic.png"' in out.html
+    assert "<img" not in out.html.split('class="mp-page"')[1]
+
+
+def test_data_uri_images_are_dropped() -> None:
+    out = rendered('<p>x<img src="data:image/png;base64,AAAA"></p>')
+    assert "data:" not in out.html and out.images == ()
+
+
+def test_css_is_inlined_and_no_style_element_remains() -> None:
+    out = rendered('<div class="confluence-information-macro"><p>Note</p></div>')
+    assert "<style" not in out.html
+    assert re.search(r'class="confluence-information-macro"[^>]*style="[^"]*background-color',
+                     out.html)
+
+
+def test_text_alternative_keeps_links_and_is_never_empty() -> None:
+    out = rendered('<p>See <a href="https://example.com/doc">the doc</a>.</p>')
+    assert "[the doc](https://example.com/doc)" in out.text
+    assert "Sent by Ann Example <ann@example.com>" in out.text
+    empty = rendered("")
+    assert empty.text.strip()
+    assert "no text" in empty.text
+
+
+def test_text_alternative_has_no_escape_noise() -> None:
+    out = rendered("<p>snake_case and 2*3 and [brackets]</p>")
+    assert "snake_case and 2*3 and [brackets]" in out.text
+
+
+def test_emoticons_become_unicode() -> None:
+    out = rendered('<p>done <img class="emoticon" data-emoticon-name="tick" src="/x/check.svg"'
+                   ' alt="(tick)"></p>')
+    assert "✅" in out.html and "check.svg" not in out.html and out.images == ()
+
+
+def test_personal_note_is_markdown_and_cannot_inject_html() -> None:
+    prepared = render.prepare(Page(title="T", html="<p>x</p>"))
+    out = render.finish(prepared, {}, sender=SENDER,
+                        note="**Read** this <script>alert(1)</script>")
+    assert "<strong>Read</strong>" in out.html
+    assert "<script" not in out.html
