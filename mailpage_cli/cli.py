@@ -301,6 +301,8 @@ def set_smtp(
       printf '%s\\n' "$PASSWORD" | mailpage config set-smtp --host smtp.example.com \\
           --username ann@example.com --password-stdin
     """
+    if password_stdin and not username:
+        raise UsageError("--password-stdin needs --username", "Give the login name too.")
     if security == "none" and username:
         raise ConfigError(
             "A login over an unencrypted connection would expose the password",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import html as htmllib
+import re
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
@@ -21,6 +22,7 @@ from markdownify import MarkdownConverter
 from mailpage_cli.models import InlineImage, Page, RenderedPage, Resource, Sender
 
 LINK_SCHEMES = {"http", "https", "mailto"}
+_BLANK_LINES = re.compile(r"\n{3,}")
 # Their content goes too, not only the tag: none of it is readable text.
 DROP_WITH_CONTENT = {"script", "style", "template", "noscript", "iframe", "object", "embed", "svg",
                      "math", "head", "title", "select", "textarea", "button"}
@@ -138,7 +140,10 @@ def prepare(page: Page) -> PreparedPage:
             unlinked += bool(link.get("href"))
             link.unwrap()
     if unlinked:
-        warnings.append(f"{unlinked} link(s) had no address outside the export and became text")
+        warnings.append(
+            f"{unlinked} link(s) to files of the export became plain text"
+            " (set MAILPAGE_CONFLUENCE_URL to link pages to the site)"
+        )
     sources: dict[str, None] = {}
     for img in soup.find_all("img"):
         name = img.get("data-emoticon-name")
@@ -173,7 +178,8 @@ def _text_alternative(
         escape_asterisks=False,
         escape_underscores=False,
         escape_misc=False,
-    ).convert_soup(prepared.soup).strip()
+    ).convert_soup(prepared.soup)
+    body = _BLANK_LINES.sub("\n\n", "\n".join(line.rstrip() for line in body.splitlines()))
     parts = [f"# {page.title}"]
     if meta := _meta_line(page):
         parts.append(meta)
@@ -181,7 +187,7 @@ def _text_alternative(
         parts.append(note.strip())
     if page.url:
         parts.append(f"View in Confluence: {page.url}")
-    parts.append(body or "(This page has no text.)")
+    parts.append(body.strip() or "(This page has no text.)")
     parts.append(f"-- \n{_sent_by(sender)}")
     return "\n\n".join(parts) + "\n"
 

@@ -288,3 +288,20 @@ def test_secrets_never_appear_in_any_output(
             assert form not in process.stdout
             assert form not in process.stderr
             assert form not in written
+
+
+def test_preview_writes_html_with_data_uris_and_prints_text(tmp_path: Path) -> None:
+    target = tmp_path / "page.html"
+    result = run("preview", str(EXAMPLE), "--html", str(target), "--message", "FYI")
+    assert result.exit_code == 0, result.stderr
+    html = target.read_text()
+    assert html.count("data:image/png;base64,") == 2
+    assert "cid:" not in html and "FYI" in html
+    text = run("preview", str(EXAMPLE), "--text")
+    assert text.stdout.startswith("# Release notes 2.4")
+    assert "[image: Build times of the release candidates]" in text.stdout
+
+
+def test_password_stdin_needs_a_username() -> None:
+    result = run("config", "set-smtp", "--host", "h.example.com", "--password-stdin", input="x\n")
+    assert result.exit_code == 2
