@@ -181,6 +181,10 @@ def send_report(result: SendResult) -> dict[str, Any]:
               help="The note from a file (- = stdin).")
 @click.option("--attachments", is_flag=True, help="Attach all the page's attachments.")
 @click.option("--attach", multiple=True, metavar="GLOB", help="Attach those matching GLOB.")
+@click.option("--external-images", type=click.Choice(["link", "embed"]), default="link",
+              show_default=True, help="Images from other sites: a link, or fetched and embedded.")
+@click.option("--skip-unresolvable", is_flag=True,
+              help="Warn about users without a visible e-mail instead of stopping.")
 @click.option("-n", "--dry-run", is_flag=True, help="Resolve and render; send nothing.")
 @click.option("--save", metavar="PATH", help="Write the message to PATH (- = stdout) instead.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
@@ -189,14 +193,16 @@ def send_report(result: SendResult) -> dict[str, Any]:
 def send(
     app: App, page: str, to: tuple[str, ...], cc: tuple[str, ...], bcc: tuple[str, ...],
     subject: str | None, note: str | None, note_file: str | None, attachments: bool,
-    attach: tuple[str, ...], dry_run: bool, save: str | None, as_json: bool, yes: bool,
+    attach: tuple[str, ...], external_images: str, skip_unresolvable: bool, dry_run: bool,
+    save: str | None, as_json: bool, yes: bool,
 ) -> None:
-    """Send PAGE (a Confluence HTML export file) by e-mail.
+    """Send PAGE by e-mail: a page id, SPACE:Title, a page URL or an HTML export file.
 
     \b
-      mailpage send export/Release-notes_98487.html --to team@example.com \\
-          --cc 'Ann Example <ann@example.com>' --message 'Please **read** before Monday.'
-      mailpage send page.html --to file:team.txt --attachments --dry-run --json
+      mailpage send https://acme.atlassian.net/wiki/spaces/ENG/pages/98487 \\
+          --to me --cc group:release-team --attachments --message 'Please **read**.'
+      mailpage send 'ENG:Release notes 2.4' --to file:team.txt --dry-run --json
+      mailpage send export/Release-notes_98487.html --to ann@example.com --save mail.eml
     """
     from mailpage_cli import pipeline  # noqa: PLC0415 - rendering libraries load only here
 
@@ -204,7 +210,8 @@ def send(
         raise UsageError("--json and --save - would both write to stdout", "Save to a file.")
     options = pipeline.SendOptions(
         page=page, to=to, cc=cc, bcc=bcc, subject=subject, note=_read_note(note, note_file),
-        attachments=attachments, attach=attach, dry_run=dry_run, save=save, yes=yes,
+        attachments=attachments, attach=attach, external_images=external_images,
+        skip_unresolvable=skip_unresolvable, dry_run=dry_run, save=save, yes=yes,
     )
     result = pipeline.send(app.settings, app.env, options, app.output)
     out = app.output
@@ -233,12 +240,12 @@ def preview(app: App, page: str, html_path: str | None, text: bool, note: str | 
     """Render PAGE as the mail would show it, without sending.
 
     \b
-      mailpage preview export/Release-notes_98487.html --html /tmp/page.html
+      mailpage preview 98487 --html /tmp/page.html
       mailpage preview export/Release-notes_98487.html --text | less
     """
     from mailpage_cli import pipeline  # noqa: PLC0415 - rendering libraries load only here
 
-    composed = pipeline.preview(app.settings, page, note, app.output)
+    composed = pipeline.preview(app.settings, app.env, page, note, app.output)
     for warning in composed.rendered.warnings:
         app.output.warn(warning)
     if html_path:
@@ -254,6 +261,37 @@ def preview(app: App, page: str, html_path: str | None, text: bool, note: str | 
             app.output.summary(f"Wrote {html_path}; open it in a browser.")
     if text or not html_path:
         app.output.result(composed.rendered.text)
+
+
+@cli.command("recipients")
+@click.argument("specs", nargs=-1, required=True, metavar="R...")
+@click.option("--page", metavar="PAGE", help="The page whose watchers `watchers` means.")
+@click.option("--skip-unresolvable", is_flag=True, help="Warn about hidden e-mails; go on.")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.pass_obj
+def recipients_command(
+    app: App, specs: tuple[str, ...], page: str | None, skip_unresolvable: bool, as_json: bool,
+) -> None:
+    """Show the addresses recipient specs stand for: name, address and source.
+
+    \b
+      mailpage recipients me group:release-team user:'Ann Example'
+      mailpage recipients watchers --page 98487 --json
+    """
+    from mailpage_cli import pipeline  # noqa: PLC0415 - HTTP libraries load only here
+
+    found, warnings = pipeline.resolve_recipients(app.settings, app.env, specs, page,
+                                                  skip_unresolvable, app.output)
+    for warning in warnings:
+        app.output.warn(warning)
+    rows = [{"name": r.name, "address": r.address, "source": r.source} for r in found.to]
+    if as_json:
+        app.output.json({"recipients": rows, "warnings": list(warnings)})
+        return
+    for row in rows:
+        who = f"{row['name']} <{row['address']}>" if row["name"] else row["address"]
+        app.output.result(f"{who}\t{row['source']}")
+    app.output.summary(f"{len(rows)} recipient(s).")
 
 
 @cli.group()
@@ -279,6 +317,62 @@ def _store_secret(app: App, kind: credentials.SecretKind, from_stdin: bool) -> b
         raise UsageError(f"The {kind.label} is empty", "Pass it on stdin or at the prompt.")
     credentials.store(kind, app.profile, credentials.Secret(value))
     return True
+
+
+@config.command("set-site")
+@click.argument("url")
+@click.option("--user", metavar="EMAIL", help="Cloud: your Atlassian e-mail (basic auth).")
+@click.option("--auth", type=click.Choice(settings.AUTH_CHOICES),
+              help="basic (Cloud API token) or bearer (Data Center PAT) [basic with --user].")
+@click.option("--deployment", type=click.Choice(settings.DEPLOYMENTS),
+              help="cloud or datacenter [cloud for *.atlassian.net].")
+@click.option("--token-stdin", is_flag=True, help="Read the API token / PAT from stdin.")
+@click.pass_obj
+def set_site(
+    app: App, url: str, user: str | None, auth: str | None, deployment: str | None,
+    token_stdin: bool,
+) -> None:
+    """Set the Confluence site and store its token in the keyring.
+
+    \b
+      printf '%s\\n' "$API_TOKEN" | mailpage config set-site https://acme.atlassian.net \\
+          --user ann@acme.com --token-stdin
+      printf '%s\\n' "$PAT" | mailpage config set-site https://wiki.example.com/confluence \\
+          --token-stdin
+    """
+    from mailpage_cli.confluence import make_site  # noqa: PLC0415
+
+    changes = {"url": url.strip().rstrip("/"), "user": user, "auth": auth,
+               "deployment": deployment}
+    resolved = settings.load(app.config_path, app.profile, {},
+                             {f"confluence.{k}": v for k, v in changes.items() if v})
+    config = resolved.confluence
+    make_site(config.url, config.deployment, config.auth, config.user)  # validates, or fails
+    stored = _store_secret(app, credentials.CONFLUENCE_TOKEN, token_stdin)
+    settings.update(app.config_path, app.profile, "confluence", changes, replace=True)
+    app.output.summary(f"Confluence site saved in {app.config_path} (profile {app.profile}):"
+                       f" {config.deployment}, {config.auth} auth.")
+    if stored:
+        app.output.summary("Token stored in the OS keyring.")
+    else:
+        app.output.warn("no token stored: pass --token-stdin, or set MAILPAGE_CONFLUENCE_TOKEN")
+
+
+@config.command("check")
+@click.pass_obj
+def check(app: App) -> None:
+    """Prove the Confluence and SMTP logins (EHLO, TLS, AUTH, QUIT); send nothing.
+
+    \b
+      mailpage config check && echo ready
+    """
+    from mailpage_cli import pipeline  # noqa: PLC0415
+
+    results = pipeline.check(app.settings, app.env, app.output)
+    for result in results:
+        app.output.result(f"{result.name}: {'ok' if result.ok else 'FAILED'} - {result.detail}")
+    failed = [r.exit_code for r in results if not r.ok]
+    sys.exit(failed[0] if failed else ExitCode.OK)
 
 
 @config.command("set-smtp")

@@ -274,3 +274,12 @@ def _describe(exc: BaseException) -> str:
         error = exc.smtp_error
         return _reply(exc.smtp_code, error if isinstance(error, bytes) else error.encode())
     return str(exc) or type(exc).__name__
+
+
+def check(account: Account) -> None:
+    """Connect, secure, log in and quit: proves the account without sending anything."""
+    try:
+        Connection(account).close()
+    except (_TransientError, OSError) as exc:
+        raise UnavailableError(f"Cannot talk to the SMTP server ({_describe(exc)})",
+                               "Check host and port, or try again later.") from None

@@ -80,3 +80,14 @@ class Delivery:
     delivered: tuple[str, ...] = ()
     refused: dict[str, str] = field(default_factory=dict)  # address -> "550 5.1.1 reply"
     not_attempted: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Person:
+    """A Confluence user as far as mailing them goes; ``email`` is ``None`` when hidden."""
+
+    display_name: str
+    email: str | None
+    key: str  # Cloud accountId, Data Center username (or userKey)
+    active: bool = True
+    app: bool = False

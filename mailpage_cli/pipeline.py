@@ -1,22 +1,47 @@
-"""The use cases: send a page, preview it. They compose the parts and print nothing; the
-terminal is reached only through the :class:`Conversation` the caller passes in."""
+"""The use cases: send a page, preview it, resolve recipients, check the logins. They compose
+the parts and print nothing; the terminal is reached only through the :class:`Conversation`
+the caller passes in."""
 
 from __future__ import annotations
 
 import base64
 import fnmatch
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
-from mailpage_cli import credentials, localexport, message, pagerefs, recipients, render
-from mailpage_cli.errors import ConfigError, ExitCode, PolicyError, UsageError
-from mailpage_cli.mailer import Account, Envelope, deliver
-from mailpage_cli.models import Page, Recipients, RenderedPage, Resource, Sender
-from mailpage_cli.settings import PolicySettings, Settings
+from mailpage_cli import (
+    confluence,
+    credentials,
+    downloads,
+    localexport,
+    mailer,
+    message,
+    pagerefs,
+    recipients,
+    render,
+)
+from mailpage_cli.confluence import AttachmentInfo
+from mailpage_cli.errors import ConfigError, ExitCode, MailpageError, PolicyError, UsageError
+from mailpage_cli.models import (
+    Page,
+    Person,
+    Recipient,
+    Recipients,
+    RenderedPage,
+    Resource,
+    Sender,
+)
+from mailpage_cli.settings import Settings
+
+CONCURRENCY = 8
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class Conversation(Protocol):
@@ -45,8 +70,10 @@ class SendOptions:
     note: str | None = None
     attachments: bool = False
     attach: tuple[str, ...] = ()
+    external_images: str = "link"  # link | embed
     dry_run: bool = False
     save: str | None = None  # a path, or "-" for the caller to print
+    skip_unresolvable: bool = False
     yes: bool = False
 
 
@@ -78,23 +105,167 @@ class Composed:
     attachments: tuple[Resource, ...]
 
 
-def _sender(settings: Settings) -> Sender:
-    config = settings.sender
-    if not config.address:
-        raise ConfigError(
-            "No sender address",
-            "Run `mailpage config set-sender --address you@example.com`"
-            " or set MAILPAGE_SENDER_ADDRESS.",
-        )
-    address = recipients.parse_address(config.address).address
-    reply_to = None
-    if config.reply_to.lower() not in ("me", "none"):
-        reply_to = recipients.parse_address(config.reply_to).address
-    return Sender(address, recipients.clean_text(config.name or ""), reply_to)
+def parallel(function: Callable[[T], R], items: Iterable[T]) -> list[R]:
+    """``map`` over a bounded pool: downloads wait on the network, not on the CPU."""
+    items = list(items)
+    if len(items) < 2:
+        return [function(item) for item in items]
+    with ThreadPoolExecutor(min(CONCURRENCY, len(items))) as pool:
+        return list(pool.map(function, items))
 
 
-def _check_policy(found: Recipients, policy: PolicySettings, ask: bool, ui: Conversation) -> None:
+class Run:
+    """One invocation's settings, environment and conversation; connects to Confluence
+    only when something needs it."""
+
+    def __init__(self, settings: Settings, env: Mapping[str, str], ui: Conversation) -> None:
+        self.settings = settings
+        self.env = env
+        self.ui = ui
+        self.warnings: list[str] = []
+
+    def warn(self, text: str) -> None:
+        self.warnings.append(text)
+
+    @property
+    def budget(self) -> int:
+        return int(self.settings.policy.max_size_mb * message.MEGABYTE)
+
+    @cached_property
+    def confluence(self) -> confluence.Client:
+        config = self.settings.confluence
+        site = confluence.make_site(config.url, config.deployment, config.auth, config.user)
+        token = credentials.require(credentials.CONFLUENCE_TOKEN, self.settings.profile,
+                                    self.env, self.ui.prompt)
+        return confluence.Client(site, token)
+
+    @property
+    def connected(self) -> bool:
+        return "confluence" in self.__dict__
+
+    def page_ref(self, text: str) -> pagerefs.PageRef:
+        return pagerefs.parse(text, self.settings.confluence.url)
+
+    def recipients(self, options: SendOptions, page_id: str | None) -> Recipients:
+        def resolve(spec: str) -> list[Recipient]:
+            resolver = recipients.confluence_resolver(
+                self.confluence, page_id, skip_unresolvable=options.skip_unresolvable,
+                warn=self.warn)
+            return resolver(spec)
+
+        needs_site = self.settings.confluence.url is not None
+        return recipients.resolve(options.to, options.cc, options.bcc,
+                                  resolve if needs_site else None)
+
+    @cached_property
+    def sender(self) -> Sender:
+        """From and Reply-To; ``reply_to = "me"`` asks Confluence only if already connected."""
+        config = self.settings.sender
+        if not config.address:
+            raise ConfigError(
+                "No sender address",
+                "Run `mailpage config set-sender --address you@example.com`"
+                " or set MAILPAGE_SENDER_ADDRESS.",
+            )
+        address = recipients.parse_address(config.address).address
+        name = recipients.clean_text(config.name or "")
+        choice = config.reply_to.strip().lower()
+        if choice == "none":
+            return Sender(address, name)
+        if choice != "me":
+            return Sender(address, name, recipients.parse_address(config.reply_to).address)
+        me: Person | None = self.confluence.me() if self.connected else None
+        return Sender(address, name, me.email if me and me.email else None)
+
+    def compose(self, options: SendOptions, sender: Sender | None = None,
+                ref: pagerefs.PageRef | None = None) -> Composed:
+        """Fetch the page, its images and attachments, and render it."""
+        ref = ref or self.page_ref(options.page)
+        with self.ui.step("fetch page"):
+            if isinstance(ref, pagerefs.LocalFile):
+                export = localexport.load(ref.path, self.settings.confluence.url)
+                page = export.page
+            else:
+                export, page = None, self.confluence.page(ref)
+            prepared = render.prepare(page)
+        sender = sender or self.sender
+        with self.ui.step("download images"):
+            fetched = parallel(lambda src: self._image(src, export, options),
+                               prepared.image_sources)
+            images = dict(zip(prepared.image_sources, fetched, strict=True))
+            attachments = self._attachments(page, export, options)
+        with self.ui.step("render"):
+            rendered = render.finish(prepared, images, sender=sender, note=options.note,
+                                     cid_domain=sender.address.rpartition("@")[2])
+        return Composed(page, rendered, attachments)
+
+    def _image(self, src: str, export: localexport.ExportPage | None,
+               options: SendOptions) -> Resource | None:
+        """An image's bytes; ``None`` leaves it linked (external) or out (missing)."""
+        if export is not None and "://" not in src:
+            return localexport.read_resource(export.folder, src)
+        site = self.settings.confluence.url
+        try:
+            if site and pagerefs.same_site(src, site):
+                return self.confluence.download(src, self.budget)
+            if options.external_images == "embed":
+                return downloads.fetch(src, session=downloads.bare_session(), site_url=None,
+                                       budget=self.budget)
+        except downloads.DownloadError as exc:
+            self.warn(str(exc))
+        return None
+
+    def _attachments(self, page: Page, export: localexport.ExportPage | None,
+                     options: SendOptions) -> tuple[Resource, ...]:
+        if not (options.attachments or options.attach):
+            return ()
+        available: list[tuple[str, Callable[[], Resource | None]]]
+        if export is not None:
+            available = [(name, _export_file(export, rel, name))
+                         for name, rel in export.attachments]
+        else:
+            available = [(a.filename, self._confluence_file(a))
+                         for a in self.confluence.attachments(str(page.id))]
+        wanted = [(name, load) for name, load in available if options.attachments
+                  or any(fnmatch.fnmatch(name, glob) for glob in options.attach)]
+        if options.attach and not wanted:
+            names = ", ".join(name for name, _ in available) or "no attachments"
+            raise UsageError(f"No attachment of the page matches {', '.join(options.attach)}",
+                             f"The page has: {names}.")
+        found = parallel(lambda item: item[1](), wanted)
+        missing = [name for (name, _), got in zip(wanted, found, strict=True) if got is None]
+        if missing:
+            raise UsageError(f"Attachments missing from the export: {', '.join(missing)}",
+                             "Export the space again with its attachments.")
+        return tuple(r for r in found if r is not None)
+
+    def _confluence_file(self, info: AttachmentInfo) -> Callable[[], Resource]:
+        return lambda: self.confluence.download(info.url, self.budget, info.filename)
+
+    def smtp_account(self) -> mailer.Account:
+        smtp = self.settings.smtp
+        if not smtp.host:
+            raise ConfigError(
+                "No SMTP server configured",
+                "Run `mailpage config set-smtp --host HOST` or set MAILPAGE_SMTP_HOST"
+                " (or use --save FILE / --dry-run).",
+            )
+        password = None
+        if smtp.username:
+            password = credentials.require(
+                credentials.SMTP_PASSWORD, self.settings.profile, self.env, self.ui.prompt)
+        return mailer.Account(smtp.host, smtp.port, smtp.security, smtp.username, password,
+                              smtp.ca_file)
+
+
+def _export_file(export: localexport.ExportPage, relative: str,
+                 name: str) -> Callable[[], Resource | None]:
+    return lambda: localexport.read_resource(export.folder, relative, name)
+
+
+def _check_policy(found: Recipients, run: Run, ask: bool) -> None:
     """Stop before anything goes out: foreign domains, then (if ``ask``) too many recipients."""
+    policy = run.settings.policy
     if policy.allowed_domains:
         def allowed(domain: str) -> bool:
             return any(domain == d or domain.endswith(f".{d}") for d in policy.allowed_domains)
@@ -109,7 +280,7 @@ def _check_policy(found: Recipients, policy: PolicySettings, ask: bool, ui: Conv
             )
     count = len(found.all)
     question = f"Send to {count} recipients (more than {policy.max_recipients})?"
-    if ask and count > policy.max_recipients and not ui.confirm(question):
+    if ask and count > policy.max_recipients and not run.ui.confirm(question):
         raise PolicyError(
             f"{count} recipients is more than max_recipients ({policy.max_recipients})",
             "Pass --yes to send anyway, or raise the limit with"
@@ -117,66 +288,20 @@ def _check_policy(found: Recipients, policy: PolicySettings, ask: bool, ui: Conv
         )
 
 
-def compose(
-    settings: Settings, options: SendOptions, sender: Sender, ui: Conversation
-) -> Composed:
-    """Fetch the page, its images and attachments, and render it."""
-    ref = pagerefs.parse(options.page)
-    with ui.step("fetch page"):
-        export = localexport.load(ref.path, settings.confluence.url)
-        prepared = render.prepare(export.page)
-    with ui.step("download images"):
-        images = {
-            src: localexport.read_resource(export.folder, src)
-            for src in prepared.image_sources
-            if "://" not in src
-        }
-        attachments = _attachments(export, options)
-    with ui.step("render"):
-        rendered = render.finish(
-            prepared,
-            images,
-            sender=sender,
-            note=options.note,
-            cid_domain=sender.address.rpartition("@")[2],
-        )
-    return Composed(export.page, rendered, attachments)
-
-
-def _attachments(export: localexport.ExportPage, options: SendOptions) -> tuple[Resource, ...]:
-    wanted = [
-        (name, relative)
-        for name, relative in export.attachments
-        if options.attachments or any(fnmatch.fnmatch(name, glob) for glob in options.attach)
-    ]
-    found = []
-    for name, relative in wanted:
-        resource = localexport.read_resource(export.folder, relative, name)
-        if resource is None:
-            raise UsageError(
-                f"The attachment {name!r} is missing from the export ({relative})",
-                "Export the space again with its attachments, or leave out --attachments.",
-            )
-        found.append(resource)
-    if options.attach and not found:
-        raise UsageError(
-            f"No attachment of the page matches {', '.join(options.attach)}",
-            f"The page has: {', '.join(n for n, _ in export.attachments) or 'no attachments'}.",
-        )
-    return tuple(found)
-
-
 def send(
     settings: Settings, env: Mapping[str, str], options: SendOptions, ui: Conversation
 ) -> SendResult:
     """Resolve, check policy, render, then send (or save, or stop for a dry run)."""
-    found = recipients.resolve(options.to, options.cc, options.bcc)
+    run = Run(settings, env, ui)
+    ref = run.page_ref(options.page)
+    page_id = ref.id if isinstance(ref, pagerefs.PageId) else None
+    found = run.recipients(options, page_id)
     if not found.all:
         raise UsageError("No recipients", "Give at least one --to, --cc or --bcc.")
     sending = not (options.dry_run or options.save or options.yes)
-    _check_policy(found, settings.policy, sending, ui)
-    sender = _sender(settings)
-    composed = compose(settings, options, sender, ui)
+    _check_policy(found, run, sending)
+    composed = run.compose(options, ref=ref)
+    sender = run.sender
     msg = message.build(
         sender=sender,
         recipients=found,
@@ -196,7 +321,7 @@ def send(
             size=len(data),
             images=len(composed.rendered.images),
             attachments=len(composed.attachments),
-            warnings=composed.rendered.warnings,
+            warnings=(*run.warnings, *composed.rendered.warnings),
             **extra,  # type: ignore[arg-type]
         )
 
@@ -207,10 +332,10 @@ def send(
             return result("saved", refused={}, raw=data)
         _write_private(Path(options.save), data)
         return result("saved", refused={})
-    account = _account(settings, env, ui)
+    account = run.smtp_account()
     with ui.step("send"):
-        (delivery,) = deliver(
-            account, [Envelope(sender.address, tuple(r.address for r in found.all), data)]
+        (delivery,) = mailer.deliver(
+            account, [mailer.Envelope(sender.address, tuple(r.address for r in found.all), data)]
         )
     partial = bool(delivery.refused or delivery.not_attempted)
     return result(
@@ -218,22 +343,6 @@ def send(
         refused=delivery.refused,
         not_attempted=delivery.not_attempted,
     )
-
-
-def _account(settings: Settings, env: Mapping[str, str], ui: Conversation) -> Account:
-    smtp = settings.smtp
-    if not smtp.host:
-        raise ConfigError(
-            "No SMTP server configured",
-            "Run `mailpage config set-smtp --host HOST` or set MAILPAGE_SMTP_HOST"
-            " (or use --save FILE / --dry-run).",
-        )
-    password = None
-    if smtp.username:
-        password = credentials.require(
-            credentials.SMTP_PASSWORD, settings.profile, env, ui.prompt
-        )
-    return Account(smtp.host, smtp.port, smtp.security, smtp.username, password, smtp.ca_file)
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -246,10 +355,63 @@ def _write_private(path: Path, data: bytes) -> None:
         raise UsageError(f"Cannot write {path} ({exc.strerror})", "Check the path.") from exc
 
 
-def preview(settings: Settings, page: str, note: str | None, ui: Conversation) -> Composed:
+def preview(settings: Settings, env: Mapping[str, str], page: str, note: str | None,
+            ui: Conversation) -> Composed:
     """Render without sending; the sender shown is the configured one, if any."""
     sender = Sender(settings.sender.address or "you@example.invalid", settings.sender.name or "")
-    return compose(settings, SendOptions(page=page, note=note), sender, ui)
+    return Run(settings, env, ui).compose(SendOptions(page=page, note=note), sender)
+
+
+def resolve_recipients(settings: Settings, env: Mapping[str, str], specs: tuple[str, ...],
+                       page: str | None, skip_unresolvable: bool,
+                       ui: Conversation) -> tuple[Recipients, tuple[str, ...]]:
+    """The ``recipients`` command: the addresses the specs stand for, and warnings."""
+    run = Run(settings, env, ui)
+    page_id = None
+    if page:
+        ref = run.page_ref(page)
+        if isinstance(ref, pagerefs.LocalFile):
+            raise UsageError("--page must be a page on Confluence", "Give its id or URL.")
+        page_id = ref.id if isinstance(ref, pagerefs.PageId) else run.confluence.page(ref).id
+    options = SendOptions(page="", to=specs, skip_unresolvable=skip_unresolvable)
+    found = run.recipients(options, page_id)
+    return found, tuple(run.warnings)
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    exit_code: ExitCode = ExitCode.OK
+
+
+def check(settings: Settings, env: Mapping[str, str], ui: Conversation) -> list[Check]:
+    """Prove the Confluence login and the SMTP login (EHLO, TLS, AUTH, QUIT); send nothing."""
+    run = Run(settings, env, ui)
+
+    def confluence_login() -> str:
+        if not settings.confluence.url:
+            return "not configured (local exports only)"
+        with ui.step("log in to Confluence"):
+            me = run.confluence.me()
+        site = run.confluence.site
+        return f"logged in to {site.url} ({site.deployment}) as {me.display_name}"
+
+    def smtp_login() -> str:
+        account = run.smtp_account()
+        with ui.step("log in to SMTP"):
+            mailer.check(account)
+        login = "logged in" if account.username else "no login configured"
+        return f"{account.host}:{account.port} ({account.security}), {login}"
+
+    results = []
+    for name, attempt in (("confluence", confluence_login), ("smtp", smtp_login)):
+        try:
+            results.append(Check(name, ok=True, detail=attempt()))
+        except MailpageError as exc:
+            results.append(Check(name, ok=False, detail=str(exc), exit_code=exc.exit_code))
+    return results
 
 
 def with_data_uris(rendered: RenderedPage) -> str:
@@ -260,4 +422,3 @@ def with_data_uris(rendered: RenderedPage) -> str:
         data_uri = f"data:{inline.image.content_type};base64,{encoded}"
         html = html.replace(f"cid:{inline.cid}", data_uri)
     return html
-

@@ -11,9 +11,10 @@ import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Protocol
 
-from mailpage_cli.errors import ConfigError, UsageError
-from mailpage_cli.models import Recipient, Recipients
+from mailpage_cli.errors import ConfigError, NotFoundError, UsageError
+from mailpage_cli.models import Person, Recipient, Recipients
 
 SPEC_HELP = (
     "addr@example.com, 'Name <addr@example.com>', me, user:X, group:NAME, watchers, file:PATH"
@@ -146,3 +147,75 @@ def resolve(
                     found.append(recipient)
         lists.append(tuple(found))
     return Recipients(*lists)
+
+
+class Directory(Protocol):
+    """Where Confluence specs find people (``confluence.Client`` is one)."""
+
+    def me(self) -> Person: ...
+    def user(self, key: str) -> Person | None: ...
+    def search_users(self, name: str) -> list[Person]: ...
+    def group_members(self, name: str) -> list[Person]: ...
+    def watchers(self, page_id: str) -> list[Person]: ...
+
+
+def find_user(directory: Directory, query: str) -> Person:
+    """accountId / username / userKey, else a display-name search that must find one."""
+    if person := directory.user(query):
+        return person
+    found = directory.search_users(query)
+    exact = [p for p in found if p.display_name.casefold() == query.casefold()]
+    matches = exact or found
+    if not matches:
+        raise NotFoundError(f"No Confluence user matches {query!r}",
+                            "Check the name, or give user:ACCOUNT_ID (Data Center: username).")
+    if len(matches) > 1:
+        listed = "; ".join(f"{p.display_name} (user:{p.key})" for p in matches[:10])
+        raise NotFoundError(f"{len(matches)} Confluence users match {query!r}: {listed}",
+                            "Give one of them as user:ID.")
+    return directory.user(matches[0].key) or matches[0]  # search results carry no e-mail
+
+
+def confluence_resolver(
+    directory: Directory,
+    page_id: str | None,
+    *,
+    skip_unresolvable: bool = False,
+    warn: Callable[[str], None] = lambda _: None,
+) -> Resolver:
+    """A resolver for ``me``, ``user:``, ``group:`` and ``watchers``."""
+
+    def people(spec: str) -> list[Person]:
+        kind, _, value = spec.partition(":")
+        kind, value = kind.lower(), value.strip()
+        if kind == "me":
+            return [directory.me()]
+        if kind == "user" and value:
+            return [find_user(directory, value)]
+        if kind == "group" and value:
+            return [p for p in directory.group_members(value) if p.active and not p.app]
+        if kind == "watchers":
+            if page_id is None:
+                raise UsageError("`watchers` needs a Confluence page",
+                                 "Give a page on Confluence (for `recipients`: --page PAGE).")
+            return [p for p in directory.watchers(page_id) if p.active and not p.app]
+        raise UsageError(f"{spec!r} is not a valid recipient", f"Use one of: {SPEC_HELP}.")
+
+    def resolve(spec: str) -> list[Recipient]:
+        found = []
+        for person in people(spec):
+            if not person.email:
+                problem = f"{person.display_name} ({spec}) has no visible e-mail address"
+                if not skip_unresolvable:
+                    raise NotFoundError(
+                        problem,
+                        "Ask them to make it visible in their Atlassian profile, leave them"
+                        " out, or pass --skip-unresolvable.",
+                    )
+                warn(f"{problem}; skipped")
+                continue
+            address = parse_address(person.email).address
+            found.append(Recipient(address, clean_text(person.display_name), spec))
+        return found
+
+    return resolve

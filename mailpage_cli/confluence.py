@@ -1,0 +1,389 @@
+"""The only module that talks to Confluence (Cloud and Data Center).
+
+atlassian-python-api's ``ConfluenceServer`` holds the authenticated, pooled session for both
+deployments (its ``Confluence`` facade breaks Cloud). Requests go through :meth:`Client.get`,
+which owns retries (429/502/503/504 and connection errors: exponential backoff with jitter,
+honouring ``Retry-After``, at most 4 tries and 60 s), the mapping of HTTP statuses to exit
+codes, and a debug line per call without user data. Paging follows ``_links.base`` +
+``_links.next`` (the library's own pagers drop ``/wiki`` or the context path).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import random
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urljoin, urlsplit
+
+from mailpage_cli import downloads
+from mailpage_cli.credentials import Secret
+from mailpage_cli.errors import (
+    AuthError,
+    ConfigError,
+    NotFoundError,
+    TLSError,
+    UnavailableError,
+    UsageError,
+)
+from mailpage_cli.models import Page, Person, Resource
+from mailpage_cli.pagerefs import PageId, PageRef, PageTitle, same_site
+
+if TYPE_CHECKING:
+    import requests
+
+log = logging.getLogger(__name__)
+
+TIMEOUT = 30
+ATTEMPTS = 4
+DEADLINE = 60.0  # seconds for all tries of one request, waits included
+BACKOFF = 1.0
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+PAGE_EXPAND = "body.export_view,body.view,version,space,history"
+LIMIT = 50
+# Path segments that are part of the API, not user data; anything else is logged as "*".
+_API_WORDS = frozenset({
+    "rest", "api", "content", "child", "attachment", "attachments", "user", "current", "group",
+    "member", "by-name", "membersByGroupId", "notification", "child-created", "search",
+    "download", "thumbnails",
+})
+
+
+@dataclass(frozen=True)
+class Site:
+    """Where Confluence is and how to log in. ``url`` includes ``/wiki`` or the context path."""
+
+    url: str
+    deployment: str  # cloud | datacenter
+    auth: str  # basic | bearer
+    user: str | None = None
+
+    @property
+    def cloud(self) -> bool:
+        return self.deployment == "cloud"
+
+
+@dataclass(frozen=True)
+class AttachmentInfo:
+    filename: str
+    media_type: str
+    size: int
+    url: str
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def make_site(url: str | None, deployment: str, auth: str, user: str | None) -> Site:
+    """Validate and normalise the configured site (Cloud gets its ``/wiki``)."""
+    if not url:
+        raise ConfigError(
+            "No Confluence site configured",
+            "Run `mailpage config set-site URL` or set MAILPAGE_CONFLUENCE_URL.",
+        )
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"The Confluence URL {url!r} is not an http(s) URL",
+                          "Give the site's address, e.g. https://example.atlassian.net.")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ConfigError(
+            f"Refusing plain http to {parts.hostname}: the token would travel unencrypted",
+            "Use the https:// address of the site.",
+        )
+    path = parts.path.rstrip("/")
+    if deployment == "cloud" and not path.endswith("/wiki"):
+        path += "/wiki"
+    if auth == "basic" and not user:
+        raise ConfigError(
+            "Basic authentication needs a user (the e-mail address on Cloud)",
+            "Run `mailpage config set-site URL --user EMAIL` or set MAILPAGE_CONFLUENCE_USER.",
+        )
+    return Site(f"{parts.scheme}://{parts.netloc}{path}", deployment, auth, user)
+
+
+def _loggable(url: str) -> str:
+    """The path with ids kept and names masked; query keys without their values."""
+    parts = urlsplit(url)
+    segments = [
+        s if s in _API_WORDS or s.isdigit() or re.fullmatch(r"att\d+|v\d|\d+\.\d+", s) else "*"
+        for s in parts.path.split("/") if s
+    ]
+    keys = sorted({pair.split("=")[0] for pair in parts.query.split("&") if pair})
+    return "/" + "/".join(segments) + ("?" + "&".join(keys) if keys else "")
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After", "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+class Client:
+    """An authenticated connection to one site."""
+
+    def __init__(self, site: Site, token: Secret, *, sleep: Callable[[float], None] = time.sleep):
+        import requests  # noqa: PLC0415 - HTTP and the atlassian package load only when needed
+        from atlassian import ConfluenceServer  # noqa: PLC0415
+
+        self.site = site
+        self.sleep = sleep
+        self.session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=16)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+        self.public = downloads.bare_session()
+        options: dict[str, Any] = {
+            "session": self.session, "timeout": TIMEOUT, "cloud": site.cloud,
+            "backoff_and_retry": False, "retry_with_header": False,  # our retries, our limits
+        }
+        if site.auth == "basic":
+            options |= {"username": site.user, "password": token.reveal()}
+        else:
+            options["token"] = token.reveal()
+        self.api = ConfluenceServer(site.url, **options)  # type: ignore[no-untyped-call] # untyped
+
+    # --- requests -------------------------------------------------------------------------
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None, *,
+            missing: str = "") -> Any:
+        """GET JSON from an API path (relative to the site) or an absolute URL on the site.
+
+        ``missing`` words the 404 error; ``None`` is returned for a 404 when it is empty.
+        """
+        import requests  # noqa: PLC0415
+
+        url = path if path.startswith(("http://", "https://")) else (
+            f"{self.site.url}/{path.lstrip('/')}")
+        started = time.monotonic()
+        for attempt in range(1, ATTEMPTS + 1):
+            clock = time.perf_counter()
+            try:
+                response = self.api.get(url, params=dict(params or {}), absolute=True,
+                                        advanced_mode=True)
+            except requests.exceptions.SSLError as exc:
+                raise TLSError(
+                    f"The certificate of {urlsplit(url).hostname} is not trusted",
+                    "For a private CA, point REQUESTS_CA_BUNDLE at its certificate (PEM).",
+                ) from exc
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                log.debug("confluence GET %s failed (%s)", _loggable(url), type(exc).__name__)
+                wait = self._wait(attempt, started, None)
+                if wait is None:
+                    raise UnavailableError(
+                        f"Cannot reach Confluence at {urlsplit(url).hostname}"
+                        f" ({type(exc).__name__})",
+                        "Check the site URL and the network, then try again later.",
+                    ) from None
+                self.sleep(wait)
+                continue
+            log.debug("confluence GET %s %s %.0f ms", _loggable(url), response.status_code,
+                      (time.perf_counter() - clock) * 1000)
+            if response.status_code in RETRY_STATUSES:
+                hint = _retry_after(response)
+                wait = self._wait(attempt, started, hint)
+                if wait is None:
+                    raise UnavailableError(
+                        f"Confluence is busy or rate-limiting ({response.status_code})",
+                        f"Try again {f'in {hint:.0f} s' if hint else 'in a few minutes'}.",
+                    )
+                self.sleep(wait)
+                continue
+            return self._json(response, url, missing)
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    def _wait(self, attempt: int, started: float, hint: float | None) -> float | None:
+        """Seconds to wait before the next try, or ``None`` when tries or time are up."""
+        if attempt >= ATTEMPTS:
+            return None
+        wait = hint if hint is not None else BACKOFF * 2 ** (attempt - 1)
+        wait *= random.uniform(1.0, 1.25)  # noqa: S311 - jitter, not cryptography
+        if time.monotonic() - started + wait > DEADLINE:
+            return None
+        return wait
+
+    def _json(self, response: requests.Response, url: str, missing: str) -> Any:
+        status = response.status_code
+        if status in (401, 403):
+            raise AuthError(
+                f"Confluence refused the credentials ({status})",
+                "Check the site, user and token: `mailpage config set-site URL --user EMAIL"
+                " --token-stdin`, or MAILPAGE_CONFLUENCE_USER / MAILPAGE_CONFLUENCE_TOKEN.",
+            )
+        if status == 404:
+            if not missing:
+                return None
+            raise NotFoundError(missing, "Check the name or id, and that you may see it.")
+        if status == 400:
+            raise UsageError(f"Confluence rejected the request: {_message(response)}",
+                             "Check the query.")
+        if status >= 400:
+            raise UnavailableError(f"Confluence answered {status}", "Try again later.")
+        try:
+            return response.json()
+        except (ValueError, json.JSONDecodeError):
+            raise UnavailableError(
+                f"Confluence answered {_loggable(url)} with something other than JSON"
+                " (a login page or a proxy?)",
+                "Check the site URL; on Data Center, check that the token is allowed.",
+            ) from None
+
+    def paged(self, path: str, params: Mapping[str, Any] | None = None, *,
+              missing: str = "") -> Iterator[dict[str, Any]]:
+        """Every result of a paged list, following ``_links.base`` + ``_links.next``."""
+        data = self.get(path, {"limit": LIMIT, **(params or {})}, missing=missing)
+        while data:
+            yield from data.get("results", [])
+            links = data.get("_links", {})
+            if not links.get("next"):
+                return
+            data = self.get(self._on_site(links.get("base", self.site.url) + links["next"]))
+
+    def _on_site(self, url: str) -> str:
+        """A URL from a response, refused if it leads away from the site."""
+        if not same_site(url, self.site.url):
+            raise UnavailableError("Confluence sent a link to another host",
+                                   "Nothing was sent there; check the site's base URL setting.")
+        return url
+
+    # --- pages ----------------------------------------------------------------------------
+
+    def page(self, ref: PageRef) -> Page:
+        if isinstance(ref, PageId):
+            data = self.get(f"rest/api/content/{ref.id}", {"expand": PAGE_EXPAND},
+                            missing=f"Page {ref.id} was not found; it may be missing, or"
+                            " restricted so that you cannot see it")
+        elif isinstance(ref, PageTitle):
+            params = {"spaceKey": ref.space, "title": ref.title, "type": ref.kind,
+                      "expand": PAGE_EXPAND}
+            if ref.posting_day:
+                params["postingDay"] = ref.posting_day
+            results = (self.get("rest/api/content", params) or {}).get("results") or []
+            if not results:
+                raise NotFoundError(
+                    f"No {ref.kind} titled {ref.title!r} in space {ref.space}; it may be"
+                    " missing, or restricted so that you cannot see it",
+                    "Check the space key and the exact title.")
+            data = results[0]
+        else:
+            raise TypeError(ref)
+        return _page(data, self.site.url)
+
+    def attachments(self, page_id: str) -> list[AttachmentInfo]:
+        found = []
+        for item in self.paged(f"rest/api/content/{page_id}/child/attachment",
+                               missing=f"Page {page_id} was not found"):
+            links = item.get("_links", {})
+            download = links.get("download", "")
+            ext = item.get("extensions", {})
+            found.append(AttachmentInfo(
+                filename=item.get("title", "attachment"),
+                media_type=ext.get("mediaType") or "application/octet-stream",
+                size=int(ext.get("fileSize") or 0),
+                url=self._on_site(urljoin(self.site.url + "/", download.lstrip("/"))),
+            ))
+        return found
+
+    def download(self, url: str, budget: int, name: str | None = None) -> Resource:
+        return downloads.fetch(url, session=self.session, site_url=self.site.url,
+                               budget=budget, name=name, public=self.public)
+
+    # --- people ---------------------------------------------------------------------------
+
+    def me(self) -> Person:
+        return _person(self.get("rest/api/user/current",
+                                {"expand": "details.personal"}, missing="Unknown user"))
+
+    def user(self, key: str) -> Person | None:
+        """By Cloud accountId, or Data Center username or userKey; ``None`` if unknown."""
+        if self.site.cloud:
+            if not re.fullmatch(r"[A-Za-z0-9:_-]{10,}", key):
+                return None
+            data = self.get("rest/api/user", {"accountId": key})
+            return _person(data) if data else None
+        for param in ("username", "key"):
+            data = self.get("rest/api/user", {param: key, "expand": "details.personal,status"})
+            if data:
+                return _person(data)
+        return None
+
+    def search_users(self, name: str) -> list[Person]:
+        quoted = name.replace("\\", "\\\\").replace('"', '\\"')
+        path = "rest/api/search/user" if self.site.cloud else "rest/api/search"
+        return [_person(item["user"]) for item in self.paged(
+            path, {"cql": f'user.fullname~"{quoted}"'}) if item.get("user")]
+
+    def group_members(self, name: str) -> list[Person]:
+        missing = f"No Confluence group named {name!r}"
+        if self.site.cloud:
+            group = self.get("rest/api/group/by-name", {"name": name}, missing=missing)
+            path = f"rest/api/group/{group['id']}/membersByGroupId"
+            return [_person(user) for user in self.paged(path, missing=missing)]
+        path = f"rest/api/group/{quote(name, safe='')}/member"
+        params = {"expand": "status,details.personal"}
+        return [_person(user) for user in self.paged(path, params, missing=missing)]
+
+    def watchers(self, page_id: str) -> list[Person]:
+        if not self.site.cloud:
+            raise ConfigError(
+                "Data Center has no REST API that lists a page's watchers",
+                "Name the recipients, or use group:NAME.",
+            )
+        path = f"rest/api/content/{page_id}/notification/child-created"
+        return [_person(item["watcher"]) for item in self.paged(
+            path, missing=f"Page {page_id} was not found") if item.get("watcher")]
+
+
+def _message(response: requests.Response) -> str:
+    try:
+        return str(response.json().get("message", ""))[:200]
+    except ValueError:
+        return ""
+
+
+def _person(data: Mapping[str, Any]) -> Person:
+    email = data.get("email") or (data.get("details") or {}).get("personal", {}).get("email")
+    status = data.get("status")
+    return Person(
+        display_name=str(data.get("displayName") or data.get("publicName")
+                         or data.get("username") or "?"),
+        email=str(email) if email else None,
+        key=str(data.get("accountId") or data.get("username") or data.get("userKey") or ""),
+        active=status is None or str(status).lower() == "active",
+        app=data.get("accountType") == "app",
+    )
+
+
+def _page(data: Mapping[str, Any], site_url: str) -> Page:
+    body = data.get("body") or {}
+    html = (body.get("export_view") or {}).get("value") or (body.get("view") or {}).get(
+        "value") or ""
+    links = data.get("_links") or {}
+    base = links.get("base") or site_url
+    version = (data.get("version") or {}).get("number")
+    return Page(
+        title=str(data.get("title") or ""),
+        html=html,
+        id=str(data.get("id")),
+        version=int(version) if version else None,
+        space=(data.get("space") or {}).get("name") or (data.get("space") or {}).get("key"),
+        url=base + links["webui"] if links.get("webui") else None,
+        base_url=base,
+    )
