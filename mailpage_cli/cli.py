@@ -19,7 +19,13 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from mailpage_cli import __version__, credentials, settings
-from mailpage_cli.errors import ConfigError, ExitCode, MailpageError, UsageError
+from mailpage_cli.errors import (
+    ConfigError,
+    ExitCode,
+    KeyringUnavailableError,
+    MailpageError,
+    UsageError,
+)
 from mailpage_cli.output import Output
 
 if TYPE_CHECKING:
@@ -76,15 +82,31 @@ class MailpageGroup(click.Group):
         ctx.exit(code)
 
 
+class _DebugHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Our debug lines on the current stderr (one handler, however often the CLI runs)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.setStream(sys.stderr)
+        super().emit(record)
+
+
 def _setup_logging(debug: bool) -> None:
-    # atlassian-python-api logs every request as curl, Authorization header included.
-    logging.getLogger("atlassian").setLevel(logging.WARNING)
+    # atlassian-python-api logs every request as curl, Authorization header included, and
+    # response bodies: it never reaches a handler.
+    library = logging.getLogger("atlassian")
+    library.propagate = False
+    library.handlers = [logging.NullHandler()]
+    ours = logging.getLogger("mailpage_cli")
+    ours.handlers = [h for h in ours.handlers if not isinstance(h, _DebugHandler)]
+    ours.setLevel(logging.DEBUG if debug else logging.WARNING)
     if debug:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _DebugHandler()
         handler.setFormatter(logging.Formatter("debug: %(message)s"))
-        root = logging.getLogger("mailpage_cli")
-        root.addHandler(handler)
-        root.setLevel(logging.DEBUG)
+        ours.addHandler(handler)
+
+
+def _stdin_is_tty() -> bool:
+    return sys.stdin.isatty()
 
 
 @click.group(cls=MailpageGroup, context_settings=CONTEXT)
@@ -113,7 +135,7 @@ def cli(
       mailpage config set-smtp --host smtp.example.com --username ann --password-stdin
     """
     _setup_logging(debug)
-    interactive = sys.stdin.isatty() and not no_input
+    interactive = _stdin_is_tty() and not no_input
     output = Output(quiet=quiet, verbose=verbose, color=not no_color, interactive=interactive)
     ctx.obj = App(profile.strip() or "default", config_flag, output, debug)
 
@@ -144,8 +166,9 @@ def _summary(result: SendResult, save: str | None) -> str:
     if result.status == "saved":
         where = "stdout" if save == "-" else save
         return f"Saved {title!r} for {count} recipient(s) to {where} ({what}); nothing sent."
-    delivered = count - len(result.refused) - len(result.not_attempted)
-    return f"Sent {title!r} to {delivered} of {count} recipient(s) ({what})."
+    if not result.delivered:
+        return f"Not sent: all {count} recipient(s) of {title!r} were refused."
+    return f"Sent {title!r} to {result.delivered} of {count} recipient(s) ({what})."
 
 
 def send_report(result: SendResult) -> dict[str, Any]:
@@ -159,7 +182,6 @@ def send_report(result: SendResult) -> dict[str, Any]:
             for kind in ("to", "cc", "bcc")
         },
         "refused": dict(result.refused),
-        "not_attempted": list(result.not_attempted),
         "message": {
             "id": result.message_id,
             "bytes": result.size,
@@ -219,8 +241,6 @@ def send(
         out.warn(warning)
     for address, reply in result.refused.items():
         out.warn(f"refused: {address}: {reply}")
-    for address in result.not_attempted:
-        out.warn(f"not attempted: {address}")
     if as_json:
         out.json(send_report(result))
     elif result.raw is not None:
@@ -453,7 +473,8 @@ def set_sender(
 @click.option("--allowed-domain", "domains", multiple=True, metavar="DOMAIN",
               help="Only these domains (and subdomains) may receive (repeatable; '' clears).")
 @click.option("--max-recipients", type=click.IntRange(min=1), help="Ask above this many [50].")
-@click.option("--max-size", type=click.FloatRange(min=0, min_open=True), metavar="MB",
+@click.option("--max-size", type=click.FloatRange(0, settings.MAX_SIZE_MB, min_open=True),
+              metavar="MB",
               help="Largest message in MB [20].")
 @click.pass_obj
 def set_policy(
@@ -466,8 +487,10 @@ def set_policy(
     """
     changes: dict[str, object] = {}
     if domains:
-        listed = [d.strip().lower().lstrip("@") for d in domains if d.strip()]
-        changes["allowed_domains"] = listed or None
+        try:
+            changes["allowed_domains"] = settings.normalise_domains(domains) or None
+        except TypeError as exc:
+            raise UsageError(f"--allowed-domain must be {exc}", "Give a domain name.") from None
     if max_recipients is not None:
         changes["max_recipients"] = max_recipients
     if max_size is not None:
@@ -524,7 +547,7 @@ def forget(app: App, what: str) -> None:
         try:
             if credentials.forget(kind, app.profile):
                 app.output.summary(f"Removed the {kind.label} from the keyring.")
-        except credentials.KeyringUnavailableError as exc:
+        except KeyringUnavailableError as exc:
             app.output.warn(str(exc))
     sections = settings.SECTIONS if what == "all" else (what,)
     changed = [s for s in sections if settings.update(app.config_path, app.profile, s, {},

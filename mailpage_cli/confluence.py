@@ -113,14 +113,15 @@ def make_site(url: str | None, deployment: str, auth: str, user: str | None) -> 
     return Site(f"{parts.scheme}://{parts.netloc}{path}", deployment, auth, user)
 
 
-def _loggable(url: str) -> str:
+def _loggable(url: str, params: Mapping[str, Any] | None = None) -> str:
     """The path with ids kept and names masked; query keys without their values."""
     parts = urlsplit(url)
     segments = [
         s if s in _API_WORDS or s.isdigit() or re.fullmatch(r"att\d+|v\d|\d+\.\d+", s) else "*"
         for s in parts.path.split("/") if s
     ]
-    keys = sorted({pair.split("=")[0] for pair in parts.query.split("&") if pair})
+    keys = sorted({pair.split("=")[0] for pair in parts.query.split("&") if pair}
+                  | set(params or {}))
     return "/" + "/".join(segments) + ("?" + "&".join(keys) if keys else "")
 
 
@@ -184,7 +185,8 @@ class Client:
                     "For a private CA, point REQUESTS_CA_BUNDLE at its certificate (PEM).",
                 ) from exc
             except (requests.ConnectionError, requests.Timeout) as exc:
-                log.debug("confluence GET %s failed (%s)", _loggable(url), type(exc).__name__)
+                log.debug("confluence GET %s failed (%s)", _loggable(url, params),
+                          type(exc).__name__)
                 wait = self._wait(attempt, started, None)
                 if wait is None:
                     raise UnavailableError(
@@ -194,8 +196,8 @@ class Client:
                     ) from None
                 self.sleep(wait)
                 continue
-            log.debug("confluence GET %s %s %.0f ms", _loggable(url), response.status_code,
-                      (time.perf_counter() - clock) * 1000)
+            log.debug("confluence GET %s %s %.0f ms", _loggable(url, params),
+                      response.status_code, (time.perf_counter() - clock) * 1000)
             if response.status_code in RETRY_STATUSES:
                 hint = _retry_after(response)
                 wait = self._wait(attempt, started, hint)

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from mailpage_cli.errors import ConfigError
+from mailpage_cli.errors import ConfigError, KeyringUnavailableError
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -48,31 +48,22 @@ class SecretKind:
 
     name: str
     label: str
+    setting: str  # its row in ``config show``
     env: str
     store_command: str
 
-    @property
-    def setting(self) -> str:
-        """Its row in ``config show``: ``smtp.password``, ``confluence.token``."""
-        return f"{self.name}.{self.env.rsplit('_', 1)[1].lower()}"
-
 
 SMTP_PASSWORD = SecretKind(
-    "smtp", "SMTP password", "MAILPAGE_SMTP_PASSWORD", "mailpage config set-smtp --password-stdin"
+    "smtp", "SMTP password", "smtp.password", "MAILPAGE_SMTP_PASSWORD",
+    "mailpage config set-smtp --password-stdin",
 )
 CONFLUENCE_TOKEN = SecretKind(
-    "confluence",
-    "Confluence token",
-    "MAILPAGE_CONFLUENCE_TOKEN",
+    "confluence", "Confluence token", "confluence.token", "MAILPAGE_CONFLUENCE_TOKEN",
     "mailpage config set-site URL --token-stdin",
 )
 KINDS = {kind.name: kind for kind in (SMTP_PASSWORD, CONFLUENCE_TOKEN)}
 
 Prompt = Callable[[str], str]
-
-
-class KeyringUnavailableError(ConfigError):
-    """No usable keyring backend on this machine (a headless server, a container)."""
 
 
 def _keyring() -> ModuleType:

@@ -6,7 +6,8 @@ saying what happened and, last, how to fix it::
     MailpageError                 (1, a bug when nothing more specific applies)
     ├── UsageError                2  bad arguments: unknown placeholder, unreadable file
     ├── ConfigError               3  missing or invalid setting or secret, no TTY to prompt,
-    │   └── TLSError                 certificate or STARTTLS trouble
+    │   ├── TLSError                 certificate or STARTTLS trouble
+    │   └── KeyringUnavailableError  no usable OS keyring backend
     ├── AuthError                 4  credentials refused (SMTP 535, Confluence 401/403)
     ├── NotFoundError             5  page, user or group not found
     ├── UnavailableError          6  service down or rate-limited after retries
@@ -59,6 +60,10 @@ class ConfigError(MailpageError):
 
 class TLSError(ConfigError):
     """The server's certificate is not trusted, or it does not offer STARTTLS."""
+
+
+class KeyringUnavailableError(ConfigError):
+    """No usable OS keyring on this machine (a headless server, a container)."""
 
 
 class AuthError(MailpageError):

@@ -27,7 +27,7 @@ _PAGE_FILE = re.compile(r"_(\d+)\.html?$")
 class ExportPage:
     page: Page
     folder: Path
-    attachments: tuple[tuple[str, str], ...]  # (file name, path relative to the folder)
+    attachments: tuple[tuple[str, str], ...]  # (file name, href relative to the folder)
 
 
 def _read(path: Path, what: str) -> bytes:
@@ -70,7 +70,7 @@ def load(path: Path, site_url: str | None) -> ExportPage:
         elif href.startswith("/"):
             link["href"] = urljoin(f"{site}/", href)
     attachments = tuple(
-        (link.get_text().strip() or Path(str(link["href"])).name, unquote(str(link["href"])))
+        (link.get_text().strip() or unquote(Path(str(link["href"])).name), str(link["href"]))
         for link in soup.select('.pageSection a[href^="attachments/"]')
     )
     url = f"{site}/pages/viewpage.action?pageId={page_id}" if site and page_id else None
@@ -86,7 +86,8 @@ def load(path: Path, site_url: str | None) -> ExportPage:
 
 
 def read_resource(folder: Path, relative: str, filename: str | None = None) -> Resource | None:
-    """A file of the export; ``None`` if missing or outside the export's folder."""
+    """A file of the export by its (URL-encoded) href; ``None`` if missing or outside the
+    export's folder."""
     relative = unquote(urlsplit(relative).path)
     target = (folder / relative).resolve()
     if not target.is_relative_to(folder.resolve()) or not target.is_file():

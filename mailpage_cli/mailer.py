@@ -8,6 +8,7 @@ have not yet received the message, so nobody gets it twice from one run.
 
 from __future__ import annotations
 
+import base64
 import logging
 import random
 import smtplib
@@ -36,7 +37,7 @@ class Account:
     username: str | None = None
     password: Secret | None = field(default=None, repr=False)
     ca_file: Path | None = None
-    timeout: float = TIMEOUT
+    timeout: float | None = None  # None: TIMEOUT
 
 
 @dataclass(frozen=True)
@@ -110,14 +111,15 @@ class Connection:
                 " username if the server needs no login.",
             )
         context = tls_context(account.ca_file)
+        timeout = account.timeout or TIMEOUT
         started = time.perf_counter()
         try:
             if account.security == "ssl":
                 smtp: smtplib.SMTP = smtplib.SMTP_SSL(
-                    account.host, account.port, timeout=account.timeout, context=context
+                    account.host, account.port, timeout=timeout, context=context
                 )
             else:
-                smtp = smtplib.SMTP(account.host, account.port, timeout=account.timeout)
+                smtp = smtplib.SMTP(account.host, account.port, timeout=timeout)
             _step(f"connect {account.security}", started)
             smtp.ehlo()
             if account.security == "starttls":
@@ -130,9 +132,25 @@ class Connection:
                 "If the server uses a private CA, add it with `mailpage config set-smtp --ca-file"
                 " PEM` or MAILPAGE_SMTP_CA_FILE; check the host name matches the certificate.",
             ) from exc
+        except ssl.SSLError as exc:
+            raise TLSError(
+                f"TLS with {account.host}:{account.port} failed ({exc.reason or exc})",
+                f"Check that --security {account.security} suits port {account.port}"
+                " (usually 465 is ssl, 587 is starttls).",
+            ) from exc
+        except (TimeoutError, smtplib.SMTPServerDisconnected) as exc:
+            if not isinstance(exc, TimeoutError) and not isinstance(exc.__context__, TimeoutError):
+                raise _TransientError(str(exc) or type(exc).__name__) from exc
+            # A server that does not even greet will not do better on a retry; often the
+            # security mode does not suit the port (a TLS port waits for us to speak first).
+            raise UnavailableError(
+                f"{account.host}:{account.port} did not answer within {timeout:g} s",
+                "Check host, port and --security (465 is usually ssl, 587 starttls),"
+                " or try again later.",
+            ) from exc
         except smtplib.SMTPConnectError as exc:
             raise _TransientError(f"the server refused the connection ({exc.smtp_code})") from exc
-        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+        except OSError as exc:
             raise _TransientError(str(exc) or type(exc).__name__) from exc
         return smtp
 
@@ -159,9 +177,13 @@ class Connection:
                 " or check the host and port.",
             )
         started = time.perf_counter()
+        username = account.username or ""
         password = account.password.reveal() if account.password else ""
         try:
-            code, _ = smtp.login(account.username or "", password)
+            if (username + password).isascii():
+                code, _ = smtp.login(username, password)
+            else:  # smtplib encodes AUTH as ASCII; PLAIN is UTF-8 by RFC 4616
+                code = _login_plain_utf8(smtp, username, password)
         except smtplib.SMTPAuthenticationError as exc:
             smtp.close()
             raise AuthError(
@@ -180,10 +202,11 @@ class Connection:
         code, reply = smtp.mail(envelope.sender)
         _step("mail", started, code)
         if code >= 500:
-            for address in recipients:
-                report.refused[address] = _reply(code, reply)
-            smtp.rset()
-            return
+            raise ConfigError(
+                f"The SMTP server refused the sender address ({_reply(code, reply)})",
+                "Check sender.address (`mailpage config set-sender --address`) is allowed"
+                " for this SMTP account.",
+            )
         if code >= 400:
             smtp.rset()
             raise _TransientError(_reply(code, reply))
@@ -226,6 +249,17 @@ class Connection:
         _step("quit", started)
 
 
+def _login_plain_utf8(smtp: smtplib.SMTP, username: str, password: str) -> int:
+    if "PLAIN" not in smtp.esmtp_features.get("auth", "").upper().split():
+        raise ConfigError("The SMTP server cannot take a non-ASCII username or password",
+                          "It offers no AUTH PLAIN; use an ASCII password.")
+    token = base64.b64encode(f"\0{username}\0{password}".encode()).decode("ascii")
+    code, reply = smtp.docmd("AUTH", f"PLAIN {token}")
+    if code != 235:
+        raise smtplib.SMTPAuthenticationError(code, reply)
+    return code
+
+
 def _reply(code: int, reply: bytes) -> str:
     return f"{code} {reply.decode('utf-8', 'replace')}".strip()
 
@@ -254,7 +288,8 @@ def deliver(
                     connection.send(report)
             except (_TransientError, OSError) as exc:  # smtplib's errors are OSErrors
                 last_error = _describe(exc)
-                connection.smtp.close() if connection else None
+                if connection:
+                    connection.smtp.close()
                 connection = None
             if not any(report.pending() for report in reports):
                 break

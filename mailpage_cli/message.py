@@ -95,6 +95,9 @@ def build(
             )
     for attachment in attachments:
         maintype, _, subtype = attachment.content_type.partition("/")
+        if maintype in ("message", "multipart") or not subtype:
+            # Attached as the file it is: message/* may not be base64-encoded (RFC 2046).
+            maintype, subtype = "application", "octet-stream"
         msg.add_attachment(
             attachment.data, maintype, subtype, filename=clean_text(attachment.filename)
         )

@@ -1,8 +1,9 @@
-"""The two consoles: results on stdout, conversation (progress, warnings, errors) on stderr.
+"""Results on stdout, conversation (progress, warnings, errors) on stderr.
 
-Built per invocation, never at import: rich reads ``NO_COLOR`` and the terminal when a console
-is made. User text is printed with markup off, so "Release [beta]" stays text. JSON goes out
-through ``json.dumps``, never through rich, which would wrap it.
+Results are plain lines (or JSON through ``json.dumps``): data for scripts, never wrapped,
+styled or tab-expanded by rich. The conversation goes through a rich console built per
+invocation, never at import (rich reads ``NO_COLOR`` and the terminal when a console is made),
+with markup and emoji codes off, so "Release [beta] :warning:" stays text.
 """
 
 from __future__ import annotations
@@ -30,14 +31,14 @@ class Output:
         self.interactive = interactive
         # NO_COLOR (no-color.org) or --no-color: no escape codes at all, bold included.
         plain = not color or bool(os.environ.get("NO_COLOR"))
-        options: dict[str, Any] = {"highlight": False, "soft_wrap": True}
+        options: dict[str, Any] = {"highlight": False, "emoji": False, "soft_wrap": True}
         if plain:
             options["color_system"] = None
-        self.out = Console(**options)
         self.err = Console(stderr=True, **options)
 
     def result(self, text: str) -> None:
-        self.out.print(text, markup=False)
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
 
     def json(self, data: Any) -> None:
         sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
@@ -67,9 +68,9 @@ class Output:
         """A spinner naming the stage, on a terminal only."""
         if self.quiet or not self.err.is_terminal:
             yield
-            return
-        with self.err.status(f"{name}…"):
-            yield
+        else:
+            with self.err.status(f"{name}…"):
+                yield
         self.info(f"✓ {name}")
 
     def confirm(self, question: str) -> bool:

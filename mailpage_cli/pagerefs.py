@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, unquote_plus, urlsplit
 
-from mailpage_cli.errors import ConfigError, UsageError
+from mailpage_cli.errors import ConfigError, NotFoundError, UsageError
 
 FORMS = "a page id, SPACE:Title, a Confluence page URL or a local .html export"
 
@@ -140,7 +140,7 @@ def parse(text: str, site_url: str | None = None) -> PageRef:
     path = Path(text).expanduser() if text.startswith("~/") else Path(text)
     if path.suffix.lower() in (".html", ".htm") or _exists(path):
         if not path.is_file():
-            raise UsageError(f"No such file: {text}", "Check the path of the HTML export.")
+            raise NotFoundError(f"No such file: {text}", "Check the path of the HTML export.")
         return LocalFile(path)
     if match := _SPACE_TITLE.match(text):
         return PageTitle(match[1], match[2].strip())

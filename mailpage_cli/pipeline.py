@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import fnmatch
 import os
+import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
@@ -87,8 +88,8 @@ class SendResult:
     images: int
     attachments: int
     warnings: tuple[str, ...]
-    refused: Mapping[str, str]
-    not_attempted: tuple[str, ...] = ()
+    refused: Mapping[str, str]  # address -> the server's reply, or why it was not attempted
+    delivered: int = 0
     raw: bytes | None = None  # the message, when saved to "-"
 
     @property
@@ -167,15 +168,20 @@ class Run:
                 "Run `mailpage config set-sender --address you@example.com`"
                 " or set MAILPAGE_SENDER_ADDRESS.",
             )
-        address = recipients.parse_address(config.address).address
+        address = _setting_address(config.address, "sender.address")
         name = recipients.clean_text(config.name or "")
         choice = config.reply_to.strip().lower()
         if choice == "none":
             return Sender(address, name)
         if choice != "me":
-            return Sender(address, name, recipients.parse_address(config.reply_to).address)
-        me: Person | None = self.confluence.me() if self.connected else None
-        return Sender(address, name, me.email if me and me.email else None)
+            return Sender(address, name, _setting_address(config.reply_to, "sender.reply_to"))
+        if not self.connected:
+            return Sender(address, name)
+        me: Person = self.confluence.me()
+        if not me.email:
+            self.warn("your Confluence e-mail is hidden, so the message has no Reply-To"
+                      " (set one with `mailpage config set-sender --reply-to ADDR`)")
+        return Sender(address, name, me.email)
 
     def compose(self, options: SendOptions, sender: Sender | None = None,
                 ref: pagerefs.PageRef | None = None) -> Composed:
@@ -202,6 +208,14 @@ class Run:
     def _image(self, src: str, export: localexport.ExportPage | None,
                options: SendOptions) -> Resource | None:
         """An image's bytes; ``None`` leaves it linked (external) or out (missing)."""
+        found = self._fetch_image(src, export, options)
+        if found is not None and not found.content_type.startswith("image/"):
+            self.warn(f"{found.filename} is not an image ({found.content_type}); left out")
+            return None
+        return found
+
+    def _fetch_image(self, src: str, export: localexport.ExportPage | None,
+                     options: SendOptions) -> Resource | None:
         if export is not None and "://" not in src:
             return localexport.read_resource(export.folder, src)
         site = self.settings.confluence.url
@@ -256,6 +270,16 @@ class Run:
                 credentials.SMTP_PASSWORD, self.settings.profile, self.env, self.ui.prompt)
         return mailer.Account(smtp.host, smtp.port, smtp.security, smtp.username, password,
                               smtp.ca_file)
+
+
+def _setting_address(value: str, setting: str) -> str:
+    try:
+        return recipients.parse_address(value).address
+    except UsageError:
+        raise ConfigError(
+            f"The setting {setting} is not a valid e-mail address ({value!r})",
+            "Correct it with `mailpage config set-sender` (or its MAILPAGE_ variable).",
+        ) from None
 
 
 def _export_file(export: localexport.ExportPage, relative: str,
@@ -337,21 +361,27 @@ def send(
         (delivery,) = mailer.deliver(
             account, [mailer.Envelope(sender.address, tuple(r.address for r in found.all), data)]
         )
-    partial = bool(delivery.refused or delivery.not_attempted)
-    return result(
-        "partial" if partial else "sent",
-        refused=delivery.refused,
-        not_attempted=delivery.not_attempted,
-    )
+    refused = dict(delivery.refused)
+    for address in delivery.not_attempted:
+        refused[address] = "not attempted: the connection failed before it was sent"
+    return result("partial" if refused else "sent", refused=refused,
+                  delivered=len(delivery.delivered))
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    """The saved message holds page content: readable by its owner only."""
+    """The saved message holds page content: readable by its owner only, even when it
+    replaces an existing file (a new file, renamed over it; a symlink is replaced, not
+    followed)."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".mailpage-", suffix=".tmp")
+    except OSError as exc:
+        raise UsageError(f"Cannot write {path} ({exc.strerror})", "Check the path.") from exc
+    try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+        Path(tmp).replace(path)
     except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
         raise UsageError(f"Cannot write {path} ({exc.strerror})", "Check the path.") from exc
 
 

@@ -9,6 +9,7 @@ or the environment (see ``credentials``).
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import tomllib
 from collections.abc import Callable, Mapping
@@ -24,7 +25,15 @@ DEFAULT_PORTS = {"ssl": 465, "starttls": 587, "none": 25}
 AUTH_CHOICES = ("basic", "bearer")
 DEPLOYMENTS = ("cloud", "datacenter")
 SECRET_WORDS = ("password", "token", "secret")
-TRUE_WORDS = ("1", "true", "yes", "on")
+MAX_SIZE_MB = 10_000.0
+COMMANDS = {  # the command that sets each section, for error messages
+    "confluence": "mailpage config set-site",
+    "smtp": "mailpage config set-smtp",
+    "sender": "mailpage config set-sender",
+    "policy": "mailpage config set-policy",
+}
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_DOMAIN = re.compile(rf"(?:{_LABEL}\.)*{_LABEL}")
 
 
 def _text(raw: object) -> str:
@@ -33,18 +42,14 @@ def _text(raw: object) -> str:
     return raw.strip()
 
 
-def _port(raw: object) -> int:
-    number = int(raw) if isinstance(raw, str) and raw.strip().isdigit() else raw
-    if isinstance(number, bool) or not isinstance(number, int) or not 0 < number < 65536:
-        raise TypeError("a port number from 1 to 65535")
-    return number
+def _whole_number(low: int, high: int, what: str) -> Callable[[object], int]:
+    def parse(raw: object) -> int:
+        number = int(raw) if isinstance(raw, str) and raw.strip().isdigit() else raw
+        if isinstance(number, bool) or not isinstance(number, int) or not low <= number <= high:
+            raise TypeError(what)
+        return number
 
-
-def _positive_int(raw: object) -> int:
-    number = int(raw) if isinstance(raw, str) and raw.strip().isdigit() else raw
-    if isinstance(number, bool) or not isinstance(number, int) or number < 1:
-        raise TypeError("a whole number of at least 1")
-    return number
+    return parse
 
 
 def _megabytes(raw: object) -> float:
@@ -52,16 +57,20 @@ def _megabytes(raw: object) -> float:
         number = float(raw) if isinstance(raw, str | int) and not isinstance(raw, bool) else raw
     except ValueError:
         number = None
-    if not isinstance(number, float) or not 0 < number < 10_000:
-        raise TypeError("a size in megabytes above 0")
+    if not isinstance(number, float) or not 0 < number <= MAX_SIZE_MB:
+        raise TypeError(f"a size in megabytes above 0 and at most {MAX_SIZE_MB:g}")
     return number
 
 
-def _domains(raw: object) -> tuple[str, ...]:
-    items = raw.split(",") if isinstance(raw, str) else raw
+def normalise_domains(items: object) -> tuple[str, ...]:
+    """``["@Example.com", " x.org "]`` -> ``("example.com", "x.org")``; invalid ones refused."""
+    items = items.split(",") if isinstance(items, str) else items
     if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
         raise TypeError("a list of domain names")
-    return tuple(i.strip().lower().lstrip("@") for i in items if i.strip())
+    domains = tuple(i.strip().lower().lstrip("@") for i in items if i.strip())
+    if not all(_DOMAIN.fullmatch(d) for d in domains):
+        raise TypeError("a list of domain names such as example.com")
+    return domains
 
 
 def _choice(*choices: str) -> Callable[[object], str]:
@@ -95,7 +104,8 @@ FIELDS: tuple[Field, ...] = (
     Field("confluence", "auth", "MAILPAGE_CONFLUENCE_AUTH", _choice(*AUTH_CHOICES)),
     Field("confluence", "deployment", "MAILPAGE_CONFLUENCE_DEPLOYMENT", _choice(*DEPLOYMENTS)),
     Field("smtp", "host", "MAILPAGE_SMTP_HOST", _text),
-    Field("smtp", "port", "MAILPAGE_SMTP_PORT", _port),
+    Field("smtp", "port", "MAILPAGE_SMTP_PORT",
+          _whole_number(1, 65535, "a port number from 1 to 65535")),
     Field("smtp", "security", "MAILPAGE_SMTP_SECURITY", _choice(*SECURITY_CHOICES), "starttls"),
     Field("smtp", "username", "MAILPAGE_SMTP_USERNAME", _text),
     Field("smtp", "ca_file", "MAILPAGE_SMTP_CA_FILE", _text),
@@ -104,8 +114,9 @@ FIELDS: tuple[Field, ...] = (
     Field("sender", "subject_prefix", "MAILPAGE_SUBJECT_PREFIX", _text, ""),
     Field("sender", "reply_to", "MAILPAGE_REPLY_TO", _text, "me"),
     # Policy has no variables (SPEC): a job's environment cannot lift the file's limits.
-    Field("policy", "allowed_domains", None, _domains, ()),
-    Field("policy", "max_recipients", None, _positive_int, 50),
+    Field("policy", "allowed_domains", None, normalise_domains, ()),
+    Field("policy", "max_recipients", None,
+          _whole_number(1, 1_000_000, "a whole number of at least 1"), 50),
     Field("policy", "max_size_mb", None, _megabytes, 20.0),
 )
 FIELDS_BY_NAME = {f.name: f for f in FIELDS}
@@ -201,22 +212,10 @@ class Settings:
         )
 
 
-def is_true(raw: str | None) -> bool:
-    return (raw or "").strip().lower() in TRUE_WORDS
-
-
 def config_path(app_dir: str, flag: str | None, env: Mapping[str, str]) -> Path:
     """``--config`` > ``MAILPAGE_CONFIG`` > ``<app_dir>/config.toml``."""
     chosen = flag or env.get("MAILPAGE_CONFIG") or str(Path(app_dir) / "config.toml")
     return Path(chosen).expanduser()
-
-
-def state_dir(env: Mapping[str, str]) -> Path:
-    """``MAILPAGE_STATE_DIR`` > ``$XDG_STATE_HOME/mailpage`` > ``~/.local/state/mailpage``."""
-    if env.get("MAILPAGE_STATE_DIR"):
-        return Path(env["MAILPAGE_STATE_DIR"]).expanduser()
-    base = env.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base).expanduser() / "mailpage"
 
 
 def read_file(path: Path) -> dict[str, Any]:
@@ -254,11 +253,19 @@ def _check_no_secrets(node: object, path: Path, where: str = "") -> None:
         _check_no_secrets(value, path, f"{where}{key}.")
 
 
+def _table(node: object, path: Path, where: str) -> dict[str, Any]:
+    if not isinstance(node, dict):
+        raise ConfigError(f"The config file {path} has [{where}] that is not a table",
+                          "Fix the file; see the README's Configuration section.")
+    return node
+
+
 def _profile_table(data: Mapping[str, Any], profile: str, path: Path) -> Mapping[str, Any]:
     """The profile's sections, refusing anything that is not a known setting (typos)."""
-    table = data.get("profiles", {}).get(profile, {})
+    profiles = _table(data.get("profiles", {}), path, "profiles")
+    table = _table(profiles.get(profile, {}), path, f"profiles.{profile}")
     for section, values in table.items():
-        keys = values if isinstance(values, dict) else [None]
+        keys = _table(values, path, f"profiles.{profile}.{section}")
         unknown = [f"{section}.{key}" for key in keys if f"{section}.{key}" not in FIELDS_BY_NAME]
         if unknown:
             raise ConfigError(
@@ -266,7 +273,7 @@ def _profile_table(data: Mapping[str, Any], profile: str, path: Path) -> Mapping
                 + ", ".join(unknown),
                 f"Remove them; known settings are {', '.join(FIELDS_BY_NAME)}.",
             )
-    return table  # type: ignore[no-any-return]
+    return table
 
 
 def load(
@@ -298,7 +305,7 @@ def load(
             )
             raise ConfigError(
                 f"The setting {field.name} ({where}) must be {exc}",
-                f"Correct it, e.g. with `mailpage config set-{field.section} --help`.",
+                f"Correct it (see `{COMMANDS[field.section]} --help`).",
             ) from exc
         if values[field.name].value in ("", ()):
             values[field.name] = Resolved(field.default, "default")
@@ -325,6 +332,7 @@ def update(
     Writes only when something changed; says whether it did."""
     data = read_file(path)
     before = tomli_w_dumps(data)
+    _profile_table(data, profile, path)  # refuses a file of the wrong shape
     table = data.setdefault("profiles", {}).setdefault(profile, {})
     current = {} if replace else dict(table.get(section, {}))
     for key, value in changes.items():
@@ -359,8 +367,7 @@ def write_file(path: Path, data: Mapping[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".config-", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), 0o600)
+        with os.fdopen(fd, "wb") as handle:  # mkstemp made it 0600
             handle.write(tomli_w_dumps(data).encode())
         Path(tmp).replace(path)
     except BaseException:

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from mailpage_cli import __version__
+from mailpage_cli.credentials import Secret
+from mailpage_cli.mailer import Account
 from tests.conftest import EXAMPLE, run, run_process
 from tests.support import smtp
 
@@ -98,9 +100,9 @@ def test_invalid_addresses_are_refused(bad: str) -> None:
     assert "not a valid e-mail address" in result.stderr
 
 
-def test_missing_page_file_is_a_usage_error(tmp_path: Path) -> None:
+def test_missing_page_file_is_not_found(tmp_path: Path) -> None:
     result = run("send", str(tmp_path / "nope.html"), "--to", "a@example.com", "--dry-run")
-    assert result.exit_code == 2
+    assert result.exit_code == 5
     assert "No such file" in result.stderr
 
 
@@ -156,19 +158,21 @@ def test_no_color_and_no_color_flag_remove_ansi_codes() -> None:
     assert ANSI.search(forced.stderr), "the test needs colour to be possible"
     no_color = run("send", "x.html", "--to", "a@example.com",
                    env={"FORCE_COLOR": "1", "NO_COLOR": "1"})
-    assert no_color.exit_code == forced.exit_code == 2
+    assert no_color.exit_code == forced.exit_code == 5
     assert not ANSI.search(no_color.stderr)
     flag = run("--no-color", "send", "x.html", "--to", "a@example.com", env={"FORCE_COLOR": "1"})
     assert not ANSI.search(flag.stderr)
 
 
-def test_user_text_is_not_rich_markup(tmp_path: Path) -> None:
+def test_user_text_is_not_rich_markup_or_emoji_codes(tmp_path: Path) -> None:
     page = tmp_path / "Beta_1.html"
-    page.write_text('<title>ENG : Release [bold]beta[/bold]</title><div id="main-content">'
-                    "<p>x</p></div>")
+    page.write_text('<title>ENG : Release [bold]beta[/bold] :warning:</title>'
+                    '<div id="main-content"><p>Status :smile: [red]x[/red]</p></div>')
     result = run("send", str(page), "--to", "a@example.com", "--dry-run")
     assert result.exit_code == 0, result.stderr
-    assert "Release [bold]beta[/bold]" in result.stderr
+    assert "Release [bold]beta[/bold] :warning:" in result.stderr
+    text = run("preview", str(page), "--text")
+    assert "Status :smile: [red]x[/red]" in text.stdout
 
 
 def test_quiet_prints_errors_only() -> None:
@@ -238,6 +242,34 @@ def test_debug_logs_smtp_steps_without_user_data(smtp_env: smtp.SmtpServer) -> N
         assert value not in "\n".join(debug)
 
 
+def test_mailpage_debug_variable_turns_debug_on(smtp_env: smtp.SmtpServer) -> None:
+    result = run("send", str(EXAMPLE), "--to", "someone@example.com",
+                 env={"MAILPAGE_DEBUG": "1"})
+    assert result.exit_code == 0, result.stderr
+    assert "debug: smtp data 250" in result.stderr
+
+
+def test_no_input_never_prompts_even_on_a_tty(
+    smtp_env: smtp.SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[str] = []
+    monkeypatch.setattr("mailpage_cli.cli._stdin_is_tty", lambda: True)
+    def prompt(*args: object, **kwargs: object) -> str:
+        asked.append("x")
+        return "pw"
+
+    monkeypatch.setattr("rich.prompt.Prompt.ask", prompt)
+    monkeypatch.setenv("MAILPAGE_SMTP_PASSWORD", "")
+    for flags, env in ((["--no-input"], {}), ([], {"MAILPAGE_NO_INPUT": "1"})):
+        result = run(*flags, "send", str(EXAMPLE), "--to", "a@example.com", env=env)
+        assert result.exit_code == 3, result.stderr
+        assert "MAILPAGE_SMTP_PASSWORD" in result.stderr
+    assert asked == []
+    prompted = run("send", str(EXAMPLE), "--to", "a@example.com")
+    assert asked == ["x"], "on a TTY without --no-input the prompt is used"
+    assert prompted.exit_code == 4  # "pw" is the wrong password
+
+
 def test_debug_shows_a_traceback_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
@@ -250,6 +282,25 @@ def test_debug_shows_a_traceback_only_when_asked(monkeypatch: pytest.MonkeyPatch
     debug = run("--debug", "send", str(EXAMPLE), "--to", "a@example.com", "--dry-run")
     assert debug.exit_code == 1
     assert "Traceback" in debug.stderr
+
+
+def test_a_keyring_password_is_used_and_never_shown(smtp_env: smtp.SmtpServer) -> None:
+    stored = run_process("config", "set-smtp", "--host", "localhost", "--username",
+                         smtp.USERNAME, "--password-stdin", input=smtp.PASSWORD + "\n")
+    assert stored.returncode == 0, stored.stderr
+    for args in (["--debug", "-v", "send", str(EXAMPLE), "--to", "a@example.com", "--json"],
+                 ["--debug", "config", "check"]):
+        process = run_process(*args, env={"MAILPAGE_SMTP_PASSWORD": ""})
+        assert process.returncode == 0, process.stderr
+        plain = f"\0{smtp.USERNAME}\0{smtp.PASSWORD}".encode()
+        for form in (smtp.PASSWORD, base64.b64encode(plain).decode()):
+            assert form not in process.stdout + process.stderr
+    assert len(smtp_env.received) == 1
+
+
+def test_secrets_do_not_show_in_reprs() -> None:
+    account = Account("h", 25, "starttls", "u", Secret("hunter2-secret"))
+    assert "hunter2" not in repr(account) and "hunter2" not in str(Secret("hunter2"))
 
 
 SECRETS = {"smtp": "s3cret-smtp-Pa55", "confluence": "conf-T0ken-xyz"}

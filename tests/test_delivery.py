@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -18,7 +19,7 @@ def strict_parse(data: bytes):  # type: ignore[no-untyped-def]
     msg = message_from_bytes(data, policy=policy.strict)
     for part in msg.walk():
         for name, value in part.items():
-            assert str(value) is not None, name
+            assert not value.defects, name
         assert not part.defects
     return msg
 
@@ -179,6 +180,77 @@ def test_a_refused_recipient_gives_exit_7_and_the_rest_are_delivered(
     (received,) = smtp_env.received
     assert sorted(received.rcpt_tos) == ["a@example.com", "b@example.com"]
     assert "gone@example.com" in result.stderr
+    assert "to 2 of 3 recipient(s)" in result.stderr
+
+
+def test_every_recipient_refused_is_not_called_sent(smtp_env: smtp.SmtpServer) -> None:
+    smtp_env.recorder.refuse["gone@example.com"] = "550 5.1.1 No such user"
+    result = run("send", str(EXAMPLE), "--to", "gone@example.com")
+    assert result.exit_code == 7
+    assert "Not sent" in result.stderr and smtp_env.received == []
+
+
+def test_a_refused_sender_is_a_configuration_error(smtp_env: smtp.SmtpServer) -> None:
+    async def refuse_sender(server, session, envelope, address, options):  # type: ignore[no-untyped-def]
+        return "553 5.7.1 Sender not allowed"
+
+    smtp_env.recorder.handle_MAIL = refuse_sender  # type: ignore[attr-defined]
+    result = run("send", str(EXAMPLE), "--to", "a@example.com")
+    assert result.exit_code == 3
+    assert "sender address" in result.stderr and "553" in result.stderr
+
+
+def test_a_server_without_auth_but_a_username_is_a_configuration_error(
+    ca, ca_file: Path  # type: ignore[no-untyped-def]
+) -> None:
+    server = smtp.start("starttls", ca, auth=False)
+    try:
+        env = {**server.env(ca_file), "MAILPAGE_SMTP_PASSWORD": smtp.PASSWORD}
+        result = run("send", str(EXAMPLE), "--to", "a@example.com", env=env)
+    finally:
+        server.stop()
+    assert result.exit_code == 3
+    assert "offers no login" in result.stderr
+    assert server.received == []
+
+
+def test_a_non_ascii_password_uses_utf8_auth_plain(
+    ca, ca_file: Path, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+) -> None:
+    monkeypatch.setattr(smtp, "PASSWORD", "pässwörd-ünïcode")
+    server = smtp.start("starttls", ca)
+    try:
+        env = {**server.env(ca_file), "MAILPAGE_SMTP_PASSWORD": "pässwörd-ünïcode"}
+        result = run("send", str(EXAMPLE), "--to", "a@example.com", env=env)
+        wrong = run("send", str(EXAMPLE), "--to", "a@example.com",
+                    env={**env, "MAILPAGE_SMTP_PASSWORD": "pässwörd-falsch"})
+    finally:
+        server.stop()
+    assert result.exit_code == 0, result.stderr
+    assert wrong.exit_code == 4, wrong.stderr
+    assert "ö" not in wrong.stderr
+
+
+def test_a_server_that_never_greets_times_out_with_exit_6(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("mailpage_cli.mailer.TIMEOUT", 0.5)
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        env = {"MAILPAGE_SMTP_HOST": "127.0.0.1",
+               "MAILPAGE_SMTP_PORT": str(silent.getsockname()[1]),
+               "MAILPAGE_SMTP_SECURITY": "starttls"}
+        result = run("send", str(EXAMPLE), "--to", "a@example.com", env=env)
+    assert result.exit_code == 6
+    assert "did not answer within 0.5 s" in result.stderr
+
+
+def test_implicit_tls_against_a_plain_port_says_so(plain_server: smtp.SmtpServer) -> None:
+    env = {**plain_server.env(login=False), "MAILPAGE_SMTP_SECURITY": "ssl"}
+    result = run("send", str(EXAMPLE), "--to", "a@example.com", env=env)
+    assert result.exit_code == 3
+    assert "--security ssl" in result.stderr
 
 
 def test_wrong_password_gives_exit_4(smtp_env: smtp.SmtpServer) -> None:

@@ -42,8 +42,10 @@ def test_every_command_is_documented_and_has_help_with_an_example(
     assert "Usage:" in result.stdout
 
 
-def test_every_option_of_send_is_in_the_readme() -> None:
-    send = cli.commands["send"]
-    for param in send.params:
-        if isinstance(param, click.Option):
-            assert any(opt in README for opt in param.opts), param.opts
+@pytest.mark.parametrize(("path", "command"), [*commands(), ("mailpage", cli)], ids=str)
+def test_every_long_option_is_in_the_readme(path: str, command: click.Command) -> None:
+    for param in command.params:
+        for option in param.opts if isinstance(param, click.Option) else ():
+            if option.startswith("--") and option != "--help":
+                token = rf"(?<![\w-]){re.escape(option)}(?![\w-])"
+                assert re.search(token, README), f"{path} {option} is not in the README"

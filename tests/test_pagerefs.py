@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mailpage_cli.errors import ConfigError, UsageError
+from mailpage_cli.errors import ConfigError, NotFoundError, UsageError
 from mailpage_cli.pagerefs import LocalFile, PageId, PageTitle, parse, tiny_link_id
 from tests.conftest import EXAMPLE
 
@@ -52,7 +52,7 @@ def test_page_forms(text: str, site: str | None, expected: object) -> None:
 
 def test_local_files(tmp_path: Path) -> None:
     assert parse(str(EXAMPLE)) == LocalFile(EXAMPLE)
-    with pytest.raises(UsageError, match="No such file"):
+    with pytest.raises(NotFoundError, match="No such file"):
         parse(str(tmp_path / "missing.html"))
 
 

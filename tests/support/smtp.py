@@ -38,12 +38,15 @@ class Recorder:
     received: list[Received] = field(default_factory=list)
     logins: list[tuple[str, bool]] = field(default_factory=list)  # (mechanism, over TLS)
     connections: int = 0
+    offer_auth: bool = True
 
     async def handle_EHLO(self, server: Any, session: Any, envelope: Any, hostname: str,
                           responses: list[str]) -> list[str]:
         if session.host_name is None:
             self.connections += 1
         session.host_name = hostname
+        if not self.offer_auth:
+            return [line for line in responses if not line.startswith("250-AUTH")]
         return responses
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
@@ -112,7 +115,7 @@ def start(security: str, ca: trustme.CA | None = None, *, auth: bool = True,
           recorder: Recorder | None = None, cert_names: tuple[str, ...] = ()) -> SmtpServer:
     """``security``: "starttls" (STARTTLS required), "ssl" (implicit TLS) or "none"
     (plaintext; with ``auth`` it even offers AUTH without TLS, as a careless server would)."""
-    recorder = recorder or Recorder()
+    recorder = recorder or Recorder(offer_auth=auth)
     port = free_port()
     kwargs: dict[str, Any] = {"hostname": "127.0.0.1", "port": port}
     if auth:

@@ -1,0 +1,367 @@
+"""Confluence pages, images, attachments and recipients, against a loopback Confluence that
+answers like Cloud (/wiki, basic auth, a media host) and like Data Center (a context path,
+bearer auth), with the real atlassian-python-api and requests underneath."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+
+from mailpage_cli.confluence import make_site
+from mailpage_cli.errors import ConfigError
+from tests.conftest import ROOT, run
+from tests.support import smtp
+from tests.support.confluence_server import (
+    DATACENTER,
+    MISSING,
+    Attachment,
+    FakeConfluence,
+    Page,
+    Site,
+    User,
+    group_id,
+    tiny_code,
+)
+
+PICTURES = ROOT / "examples" / "export" / "attachments" / "98487"
+CHART = (PICTURES / "98501.png").read_bytes()
+DIAGRAM = (PICTURES / "98502.png").read_bytes()
+
+
+def page_html(context: str, page_id: str) -> str:
+    download = f"{context}/download/attachments/{page_id}"
+    return (
+        "<p>Release <strong>2.4</strong> ships Tuesday "
+        '<img class="emoticon emoticon-tick" data-emoticon-name="tick" alt="(tick)"'
+        f' src="{context}/images/icons/emoticons/check.svg"></p>'
+        '<p><span class="confluence-embedded-file-wrapper"><img class="confluence-embedded-image"'
+        f' src="{download}/chart.png?version=1&amp;modificationDate=1700000000000&amp;api=v2"'
+        ' alt="Build times"></span></p>'
+        f'<p><img class="confluence-embedded-image" src="{download}/diagram.png?version=2"></p>'
+        f'<p><img src="{download}/chart.png?version=1"></p>'  # the same picture again
+        f'<p>See <a href="{context}/spaces/ENG/pages/1/Other">the other page</a>.</p>'
+    )
+
+
+def attachments() -> list[Attachment]:
+    return [
+        Attachment("chart.png", "image/png", CHART),
+        Attachment("diagram.png", "image/png", DIAGRAM),
+        Attachment("notes.txt", "text/plain", b"release notes\n"),
+        Attachment("known-issues.csv", "text/csv", b"key,summary\nENG-1,slow\n"),
+        Attachment("Überblick 2.4.pdf", "application/pdf", b"%PDF-1.4 fake"),
+    ]
+
+
+ME = User("Ann Example", "ann@example.com")
+BOB = User("Bob Builder", "bob@example.com")
+CY = User("Cy Twombly", "cy@example.com")
+DEE = User("Dee Dee Ramone", "dee@example.com")
+ROBOT = User("Automation for Confluence", "", account_type="app")
+HIDDEN = User("Hidden Hilda", "")
+NULL = User("Null Norbert", None)
+ABSENT = User("Absent Abe", MISSING)
+ANN_TWIN = User("Ann Examplesson", "ann.s@example.com")
+GONE = User("Gone Gary", "gary@example.com", active=False)
+
+
+def make_site_data(deployment: str, context: str) -> Site:
+    members = [BOB, CY, ROBOT, DEE, ME]
+    if deployment == DATACENTER:
+        members = [BOB, CY, GONE, DEE, ME]
+    return Site(
+        deployment=deployment,
+        context=context,
+        me=ME,
+        users=[BOB, CY, DEE, HIDDEN, NULL, ABSENT, ANN_TWIN, GONE],
+        groups={"release-team": members, "secret-keepers": [BOB, HIDDEN]},
+        pages=[
+            Page("98487", "Release notes 2.4", version=7, view=page_html(context, "98487"),
+                 export_view=page_html(context, "98487"), attachments=attachments(),
+                 watchers=[BOB, ROBOT, CY]),
+            Page("65639", "Launch day", type="blogpost", posting_day="2024-01-15",
+                 export_view=None, view="<p>Blog body from view</p>"),
+            Page("1", "Other"),
+            Page("4242", "Secret plans", restricted=True),
+        ],
+    )
+
+
+@pytest.fixture
+def cloud() -> Iterator[FakeConfluence]:
+    with FakeConfluence(make_site_data("cloud", "/wiki")) as fake:
+        yield fake
+
+
+@pytest.fixture
+def datacenter() -> Iterator[FakeConfluence]:
+    with FakeConfluence(make_site_data(DATACENTER, "/confluence")) as fake:
+        yield fake
+
+
+@pytest.fixture
+def on_cloud(cloud: FakeConfluence, monkeypatch: pytest.MonkeyPatch) -> FakeConfluence:
+    for name, value in cloud.env().items():
+        monkeypatch.setenv(name, value)
+    return cloud
+
+
+@pytest.fixture
+def on_datacenter(datacenter: FakeConfluence, monkeypatch: pytest.MonkeyPatch) -> FakeConfluence:
+    for name, value in datacenter.env().items():
+        monkeypatch.setenv(name, value)
+    return datacenter
+
+
+def dry_run(*args: str) -> dict[str, object]:
+    result = run("send", *args, "--dry-run", "--json")
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
+def delivered(server: smtp.SmtpServer):  # type: ignore[no-untyped-def]
+    (received,) = server.received
+    return received, message_from_bytes(received.data, policy=policy.default)
+
+
+def test_cloud_page_url_to_me_and_a_group_with_attachments(
+    on_cloud: FakeConfluence, smtp_env: smtp.SmtpServer
+) -> None:
+    url = f"{on_cloud.url}/spaces/ENG/pages/98487/Release+notes+2.4"
+    result = run("send", url, "--to", "me", "--cc", "group:release-team", "--attachments",
+                 "--json")
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["page"] == {"id": "98487", "title": "Release notes 2.4", "version": 7,
+                              "url": f"{on_cloud.url}/spaces/ENG/pages/98487/Release+notes+2.4"}
+    assert report["recipients"] == {
+        "to": ["ann@example.com"],
+        "cc": ["bob@example.com", "cy@example.com", "dee@example.com"],  # no app, no repeat
+        "bcc": [],
+    }
+    received, msg = delivered(smtp_env)
+    assert sorted(received.rcpt_tos) == ["ann@example.com", "bob@example.com",
+                                         "cy@example.com", "dee@example.com"]
+    assert msg["To"] == "Ann Example <ann@example.com>"
+    assert msg["Reply-To"] == "ann@example.com"
+    html = msg.get_body(("html",)).get_content()
+    inline = {p["Content-ID"].strip("<>"): p.get_content() for p in msg.walk()
+              if p["Content-ID"]}
+    assert sorted(inline.values()) == sorted([CHART, DIAGRAM])  # each picture once
+    assert html.count("cid:") == 3
+    assert "✅" in html and "check.svg" not in html
+    assert f'href="{on_cloud.root}/wiki/spaces/ENG/pages/1/Other"' in html
+    assert f'href="{on_cloud.url}/spaces/ENG/pages/98487/Release+notes+2.4"' in html
+    names = sorted(str(p.get_filename()) for p in msg.iter_attachments())
+    assert names == sorted(a.filename for a in attachments())
+    media = on_cloud.media_requests
+    assert media and all(r.authorization is None and r.status == 200 for r in media)
+    attachment_pages = [r for r in on_cloud.requests if r.path.endswith("/child/attachment")]
+    assert len(attachment_pages) == 3  # five attachments, two a page
+    assert all(r.path.startswith("/wiki/") for r in on_cloud.requests)
+
+
+def test_data_center_display_url_with_context_path_and_bearer_token(
+    on_datacenter: FakeConfluence, smtp_env: smtp.SmtpServer
+) -> None:
+    url = f"{on_datacenter.url}/display/ENG/Release+notes+2.4"
+    result = run("send", url, "--to", "me", "--cc", "group:release-team", "--attach", "*.png",
+                 "--attach", "*.pdf")
+    assert result.exit_code == 0, result.stderr
+    received, msg = delivered(smtp_env)
+    assert sorted(received.rcpt_tos) == ["ann@example.com", "bob@example.com",
+                                         "cy@example.com", "dee@example.com"]  # Gary left
+    assert len([p for p in msg.walk() if p["Content-ID"]]) == 2
+    assert sorted(str(p.get_filename()) for p in msg.iter_attachments()) == [
+        "chart.png", "diagram.png", "Überblick 2.4.pdf"]
+    assert all(r.authorization == f"Bearer {on_datacenter.site.token}"
+               for r in on_datacenter.requests)
+    assert all(r.path.startswith("/confluence/") for r in on_datacenter.requests)
+
+
+@pytest.mark.parametrize(
+    ("form", "page_id"),
+    [
+        ("98487", "98487"),
+        ("ENG:Release notes 2.4", "98487"),
+        ("{url}/spaces/ENG/pages/98487/Release+notes+2.4", "98487"),
+        ("{url}/spaces/ENG/pages/edit-v2/98487", "98487"),
+        ("{url}/spaces/ENG/blog/2024/01/15/65639/Launch+day", "65639"),
+        ("{url}/x/" + tiny_code(98487), "98487"),
+        ("{url}/rest/api/content/98487", "98487"),
+        ("{url}/api/v2/pages/98487", "98487"),
+        ("{url}/pages/viewpage.action?pageId=98487", "98487"),
+    ],
+)
+def test_every_cloud_page_form_resolves(on_cloud: FakeConfluence, form: str,
+                                        page_id: str) -> None:
+    report = dry_run(form.format(url=on_cloud.url), "--to", "a@example.com")
+    assert report["page"]["id"] == page_id  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("form", "page_id"),
+    [
+        ("{url}/display/ENG/Release+notes+2.4", "98487"),
+        ("{url}/display/ENG/Release%20notes%202.4", "98487"),
+        ("{url}/pages/viewpage.action?spaceKey=ENG&title=Release+notes+2.4", "98487"),
+        ("{url}/display/ENG/2024/01/15/Launch+day", "65639"),
+        ("{url}/x/" + tiny_code(65639), "65639"),
+    ],
+)
+def test_every_data_center_page_form_resolves(on_datacenter: FakeConfluence, form: str,
+                                              page_id: str) -> None:
+    report = dry_run(form.format(url=on_datacenter.url), "--to", "a@example.com")
+    assert report["page"]["id"] == page_id  # type: ignore[index]
+
+
+def test_export_view_falls_back_to_view(on_cloud: FakeConfluence) -> None:
+    result = run("preview", "65639", "--text")
+    assert result.exit_code == 0, result.stderr
+    assert "Blog body from view" in result.stdout
+
+
+def test_restricted_page_is_not_found(on_cloud: FakeConfluence) -> None:
+    result = run("send", "4242", "--to", "a@example.com", "--dry-run")
+    assert result.exit_code == 5
+    assert "missing, or restricted" in result.stderr
+
+
+def test_unknown_title_is_not_found(on_datacenter: FakeConfluence) -> None:
+    result = run("send", "ENG:No such page", "--to", "a@example.com", "--dry-run")
+    assert result.exit_code == 5
+    assert "No page titled 'No such page' in space ENG" in result.stderr
+
+
+def test_wrong_token_is_exit_4(on_cloud: FakeConfluence) -> None:
+    result = run("send", "98487", "--to", "a@example.com", "--dry-run",
+                 env={"MAILPAGE_CONFLUENCE_TOKEN": "wrong"})
+    assert result.exit_code == 4
+    assert "refused the credentials (401)" in result.stderr
+    assert "wrong" not in result.stderr
+
+
+def test_a_url_on_another_host_is_refused_before_any_request(on_cloud: FakeConfluence) -> None:
+    result = run("send", "https://evil.example.com/wiki/spaces/ENG/pages/98487",
+                 "--to", "a@example.com", "--dry-run")
+    assert result.exit_code == 3
+    assert on_cloud.requests == []
+
+
+@pytest.mark.parametrize("user", [HIDDEN, NULL, ABSENT], ids=["empty", "null", "absent"])
+def test_a_user_without_visible_email_is_exit_5_naming_them(
+    on_cloud: FakeConfluence, user: User
+) -> None:
+    result = run("send", "98487", "--to", f"user:{user.account_id}", "--dry-run")
+    assert result.exit_code == 5
+    assert user.display_name in result.stderr
+    assert "--skip-unresolvable" in result.stderr
+
+
+def test_skip_unresolvable_warns_and_sends_to_the_rest(on_cloud: FakeConfluence) -> None:
+    report = dry_run("98487", "--to", "group:secret-keepers", "--skip-unresolvable")
+    assert report["recipients"]["to"] == ["bob@example.com"]  # type: ignore[index]
+    assert any("Hidden Hilda" in w for w in report["warnings"])  # type: ignore[attr-defined]
+
+
+def test_user_by_unique_display_name(on_cloud: FakeConfluence) -> None:
+    report = dry_run("98487", "--to", "user:Bob Builder")
+    assert report["recipients"]["to"] == ["bob@example.com"]  # type: ignore[index]
+
+
+def test_an_exact_name_wins_over_longer_matches(on_cloud: FakeConfluence) -> None:
+    report = dry_run("98487", "--to", "user:Ann Example")
+    assert report["recipients"]["to"] == ["ann@example.com"]  # type: ignore[index]
+
+
+def test_an_ambiguous_name_lists_the_candidates(on_cloud: FakeConfluence) -> None:
+    result = run("send", "98487", "--to", "user:Ann", "--dry-run")
+    assert result.exit_code == 5
+    assert "Ann Example (user:" in result.stderr and "Ann Examplesson (user:" in result.stderr
+
+
+@pytest.mark.parametrize("key", ["username", "user_key"])
+def test_data_center_users_by_username_or_key(on_datacenter: FakeConfluence, key: str) -> None:
+    report = dry_run("98487", "--to", f"user:{getattr(CY, key)}")
+    assert report["recipients"]["to"] == ["cy@example.com"]  # type: ignore[index]
+
+
+def test_recipients_command_lists_every_page_of_a_group(on_cloud: FakeConfluence) -> None:
+    result = run("recipients", "group:release-team", "--json")
+    assert result.exit_code == 0, result.stderr
+    rows = json.loads(result.stdout)["recipients"]
+    assert [(r["name"], r["address"], r["source"]) for r in rows] == [
+        ("Bob Builder", "bob@example.com", "group:release-team"),
+        ("Cy Twombly", "cy@example.com", "group:release-team"),
+        ("Dee Dee Ramone", "dee@example.com", "group:release-team"),
+        ("Ann Example", "ann@example.com", "group:release-team"),
+    ]
+    member_pages = [r for r in on_cloud.requests if r.path.endswith("/membersByGroupId")]
+    assert len(member_pages) == 3
+    plain = run("recipients", "me", "bob@example.com")
+    assert plain.stdout.splitlines() == ["Ann Example <ann@example.com>\tme",
+                                         "bob@example.com\taddress"]
+
+
+def test_unknown_group_is_not_found(on_datacenter: FakeConfluence) -> None:
+    result = run("recipients", "group:nobody")
+    assert result.exit_code == 5
+    assert "No Confluence group named 'nobody'" in result.stderr
+
+
+def test_watchers_on_cloud(on_cloud: FakeConfluence) -> None:
+    result = run("recipients", "watchers", "--page", "98487", "--json")
+    assert result.exit_code == 0, result.stderr
+    rows = json.loads(result.stdout)["recipients"]
+    assert [r["address"] for r in rows] == ["bob@example.com", "cy@example.com"]
+
+
+def test_watchers_on_data_center_say_there_is_no_api(on_datacenter: FakeConfluence) -> None:
+    result = run("send", "98487", "--to", "watchers", "--dry-run")
+    assert result.exit_code == 3
+    assert "no REST API" in result.stderr
+
+
+def test_debug_lines_name_no_user_data(on_cloud: FakeConfluence) -> None:
+    result = run("--debug", "send", "ENG:Release notes 2.4", "--to", "user:Bob Builder",
+                 "--cc", "group:release-team", "--dry-run", "--attachments")
+    assert result.exit_code == 0, result.stderr
+    debug = "\n".join(line for line in result.stderr.splitlines() if line.startswith("debug:"))
+    assert "debug: confluence GET /*/rest/api/content?expand&spaceKey&title&type 200" in debug
+    for value in ("Bob", "release-team", "Release notes", "ENG", "bob@example.com",
+                  on_cloud.site.token, "Überblick", group_id("release-team")):
+        assert value not in debug
+
+
+def test_set_site_and_check_prove_both_logins(
+    cloud: FakeConfluence, smtp_env: smtp.SmtpServer, config_file: Path,
+    isolated,  # type: ignore[no-untyped-def]
+) -> None:
+    stored = run("config", "set-site", cloud.url, "--user", str(ME.email), "--deployment",
+                 "cloud", "--token-stdin", input=cloud.site.token + "\n")
+    assert stored.exit_code == 0, stored.stderr
+    assert isolated.store[("mailpage", "default/confluence")] == cloud.site.token
+    assert cloud.site.token not in config_file.read_text()
+    result = run("config", "check")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "confluence: ok" in result.stdout and "as Ann Example" in result.stdout
+    assert "smtp: ok" in result.stdout and "logged in" in result.stdout
+    assert smtp_env.received == []
+    wrong = run("config", "check", env={"MAILPAGE_CONFLUENCE_TOKEN": "nope"})
+    assert wrong.exit_code == 4
+    assert "confluence: FAILED" in wrong.stdout and "smtp: ok" in wrong.stdout
+
+
+def test_plain_http_is_refused_except_on_loopback() -> None:
+    with pytest.raises(ConfigError, match="plain http"):
+        make_site("http://wiki.example.com", "datacenter", "bearer", None)
+    assert make_site("http://127.0.0.1:8090/", "datacenter", "bearer", None).url == (
+        "http://127.0.0.1:8090")
+    assert make_site("https://acme.atlassian.net", "cloud", "basic", "a@b.c").url == (
+        "https://acme.atlassian.net/wiki")
+    with pytest.raises(ConfigError, match="needs a user"):
+        make_site("https://acme.atlassian.net", "cloud", "basic", None)
