@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
+import signal
+import socket
+import subprocess
+import sys
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -13,7 +18,7 @@ import pytest
 from mailpage_cli import __version__
 from mailpage_cli.credentials import Secret
 from mailpage_cli.mailer import Account
-from tests.conftest import EXAMPLE, run, run_process
+from tests.conftest import EXAMPLE, ROOT, run, run_process
 from tests.support import smtp
 
 ANSI = re.compile(r"\x1b\[")
@@ -356,3 +361,22 @@ def test_preview_writes_html_with_data_uris_and_prints_text(tmp_path: Path) -> N
 def test_password_stdin_needs_a_username() -> None:
     result = run("config", "set-smtp", "--host", "h.example.com", "--password-stdin", input="x\n")
     assert result.exit_code == 2
+
+
+def test_interrupt_exits_130_without_a_traceback(tmp_path: Path) -> None:
+    with socket.socket() as silent:  # accepts, never greets: the send waits
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "MAILPAGE_SMTP_HOST": "127.0.0.1",
+               "MAILPAGE_SMTP_PORT": str(silent.getsockname()[1]),
+               "MAILPAGE_SMTP_SECURITY": "starttls"}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mailpage_cli", "send", str(EXAMPLE), "--to", "a@example.com"],
+            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True)
+        connection, _ = silent.accept()  # it arrived, and waits for a greeting
+        with connection:
+            process.send_signal(signal.SIGINT)
+            _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130
+    assert "Interrupted" in stderr and "Traceback" not in stderr
