@@ -65,6 +65,11 @@ class MailpageGroup(click.Group):
             self._fail(ctx, str(exc), exc.exit_code)
         except KeyboardInterrupt:
             self._fail(ctx, "Interrupted", ExitCode.INTERRUPTED)
+        except BrokenPipeError:
+            # The reader of stdout left (`mailpage config show | head`): stop quietly, as a
+            # Unix tool killed by SIGPIPE would, without a second error when Python flushes.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(128 + 13)
         except Exception as exc:  # noqa: BLE001 - the last resort: a bug, said as such
             self._fail(
                 ctx,

@@ -380,3 +380,13 @@ def test_interrupt_exits_130_without_a_traceback(tmp_path: Path) -> None:
             _, stderr = process.communicate(timeout=30)
     assert process.returncode == 130
     assert "Interrupted" in stderr and "Traceback" not in stderr
+
+
+def test_a_closed_pipe_on_stdout_is_not_a_bug() -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    shell = f"{sys.executable} -m mailpage_cli config show | head -1; exit ${{PIPESTATUS[0]}}"
+    process = subprocess.run(["bash", "-c", shell], env=env, capture_output=True, text=True,
+                             timeout=60, check=False)
+    assert process.stdout.startswith("profile:")
+    assert process.stderr == ""
+    assert process.returncode in (0, 141)  # 0 when everything fit in the pipe first
