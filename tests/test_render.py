@@ -80,11 +80,13 @@ def test_data_uri_images_are_dropped() -> None:
     assert "data:" not in out.html and out.images == ()
 
 
-def test_css_is_inlined_and_no_style_element_remains() -> None:
+def test_css_is_inlined_and_only_dark_mode_rules_stay_in_a_style_element() -> None:
     out = rendered('<div class="confluence-information-macro"><p>Note</p></div>')
-    assert "<style" not in out.html
-    assert re.search(r'class="confluence-information-macro"[^>]*style="[^"]*background-color',
-                     out.html)
+    (kept,) = re.findall(r"<style>(.*?)</style>", out.html, re.S)
+    assert kept.strip().startswith("@media (prefers-color-scheme: dark)")
+    cell = re.search(r'<td [^>]*class="mp-box mp-box-info"[^>]*>', out.html)
+    assert cell, "the panel is a one-cell table"
+    assert 'bgcolor="#deebff"' in cell[0] and "background-color: #deebff" in cell[0]
 
 
 def test_text_alternative_keeps_links_and_is_never_empty() -> None:

@@ -1,0 +1,189 @@
+"""Page HTML -> mail HTML with inline images, and its text alternative. Pure: no I/O.
+
+Two steps, one parse: :func:`prepare` sanitizes the page, makes its links absolute, rewrites
+Confluence's macros into what mail clients can show (one module per family) and says which
+images it needs; the caller fetches them; :func:`finish` writes the text alternative, draws
+the boxes as tables, embeds the images by Content-ID, wraps the page with its header and
+footer and inlines the CSS.
+"""
+
+from __future__ import annotations
+
+import html as htmllib
+from dataclasses import dataclass, field
+from urllib.parse import urljoin, urlsplit
+
+import css_inline
+from bs4 import BeautifulSoup
+from markdown_it import MarkdownIt
+
+from mailpage_cli.models import Page, RenderedPage, Resource, Sender
+from mailpage_cli.render import (
+    boxes,
+    code,
+    emoticons,
+    expand,
+    images,
+    jira,
+    layouts,
+    panels,
+    people,
+    placeholders,
+    status,
+    tables,
+    tasks,
+)
+from mailpage_cli.render.images import content_id
+from mailpage_cli.render.sanitize import LINK_SCHEMES, sanitize
+from mailpage_cli.render.styles import DARK_CSS, MAIL_CSS
+from mailpage_cli.render.text import text_alternative
+
+__all__ = ["PreparedPage", "content_id", "finish", "note_html", "prepare", "sanitize"]
+
+GMAIL_CLIP = 102_000  # Gmail cuts the HTML part off beyond about 102 KB
+
+
+@dataclass
+class PreparedPage:
+    """A sanitized, parsed, macro-rewritten page waiting for its images."""
+
+    page: Page
+    soup: BeautifulSoup
+    image_sources: tuple[str, ...]
+    warnings: list[str] = field(default_factory=list)
+
+
+def _absolute(url: str, page: Page) -> str | None:
+    """The URL made absolute against the page, or ``None`` when that cannot be done."""
+    url = url.strip()
+    if urlsplit(url).scheme in LINK_SCHEMES:
+        return url
+    if url.startswith("#"):
+        return page.url + url if page.url else None
+    return urljoin(page.base_url.rstrip("/") + "/", url) if page.base_url else None
+
+
+def _links(soup: BeautifulSoup, page: Page) -> list[str]:
+    unlinked = 0
+    for link in soup.find_all("a"):
+        target = _absolute(str(link.get("href", "")), page) if link.get("href") else None
+        if target:
+            link["href"] = target
+        else:
+            unlinked += bool(link.get("href"))
+            link.unwrap()
+    if not unlinked:
+        return []
+    return [(f"{unlinked} link(s) to files of the export became plain text"
+             " (set MAILPAGE_CONFLUENCE_URL to link pages to the site)")]
+
+
+def _image_sources(soup: BeautifulSoup, page: Page) -> tuple[str, ...]:
+    sources: dict[str, None] = {}
+    for img in soup.find_all("img"):
+        src = str(img.get("src", "")).strip()
+        if not src:
+            img.decompose()
+            continue
+        src = _absolute(src, page) or src  # unresolved: a file of a local export
+        img["src"] = src
+        sources[src] = None
+    return tuple(sources)
+
+
+def prepare(page: Page) -> PreparedPage:
+    """Sanitize and parse the page, make its links absolute, rewrite its macros, list the
+    images it needs."""
+    soup = BeautifulSoup(sanitize(page.html), "html.parser")
+    emoticons.render(soup)
+    people.render(soup)
+    warnings = _links(soup, page)
+    tasks.render(soup)
+    status.render(soup)
+    jira.render(soup)
+    code.render(soup)
+    panels.render(soup)
+    expand.render(soup)
+    layouts.render(soup)
+    placeholders.render(soup, page)
+    tables.render(soup)
+    return PreparedPage(page, soup, _image_sources(soup, page), warnings)
+
+
+def note_html(note: str) -> str:
+    """The personal message, Markdown -> sanitized HTML (raw HTML in it stays text)."""
+    return sanitize(MarkdownIt("commonmark", {"html": False}).render(note))
+
+
+def _meta_line(page: Page) -> str:
+    bits = [page.space or "", f"version {page.version}" if page.version else ""]
+    return " · ".join(bit for bit in bits if bit)
+
+
+def _sent_by(sender: Sender) -> str:
+    who = f"{sender.name} <{sender.address}>" if sender.name else sender.address
+    return f"Sent by {who} with mailpage."
+
+
+def _document(prepared: PreparedPage, sender: Sender, note: str | None) -> str:
+    page = prepared.page
+    esc = htmllib.escape
+    header = [f'<h1 class="mp-title">{esc(page.title)}</h1>']
+    if meta := _meta_line(page):
+        header.append(f'<p class="mp-meta">{esc(meta)}</p>')
+    if note:
+        marked = boxes.box(prepared.soup, "message")
+        marked.append(BeautifulSoup(note_html(note), "html.parser"))
+        header.append(str(marked))
+    if page.url:
+        header.append(f'<p class="mp-view"><a href="{esc(page.url)}">View in Confluence</a></p>')
+    header_soup = BeautifulSoup("".join(header), "html.parser")
+    boxes.to_tables(header_soup)
+    direction = ' dir="rtl"' if _right_to_left(prepared.soup) else ""
+    return (
+        '<!DOCTYPE html><html><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<meta name="color-scheme" content="light dark">'
+        '<meta name="supported-color-schemes" content="light dark">'
+        f"<title>{esc(page.title)}</title><style>{MAIL_CSS}\n{DARK_CSS}</style></head>"
+        '<body><table class="mp-frame" role="presentation" width="100%" cellpadding="0" '
+        'cellspacing="0" bgcolor="#ffffff"><tr><td class="mp-main">'
+        + str(header_soup)
+        + f'<div class="mp-page"{direction}>{prepared.soup}</div>'
+        + f'<p class="mp-footer">{esc(_sent_by(sender))}</p>'
+        + "</td></tr></table></body></html>"
+    )
+
+
+def _right_to_left(soup: BeautifulSoup) -> bool:
+    """Most of the page's blocks marked right-to-left: the page is."""
+    blocks = soup.find_all(["p", "div", "li", "h1", "h2", "h3", "td"])
+    rtl = [b for b in blocks if str(b.get("dir", "")).lower() == "rtl"]
+    return bool(blocks) and len(rtl) * 2 > len(blocks)
+
+
+def finish(
+    prepared: PreparedPage,
+    image_data: dict[str, Resource | None],
+    *,
+    sender: Sender,
+    note: str | None = None,
+    cid_domain: str = "mailpage.invalid",
+) -> RenderedPage:
+    """Embed the images (``None``: not available), wrap, inline CSS, write the text part."""
+    page = prepared.page
+    text = text_alternative(prepared.soup, title=page.title, meta=_meta_line(page), note=note,
+                            url=page.url, sent_by=_sent_by(sender))
+    boxes.to_tables(prepared.soup)
+    inline, missing = images.embed(prepared.soup, image_data, cid_domain)
+    if missing:
+        prepared.warnings.append(f"{missing} image(s) could not be found and were left out")
+    html = css_inline.inline(
+        _document(prepared, sender, note), load_remote_stylesheets=False, keep_at_rules=True
+    )
+    if len(html.encode()) > GMAIL_CLIP:
+        prepared.warnings.append(
+            f"the HTML part is {len(html.encode()) // 1000} KB: Gmail shows only the first"
+            " 102 KB, with a link to the rest"
+        )
+    return RenderedPage(html, text, inline, tuple(prepared.warnings))
