@@ -93,6 +93,7 @@ def _dark_rules() -> str:
   .mp-page th, .mp-page td {{ border-color: {d['page'].accent} !important; }}
   a {{ color: {d['link'].text} !important; }}
   .mp-meta, .mp-footer {{ color: #9fadbc !important; }}
+  .mp-mention {{ background-color: #2c333a !important; color: {d['link'].text} !important; }}
   .mp-code, .mp-code pre, .mp-code-title, code {{
     background-color: {d['code'].background} !important; color: {d['code'].text} !important; }}
 {boxes}
@@ -106,13 +107,12 @@ body {{ margin: 0; padding: 0; background-color: {PAGE.background}; color: {PAGE
 .mp-main {{ max-width: 760px; padding: 16px 20px; background-color: {PAGE.background};
   color: {PAGE.text}; font-family: {FONT}; font-size: 14px; line-height: 1.5; }}
 .mp-title {{ font-size: 24px; line-height: 1.25; margin: 0 0 4px 0; }}
-.mp-meta {{ font-size: 12px; color: {MUTED_TEXT}; background-color: {PAGE.background};
-  margin: 0 0 12px 0; }}
+.mp-meta {{ font-size: 12px; color: {MUTED_TEXT}; margin: 0 0 12px 0; }}
 .mp-view {{ margin: 0 0 16px 0; }}
 .mp-view a {{ font-weight: bold; }}
 .mp-page {{ border-top: 1px solid {PAGE.accent}; padding-top: 12px; }}
 .mp-footer {{ border-top: 1px solid {PAGE.accent}; margin-top: 24px; padding-top: 8px;
-  font-size: 12px; color: {MUTED_TEXT}; background-color: {PAGE.background}; }}
+  font-size: 12px; color: {MUTED_TEXT}; }}
 a {{ color: {LINK}; }}
 h1 {{ font-size: 22px; }} h2 {{ font-size: 19px; }} h3 {{ font-size: 16px; }}
 h1, h2, h3, h4, h5, h6 {{ line-height: 1.3; margin: 20px 0 8px 0; }}
@@ -123,12 +123,14 @@ img {{ max-width: 100%; height: auto; border: 0; }}
 .mp-page th, .mp-page .mp-th {{ background-color: {HEADER_CELL.background};
   color: {HEADER_CELL.text}; font-weight: bold; }}
 td.mp-box {{ border-top: 0; border-right: 0; border-bottom: 0; padding: 8px 12px; }}
+.mp-box p, .mp-box ul, .mp-box ol {{ margin: 4px 0; }}
+.mp-page td.mp-code, td.mp-code {{ padding: 0; }}
 .mp-wide {{ overflow-x: auto; }}
 .mp-box-title {{ font-weight: bold; margin: 0 0 4px 0; }}
 {_panel_rules()}
 .mp-code {{ background-color: {CODE.background}; color: {CODE.text};
   border: 1px solid {CODE.accent}; padding: 0; }}
-.mp-code-title {{ font-family: {FONT}; font-size: 12px; font-weight: bold;
+.mp-code-title {{ font-family: {FONT}; font-size: 12px; font-weight: bold; margin: 0;
   background-color: #ebecf0; color: {CODE.text}; padding: 4px 12px;
   border-bottom: 1px solid {CODE.accent}; }}
 pre {{ font-family: {MONO}; font-size: 12px; line-height: 1.4; white-space: pre-wrap;
@@ -141,7 +143,7 @@ pre code {{ font-size: 12px; }}
   padding: 1px 4px; border-radius: 3px; white-space: nowrap; }}
 {_lozenge_rules()}
 .mp-tasks {{ list-style-type: none; padding-left: 4px; }}
-.mp-task-box {{ font-family: {MONO}; }}
+.mp-task-box {{ font-size: 16px; line-height: 1; }}
 .mp-mention {{ color: {LINK}; background-color: #ebecf0; padding: 0 2px; border-radius: 3px; }}
 .mp-jira a {{ font-weight: bold; }}
 .mp-placeholder a {{ font-weight: bold; }}
