@@ -21,6 +21,7 @@ from mailpage_cli.models import Page, RenderedPage, Resource, Sender
 from mailpage_cli.render import (
     boxes,
     code,
+    colours,
     emoticons,
     expand,
     images,
@@ -95,6 +96,7 @@ def prepare(page: Page) -> PreparedPage:
     """Sanitize and parse the page, make its links absolute, rewrite its macros, list the
     images it needs."""
     soup = BeautifulSoup(sanitize(page.html), "html.parser")
+    colours.render(soup)
     emoticons.render(soup)
     people.render(soup)
     warnings = _links(soup, page)

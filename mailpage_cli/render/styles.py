@@ -120,6 +120,7 @@ img {{ max-width: 100%; height: auto; border: 0; }}
 .mp-page table {{ border-collapse: collapse; }}
 .mp-page th, .mp-page td {{ border: 1px solid {HEADER_CELL.accent}; padding: 6px 10px;
   vertical-align: top; text-align: left; }}
+.mp-page td p, .mp-page th p, .mp-page td ul, .mp-page td ol {{ margin: 2px 0; }}
 .mp-page th, .mp-page .mp-th {{ background-color: {HEADER_CELL.background};
   color: {HEADER_CELL.text}; font-weight: bold; }}
 td.mp-box {{ border-top: 0; border-right: 0; border-bottom: 0; padding: 8px 12px; }}

@@ -498,6 +498,7 @@ _ROUTES: list[tuple[re.Pattern[str], str]] = [
         (r"/rest/api/group/(?P<group>[^/]+)/membersByGroupId", "members_by_id"),
         (r"/rest/api/group/(?P<name>[^/]+)/member", "members_by_name"),
         (r"/download/attachments/(?P<page_id>[^/]+)/(?P<name>[^/]+)", "download"),
+        (r"/download/thumbnails/(?P<page_id>[^/]+)/(?P<name>[^/]+)", "download"),
     ]
 ]
 
@@ -530,6 +531,12 @@ class _SiteApp:
             raise HttpError(404, f"No resource found at {record.path}")
         if record.method not in ("GET", "HEAD"):
             raise HttpError(405, f"{record.method} is not supported by the fake Confluence")
+        file = next((f for name, f in self.site.files.items() if unquote(name) == relative),
+                    None)
+        if file is not None:
+            if file.needs_auth:
+                self.authenticate(record)
+            return Response(200, file.data, file.media_type)
         query = {k: v[-1] for k, v in record.query.items()}
         for pattern, name in _ROUTES:
             match = pattern.fullmatch(relative.rstrip("/") or "/")
@@ -538,12 +545,6 @@ class _SiteApp:
                 handler = getattr(self, "route_" + name)
                 return handler(query=query, raw_query=raw_query, relative=relative,
                                **match.groupdict())  # type: ignore[no-any-return]
-        file = next((f for name, f in self.site.files.items() if unquote(name) == relative),
-                    None)
-        if file is not None:
-            if file.needs_auth:
-                self.authenticate(record)
-            return Response(200, file.data, file.media_type)
         self.authenticate(record)
         raise HttpError(404, f"No resource found at {record.path}")
 
