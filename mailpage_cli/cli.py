@@ -160,12 +160,19 @@ def _read_note(note: str | None, note_file: str | None) -> str | None:
 
 
 def _summary(result: SendResult, save: str | None) -> str:
-    count = len(result.recipients.all)
     from mailpage_cli.message import human_size  # noqa: PLC0415 - loaded by send already
 
+    count = len(result.recipients.all)
     what = (f"{human_size(result.size)}, {result.images} image(s), "
             f"{result.attachments} attachment(s)")
+    if result.messages > 1:
+        what = f"{result.messages} messages of {what}"
     title = result.page.title
+    if result.status == "unchanged":
+        return (f"Unchanged: {title!r} version {result.page.version or '(this content)'} was"
+                f" already sent to these {count} recipient(s); nothing sent.")
+    if result.status == "empty":
+        return "The search found nothing; nothing sent."
     if result.status == "dry-run":
         return f"Dry run: {title!r} would go to {count} recipient(s) ({what}); nothing sent."
     if result.status == "saved":
@@ -173,11 +180,11 @@ def _summary(result: SendResult, save: str | None) -> str:
         return f"Saved {title!r} for {count} recipient(s) to {where} ({what}); nothing sent."
     if not result.delivered:
         return f"Not sent: all {count} recipient(s) of {title!r} were refused."
-    return f"Sent {title!r} to {result.delivered} of {count} recipient(s) ({what})."
+    return f"Sent {title!r} to {len(result.delivered)} of {count} recipient(s) ({what})."
 
 
 def send_report(result: SendResult) -> dict[str, Any]:
-    """The ``--json`` object of SPEC "Output"."""
+    """The ``--json`` object of SPEC "Output" (plus ``delivered``, the addresses that got it)."""
     page = result.page
     return {
         "status": result.status,
@@ -187,8 +194,9 @@ def send_report(result: SendResult) -> dict[str, Any]:
             for kind in ("to", "cc", "bcc")
         },
         "refused": dict(result.refused),
+        "delivered": list(result.delivered),
         "message": {
-            "id": result.message_id,
+            "id": result.message_id or None,
             "bytes": result.size,
             "images": result.images,
             "attachments": result.attachments,
@@ -197,50 +205,7 @@ def send_report(result: SendResult) -> dict[str, Any]:
     }
 
 
-@cli.command()
-@click.argument("page")
-@click.option("--to", multiple=True, metavar="R", help="Recipient (repeatable; lists, file:PATH).")
-@click.option("--cc", multiple=True, metavar="R", help="Copy recipient (repeatable).")
-@click.option("--bcc", multiple=True, metavar="R", help="Blind copy (never in any header).")
-@click.option("--subject", metavar="TEXT", help="Subject; {title} {space} {version} {prefix}.")
-@click.option("--message", "note", metavar="TEXT", help="A note in Markdown, above the page.")
-@click.option("--message-file", "note_file", metavar="PATH",
-              help="The note from a file (- = stdin).")
-@click.option("--attachments", is_flag=True, help="Attach all the page's attachments.")
-@click.option("--attach", multiple=True, metavar="GLOB", help="Attach those matching GLOB.")
-@click.option("--external-images", type=click.Choice(["link", "embed"]), default="link",
-              show_default=True, help="Images from other sites: a link, or fetched and embedded.")
-@click.option("--skip-unresolvable", is_flag=True,
-              help="Warn about users without a visible e-mail instead of stopping.")
-@click.option("-n", "--dry-run", is_flag=True, help="Resolve and render; send nothing.")
-@click.option("--save", metavar="PATH", help="Write the message to PATH (- = stdout) instead.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
-@click.option("-y", "--yes", is_flag=True, help="Do not ask before sending to many recipients.")
-@click.pass_obj
-def send(
-    app: App, page: str, to: tuple[str, ...], cc: tuple[str, ...], bcc: tuple[str, ...],
-    subject: str | None, note: str | None, note_file: str | None, attachments: bool,
-    attach: tuple[str, ...], external_images: str, skip_unresolvable: bool, dry_run: bool,
-    save: str | None, as_json: bool, yes: bool,
-) -> None:
-    """Send PAGE by e-mail: a page id, SPACE:Title, a page URL or an HTML export file.
-
-    \b
-      mailpage send https://acme.atlassian.net/wiki/spaces/ENG/pages/98487 \\
-          --to me --cc group:release-team --attachments --message 'Please **read**.'
-      mailpage send 'ENG:Release notes 2.4' --to file:team.txt --dry-run --json
-      mailpage send export/Release-notes_98487.html --to ann@example.com --save mail.eml
-    """
-    from mailpage_cli import pipeline  # noqa: PLC0415 - rendering libraries load only here
-
-    if as_json and save == "-":
-        raise UsageError("--json and --save - would both write to stdout", "Save to a file.")
-    options = pipeline.SendOptions(
-        page=page, to=to, cc=cc, bcc=bcc, subject=subject, note=_read_note(note, note_file),
-        attachments=attachments, attach=attach, external_images=external_images,
-        skip_unresolvable=skip_unresolvable, dry_run=dry_run, save=save, yes=yes,
-    )
-    result = pipeline.send(app.settings, app.env, options, app.output)
+def _report(app: App, result: SendResult, as_json: bool, save: str | None) -> NoReturn:
     out = app.output
     for warning in result.warnings:
         out.warn(warning)
@@ -252,6 +217,92 @@ def send(
         out.raw(result.raw)
     out.summary(_summary(result, save))
     sys.exit(result.exit_code)
+
+
+def send_options(command: Any) -> Any:
+    """The options ``send`` and ``digest`` share: recipients, note, and what to do."""
+    for option in reversed([
+        click.option("--to", multiple=True, metavar="R",
+                     help="Recipient (repeatable; lists, file:PATH, me, user:, group:)."),
+        click.option("--cc", multiple=True, metavar="R", help="Copy recipient (repeatable)."),
+        click.option("--bcc", multiple=True, metavar="R",
+                     help="Blind copy (never in any header)."),
+        click.option("--subject", metavar="TEXT",
+                     help="Subject; {title} {space} {version} {prefix}."),
+        click.option("--message", "note", metavar="TEXT",
+                     help="A note in Markdown, above the page."),
+        click.option("--message-file", "note_file", metavar="PATH",
+                     help="The note from a file (- = stdin)."),
+        click.option("--individually", is_flag=True,
+                     help="One message per recipient, each To: them alone (one connection)."),
+        click.option("--skip-unresolvable", is_flag=True,
+                     help="Warn about users without a visible e-mail instead of stopping."),
+        click.option("-n", "--dry-run", is_flag=True, help="Resolve and render; send nothing."),
+        click.option("--save", metavar="PATH",
+                     help="Write the message to PATH (- = stdout) instead."),
+        click.option("--json", "as_json", is_flag=True, help="Print the result as JSON."),
+        click.option("-y", "--yes", is_flag=True,
+                     help="Do not ask before sending to many recipients."),
+    ]):
+        command = option(command)
+    return command
+
+
+def _common(values: dict[str, Any]) -> dict[str, Any]:
+    if values["as_json"] and values["save"] == "-":
+        raise UsageError("--json and --save - would both write to stdout", "Save to a file.")
+    note = _read_note(values.pop("note"), values.pop("note_file"))
+    values.pop("as_json")
+    return {**values, "note": note}
+
+
+@cli.command()
+@click.argument("page")
+@send_options
+@click.option("--attachments", is_flag=True, help="Attach all the page's attachments.")
+@click.option("--attach", multiple=True, metavar="GLOB", help="Attach those matching GLOB.")
+@click.option("--external-images", type=click.Choice(["link", "embed"]), default="link",
+              show_default=True, help="Images from other sites: a link, or fetched and embedded.")
+@click.option("--if-changed", is_flag=True,
+              help="Send only if this version was not yet sent to these recipients.")
+@click.pass_obj
+def send(app: App, /, **values: Any) -> None:
+    """Send PAGE by e-mail: a page id, SPACE:Title, a page URL or an HTML export file.
+
+    \b
+      mailpage send https://acme.atlassian.net/wiki/spaces/ENG/pages/98487 \\
+          --to me --cc group:release-team --attachments --message 'Please **read**.'
+      mailpage send 'ENG:Release notes 2.4' --to file:team.txt --if-changed --json
+      mailpage send export/Release-notes_98487.html --to ann@example.com --save mail.eml
+    """
+    from mailpage_cli import pipeline  # noqa: PLC0415 - rendering libraries load only here
+
+    as_json, save = values["as_json"], values["save"]
+    options = pipeline.SendOptions(**_common(values))
+    _report(app, pipeline.send(app.settings, app.env, options, app.output), as_json, save)
+
+
+@cli.command()
+@click.option("--cql", required=True, metavar="QUERY", help="Which pages (Confluence CQL).")
+@click.option("--since", metavar="DURATION", help="Only pages changed within: 30m, 24h, 7d, 2w.")
+@click.option("--title", metavar="TEXT", help="The digest's title (default: what it lists).")
+@send_options
+@click.pass_obj
+def digest(app: App, /, **values: Any) -> None:
+    """Mail one message listing the pages a CQL query finds, newest first.
+
+    Each entry: the title as a link, space, last editor, when, an excerpt. When nothing
+    matches, nothing is sent and the exit code is 0 (status "empty").
+
+    \b
+      mailpage digest --cql 'space = "ENG" and type = page' --since 7d \\
+          --title 'Engineering this week' --to group:engineering --individually
+    """
+    from mailpage_cli import pipeline  # noqa: PLC0415 - HTTP libraries load only here
+
+    as_json, save = values["as_json"], values["save"]
+    options = pipeline.DigestOptions(page="", **_common(values))
+    _report(app, pipeline.digest(app.settings, app.env, options, app.output), as_json, save)
 
 
 @cli.command()

@@ -10,6 +10,7 @@ codes, and a debug line per call without user data. Paging follows ``_links.base
 
 from __future__ import annotations
 
+import html
 import ipaddress
 import json
 import logging
@@ -18,6 +19,7 @@ import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urljoin, urlsplit
@@ -32,7 +34,7 @@ from mailpage_cli.errors import (
     UnavailableError,
     UsageError,
 )
-from mailpage_cli.models import Page, Person, Resource
+from mailpage_cli.models import Page, Person, Resource, SearchHit
 from mailpage_cli.pagerefs import PageId, PageRef, PageTitle, same_site
 
 if TYPE_CHECKING:
@@ -46,6 +48,7 @@ DEADLINE = 60.0  # seconds for all tries of one request, waits included
 BACKOFF = 1.0
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 PAGE_EXPAND = "body.export_view,body.view,version,space,history"
+SEARCH_EXPAND = "content.space,content.version"
 LIMIT = 50
 # Path segments that are part of the API, not user data; anything else is logged as "*".
 _API_WORDS = frozenset({
@@ -342,6 +345,28 @@ class Client:
         params = {"expand": "status,details.personal"}
         return [_person(user) for user in self.paged(path, params, missing=missing)]
 
+    def search(self, cql: str) -> list[SearchHit]:
+        """The content a CQL query finds (users and spaces left out), every result page."""
+        hits = []
+        for item in self.paged("rest/api/search", {"cql": cql, "expand": SEARCH_EXPAND,
+                                                   "limit": 100}):
+            content = item.get("content")
+            if not isinstance(content, dict):
+                continue
+            webui = (content.get("_links") or {}).get("webui") or item.get("url")
+            version = content.get("version") or {}
+            container = item.get("resultGlobalContainer") or {}
+            hits.append(SearchHit(
+                title=str(content.get("title") or item.get("title") or "?"),
+                url=self.site.url + webui if webui else None,
+                space=str((content.get("space") or {}).get("name") or container.get("title")
+                          or ""),
+                editor=str((version.get("by") or {}).get("displayName") or ""),
+                modified=_when(item.get("lastModified") or version.get("when")),
+                excerpt=_excerpt(str(item.get("excerpt") or "")),
+            ))
+        return hits
+
     def watchers(self, page_id: str) -> list[Person]:
         if not self.site.cloud:
             raise ConfigError(
@@ -351,6 +376,20 @@ class Client:
         path = f"rest/api/content/{page_id}/notification/child-created"
         return [_person(item["watcher"]) for item in self.paged(
             path, missing=f"Page {page_id} was not found") if item.get("watcher")]
+
+
+def _when(value: object) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _excerpt(text: str, limit: int = 280) -> str:
+    """Search excerpts mark hits with @@@hl@@@ and may carry entities and line breaks."""
+    plain = " ".join(html.unescape(text.replace("@@@hl@@@", "").replace("@@@endhl@@@", ""))
+                     .split())
+    return plain if len(plain) <= limit else plain[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
 def _message(response: requests.Response) -> str:

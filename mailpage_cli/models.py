@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 
 @dataclass(frozen=True)
@@ -91,3 +92,15 @@ class Person:
     key: str  # Cloud accountId, Data Center username (or userKey)
     active: bool = True
     app: bool = False
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """A page a CQL search found, as a digest lists it."""
+
+    title: str
+    url: str | None
+    space: str
+    editor: str
+    modified: datetime | None
+    excerpt: str

@@ -41,7 +41,9 @@ class Output:
         sys.stdout.flush()
 
     def json(self, data: Any) -> None:
-        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        """Indented for a person at a terminal; one line for a log or a pipe (JSON Lines)."""
+        indent = 2 if sys.stdout.isatty() else None
+        sys.stdout.write(json.dumps(data, indent=indent, ensure_ascii=False) + "\n")
         sys.stdout.flush()
 
     def raw(self, data: bytes) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import fnmatch
+import hashlib
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
@@ -14,11 +15,12 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from mailpage_cli import (
     confluence,
     credentials,
+    digests,
     downloads,
     localexport,
     mailer,
@@ -26,6 +28,7 @@ from mailpage_cli import (
     pagerefs,
     recipients,
     render,
+    state,
 )
 from mailpage_cli.confluence import AttachmentInfo
 from mailpage_cli.errors import ConfigError, ExitCode, MailpageError, PolicyError, UsageError
@@ -76,11 +79,20 @@ class SendOptions:
     save: str | None = None  # a path, or "-" for the caller to print
     skip_unresolvable: bool = False
     yes: bool = False
+    if_changed: bool = False
+    individually: bool = False
+
+
+@dataclass(frozen=True)
+class DigestOptions(SendOptions):
+    cql: str = ""
+    since: str | None = None  # a duration: 30m, 24h, 7d, 2w
+    title: str | None = None
 
 
 @dataclass(frozen=True)
 class SendResult:
-    status: str  # sent | partial | dry-run | saved
+    status: str  # sent | partial | dry-run | saved | unchanged | empty
     page: Page
     recipients: Recipients
     message_id: str
@@ -89,12 +101,29 @@ class SendResult:
     attachments: int
     warnings: tuple[str, ...]
     refused: Mapping[str, str]  # address -> the server's reply, or why it was not attempted
-    delivered: int = 0
+    delivered: tuple[str, ...] = ()
+    messages: int = 1
     raw: bytes | None = None  # the message, when saved to "-"
 
     @property
     def exit_code(self) -> ExitCode:
         return ExitCode.PARTIAL if self.status == "partial" else ExitCode.OK
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A page fetched and prepared, before its images are downloaded."""
+
+    page: Page
+    export: localexport.ExportPage | None
+    prepared: render.PreparedPage
+
+    @property
+    def version(self) -> str:
+        """What ``--if-changed`` compares: the version, or for an export its content."""
+        if self.page.version is not None:
+            return str(self.page.version)
+        return "sha256:" + hashlib.sha256(self.page.html.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -158,17 +187,21 @@ class Run:
         return recipients.resolve(options.to, options.cc, options.bcc,
                                   resolve if needs_site else None)
 
-    @cached_property
-    def sender(self) -> Sender:
-        """From and Reply-To; ``reply_to = "me"`` asks Confluence only if already connected."""
-        config = self.settings.sender
-        if not config.address:
+    def sender_address(self) -> str:
+        """The From address, checked before anything is fetched."""
+        if not self.settings.sender.address:
             raise ConfigError(
                 "No sender address",
                 "Run `mailpage config set-sender --address you@example.com`"
                 " or set MAILPAGE_SENDER_ADDRESS.",
             )
-        address = _setting_address(config.address, "sender.address")
+        return _setting_address(self.settings.sender.address, "sender.address")
+
+    @cached_property
+    def sender(self) -> Sender:
+        """From and Reply-To; ``reply_to = "me"`` asks Confluence only if already connected."""
+        config = self.settings.sender
+        address = self.sender_address()
         name = recipients.clean_text(config.name or "")
         choice = config.reply_to.strip().lower()
         if choice == "none":
@@ -183,22 +216,23 @@ class Run:
                       " (set one with `mailpage config set-sender --reply-to ADDR`)")
         return Sender(address, name, me.email)
 
-    def compose(self, options: SendOptions, sender: Sender | None = None,
-                ref: pagerefs.PageRef | None = None) -> Composed:
-        """Fetch the page, its images and attachments, and render it."""
-        ref = ref or self.page_ref(options.page)
+    def fetch(self, ref: pagerefs.PageRef) -> Fetched:
         with self.ui.step("fetch page"):
             if isinstance(ref, pagerefs.LocalFile):
                 export = localexport.load(ref.path, self.settings.confluence.url)
-                page = export.page
-            else:
-                export, page = None, self.confluence.page(ref)
-            prepared = render.prepare(page)
+                return Fetched(export.page, export, render.prepare(export.page))
+            page = self.confluence.page(ref)
+            return Fetched(page, None, render.prepare(page))
+
+    def render(self, fetched: Fetched, options: SendOptions,
+               sender: Sender | None = None) -> Composed:
+        """Download the page's images and attachments, and render it."""
+        page, export, prepared = fetched.page, fetched.export, fetched.prepared
         sender = sender or self.sender
         with self.ui.step("download images"):
-            fetched = parallel(lambda src: self._image(src, export, options),
-                               prepared.image_sources)
-            images = dict(zip(prepared.image_sources, fetched, strict=True))
+            found = parallel(lambda src: self._image(src, export, options),
+                             prepared.image_sources)
+            images = dict(zip(prepared.image_sources, found, strict=True))
             attachments = self._attachments(page, export, options)
         with self.ui.step("render"):
             rendered = render.finish(prepared, images, sender=sender, note=options.note,
@@ -312,41 +346,64 @@ def _check_policy(found: Recipients, run: Run, ask: bool) -> None:
         )
 
 
-def send(
-    settings: Settings, env: Mapping[str, str], options: SendOptions, ui: Conversation
-) -> SendResult:
-    """Resolve, check policy, render, then send (or save, or stop for a dry run)."""
-    run = Run(settings, env, ui)
-    ref = run.page_ref(options.page)
-    page_id = ref.id if isinstance(ref, pagerefs.PageId) else None
+def _resolve_and_check(run: Run, options: SendOptions, page_id: str | None) -> Recipients:
+    run.sender_address()
     found = run.recipients(options, page_id)
     if not found.all:
         raise UsageError("No recipients", "Give at least one --to, --cc or --bcc.")
-    sending = not (options.dry_run or options.save or options.yes)
-    _check_policy(found, run, sending)
-    composed = run.compose(options, ref=ref)
-    sender = run.sender
-    msg = message.build(
-        sender=sender,
-        recipients=found,
-        subject=message.subject(options.subject, composed.page, settings.sender.subject_prefix),
-        rendered=composed.rendered,
-        attachments=composed.attachments,
-    )
-    data = message.to_bytes(msg)
-    message.check_size(msg, len(data), settings.policy.max_size_mb)
+    if options.individually and options.save:
+        raise UsageError("--individually makes one message per recipient; --save writes one",
+                         "Leave out one of them (--dry-run shows what would be sent).")
+    _check_policy(found, run, ask=not (options.dry_run or options.save or options.yes))
+    return found
 
-    def result(status: str, **extra: object) -> SendResult:
+
+def send(
+    settings: Settings, env: Mapping[str, str], options: SendOptions, ui: Conversation
+) -> SendResult:
+    """Resolve, check policy, fetch; stop if unchanged; render, then send (or save, or stop
+    for a dry run)."""
+    run = Run(settings, env, ui)
+    ref = run.page_ref(options.page)
+    found = _resolve_and_check(run, options, ref.id if isinstance(ref, pagerefs.PageId) else None)
+    fetched = run.fetch(ref)
+    page_key = fetched.page.id or str(ref)
+    recipient_set = state.recipients_hash(r.address for r in found.all)
+    sent = state.SentState(state.state_dir(env))
+    if options.if_changed and sent.last_version(
+            settings.profile, page_key, recipient_set) == fetched.version:
+        return SendResult("unchanged", fetched.page, found, message_id="", size=0, images=0,
+                          attachments=0, warnings=tuple(run.warnings), refused={}, messages=0)
+    composed = run.render(fetched, options)
+    subject = message.subject(options.subject, composed.page, settings.sender.subject_prefix)
+    result = _dispatch(run, options, found, composed, subject)
+    if options.if_changed and result.status == "sent":
+        sent.record(settings.profile, page_key, recipient_set, fetched.version)
+    return result
+
+
+def _dispatch(run: Run, options: SendOptions, found: Recipients, composed: Composed,
+              subject: str) -> SendResult:
+    """Build the message (one per recipient with ``--individually``), check its size, then
+    stop for a dry run, save it, or send it over one connection."""
+    sender = run.sender
+    msg = message.build(sender=sender, recipients=found, subject=subject,
+                        rendered=composed.rendered, attachments=composed.attachments)
+    data = message.to_bytes(msg)
+    message.check_size(msg, len(data), run.settings.policy.max_size_mb)
+    envelopes = [mailer.Envelope(sender.address, tuple(r.address for r in found.all), data)]
+    if options.individually:
+        envelopes = [mailer.Envelope(sender.address, (r.address,),
+                                     message.personalised(data, r, sender.address))
+                     for r in found.all]
+
+    def result(status: str, **extra: Any) -> SendResult:
         return SendResult(
-            status=status,
-            page=composed.page,
-            recipients=found,
-            message_id=str(msg["Message-ID"]),
-            size=len(data),
-            images=len(composed.rendered.images),
-            attachments=len(composed.attachments),
-            warnings=(*run.warnings, *composed.rendered.warnings),
-            **extra,  # type: ignore[arg-type]
+            status=status, page=composed.page, recipients=found,
+            message_id=str(msg["Message-ID"]), size=len(data),
+            images=len(composed.rendered.images), attachments=len(composed.attachments),
+            warnings=(*run.warnings, *composed.rendered.warnings), messages=len(envelopes),
+            **extra,
         )
 
     if options.dry_run:
@@ -357,15 +414,40 @@ def send(
         _write_private(Path(options.save), data)
         return result("saved", refused={})
     account = run.smtp_account()
-    with ui.step("send"):
-        (delivery,) = mailer.deliver(
-            account, [mailer.Envelope(sender.address, tuple(r.address for r in found.all), data)]
-        )
-    refused = dict(delivery.refused)
-    for address in delivery.not_attempted:
-        refused[address] = "not attempted: the connection failed before it was sent"
+    with run.ui.step("send"):
+        deliveries = mailer.deliver(account, envelopes)
+    refused: dict[str, str] = {}
+    delivered: list[str] = []
+    for delivery in deliveries:
+        refused |= delivery.refused
+        refused |= dict.fromkeys(delivery.not_attempted,
+                                 "not attempted: the connection failed before it was sent")
+        delivered += delivery.delivered
     return result("partial" if refused else "sent", refused=refused,
-                  delivered=len(delivery.delivered))
+                  delivered=tuple(delivered))
+
+
+def digest(
+    settings: Settings, env: Mapping[str, str], options: DigestOptions, ui: Conversation
+) -> SendResult:
+    """One message listing the pages a CQL query finds, newest first; nothing found: nothing
+    sent (status ``empty``)."""
+    run = Run(settings, env, ui)
+    found = _resolve_and_check(run, options, None)
+    since = digests.parse_duration(options.since) if options.since else None
+    with ui.step("search"):
+        hits = run.confluence.search(digests.cql(options.cql, options.since))
+    hits = digests.newest_first(hits, since)
+    title = options.title or digests.default_title(len(hits), options.since)
+    page = Page(title=title, html=digests.html(hits), base_url=run.confluence.site.url)
+    if not hits:
+        return SendResult("empty", page, found, message_id="", size=0, images=0,
+                          attachments=0, warnings=tuple(run.warnings), refused={}, messages=0)
+    with ui.step("render"):
+        rendered = render.finish(render.prepare(page), {}, sender=run.sender, note=options.note,
+                                 cid_domain=run.sender.address.rpartition("@")[2])
+    subject = message.subject(options.subject, page, settings.sender.subject_prefix)
+    return _dispatch(run, options, found, Composed(page, rendered, ()), subject)
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -389,7 +471,9 @@ def preview(settings: Settings, env: Mapping[str, str], page: str, note: str | N
             ui: Conversation) -> Composed:
     """Render without sending; the sender shown is the configured one, if any."""
     sender = Sender(settings.sender.address or "you@example.invalid", settings.sender.name or "")
-    return Run(settings, env, ui).compose(SendOptions(page=page, note=note), sender)
+    run = Run(settings, env, ui)
+    options = SendOptions(page=page, note=note)
+    return run.render(run.fetch(run.page_ref(page)), options, sender)
 
 
 def resolve_recipients(settings: Settings, env: Mapping[str, str], specs: tuple[str, ...],

@@ -29,9 +29,12 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, quote, quote_plus, unquote, urlencode, urlsplit
+
+from tests.support import cql
 
 MISSING: Any = object()  # sentinel: the "email" key is absent from the user object
 
@@ -867,10 +870,51 @@ class _SiteApp:
 
     def route_search(self, *, query: dict[str, str], raw_query: str, relative: str,
                      **_: Any) -> Response:
-        if self.site.cloud:  # Cloud searches users at /search/user; content CQL: not faked yet
-            cql = query.get("cql", "")
-            raise HttpError(400, f"The fake Confluence does not implement this CQL: {cql}")
-        return self.search_users(query, raw_query, relative)
+        if not self.site.cloud and "user.fullname" in query.get("cql", ""):
+            return self.search_users(query, raw_query, relative)
+        return self.search_content(query, raw_query, relative)
+
+    def search_content(self, query: dict[str, str], raw_query: str, relative: str) -> Response:
+        """CQL over the visible pages; Cloud pages with an opaque cursor, DC with start."""
+        text = query.get("cql", "")
+        try:
+            parsed = cql.parse(text)
+        except cql.CQLError as error:
+            raise HttpError(400, f"com.atlassian.confluence.api.service.exceptions."
+                                 f"BadRequestException: {error}") from error
+        found = [p for p in self.site.pages if not p.restricted and parsed.matches(cql.Fields(
+            space=p.space_key, type=p.type, title=p.title,
+            text=f"{p.title} {p.view}", lastmodified=_iso(p.last_modified),
+            created=_iso(p.last_modified)))]
+        key = parsed.order.lstrip("-")
+        found.sort(key=lambda p: p.title.lower() if key == "title" else p.last_modified,
+                   reverse=parsed.order.startswith("-"))
+        expand = {e.removeprefix("content.") for e in _expand(query) if e.startswith("content.")}
+        items = [{
+            "content": self.content_json(p, expand, top=False),
+            "title": p.title,
+            "excerpt": "@@@hl@@@" + re.sub(r"<[^>]+>", " ", p.view)[:200] + "@@@endhl@@@",
+            "url": self.webui(p),
+            "resultGlobalContainer": {"title": p.space_name,
+                                      "displayUrl": f"/spaces/{p.space_key}"},
+            "breadcrumbs": [], "entityType": "content",
+            "iconCssClass": f"aui-icon content-type-{p.type}",
+            "lastModified": p.last_modified, "friendlyLastModified": "recently", "score": 1.0,
+        } for p in found]
+        if self.site.cloud and "cursor" in query:  # Cloud pages with an opaque cursor
+            query = {**query, "start": base64.urlsafe_b64decode(query["cursor"]).decode()}
+        data = self.paged(items, query=query, raw_query=raw_query, relative=relative,
+                          default_limit=25, extra={"totalSize": len(items), "cqlQuery": text,
+                                                   "searchDuration": 9})
+        if self.site.cloud and "next" in data["_links"]:
+            start = data["start"] + data["limit"]
+            cursor = base64.urlsafe_b64encode(str(start).encode()).decode()
+            kept = [(k, v) for k, v in parse_qsl(raw_query, keep_blank_values=True)
+                    if k not in ("start", "cursor", "next", "limit")]
+            params = urlencode([("next", "true"), ("cursor", cursor),
+                                ("limit", data["limit"]), *kept], safe=",")
+            data["_links"]["next"] = f"{quote(relative)}?{params}"
+        return _json(data)
 
     def route_group_by_name(self, *, query: dict[str, str], **_: Any) -> Response:
         if not self.site.cloud:
@@ -918,6 +962,10 @@ class _SiteApp:
 _USER_CQL = re.compile(
     r"\s*(?:type\s*=\s*user\s*(?:and\s+)?)?"
     r"(?:user\.fullname\s*~\s*(?P<q>[\"'])(?P<term>.*?)(?P=q))?\s*", re.IGNORECASE)
+
+
+def _iso(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def _expand(query: dict[str, str]) -> set[str]:

@@ -37,13 +37,16 @@ class Recorder:
     refuse: dict[str, str] = field(default_factory=dict)
     received: list[Received] = field(default_factory=list)
     logins: list[tuple[str, bool]] = field(default_factory=list)  # (mechanism, over TLS)
-    connections: int = 0
+    peers: set[tuple[str, int]] = field(default_factory=set)  # one client port a connection
     offer_auth: bool = True
+
+    @property
+    def connections(self) -> int:
+        return len(self.peers)
 
     async def handle_EHLO(self, server: Any, session: Any, envelope: Any, hostname: str,
                           responses: list[str]) -> list[str]:
-        if session.host_name is None:
-            self.connections += 1
+        self.peers.add(tuple(session.peer))
         session.host_name = hostname
         if not self.offer_auth:
             return [line for line in responses if not line.startswith("250-AUTH")]
