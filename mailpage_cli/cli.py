@@ -22,6 +22,7 @@ from mailpage_cli import __version__, credentials, settings
 from mailpage_cli.errors import (
     ConfigError,
     ExitCode,
+    InterruptedSendError,
     KeyringUnavailableError,
     MailpageError,
     UsageError,
@@ -61,6 +62,14 @@ class MailpageGroup(click.Group):
             return super().invoke(ctx)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
             raise
+        except InterruptedSendError as exc:
+            app = ctx.find_object(App)
+            output = app.output if app else Output()
+            output.error(str(exc))
+            for label, addresses in (("delivered", exc.delivered), ("not sent", exc.not_sent)):
+                if addresses:
+                    output.err.print(f"{label}: {', '.join(addresses)}", markup=False)
+            ctx.exit(exc.exit_code)
         except MailpageError as exc:
             self._fail(ctx, str(exc), exc.exit_code)
         except KeyboardInterrupt:

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import html
 import ipaddress
-import json
 import logging
 import random
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
@@ -140,15 +139,51 @@ def _retry_after(response: requests.Response) -> float | None:
         return None
 
 
+class _TransientError(Exception):
+    """A failure worth another try (after ``retry_after`` seconds, if the server said)."""
+
+    def __init__(self, message: str, retry_after: float | None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Clock:
+    """Time as the retries see it; tests swap in one that does not really wait."""
+
+    now = staticmethod(time.monotonic)
+    sleep = staticmethod(time.sleep)
+
+
+CLOCK = Clock()
+
+
+class _Retry:
+    """At most ATTEMPTS tries and DEADLINE seconds in all; exponential backoff with jitter
+    unless the server said when (``Retry-After``)."""
+
+    def __init__(self) -> None:
+        self.started = CLOCK.now()
+        self.tries = 0
+
+    def wait(self, retry_after: float | None) -> float | None:
+        self.tries += 1
+        if self.tries >= ATTEMPTS:
+            return None
+        backoff = BACKOFF * 2 ** (self.tries - 1) * random.uniform(1.0, 1.5)  # noqa: S311
+        wait = retry_after if retry_after is not None else backoff
+        if CLOCK.now() - self.started + wait > DEADLINE:
+            return None
+        return wait
+
+
 class Client:
     """An authenticated connection to one site."""
 
-    def __init__(self, site: Site, token: Secret, *, sleep: Callable[[float], None] = time.sleep):
+    def __init__(self, site: Site, token: Secret) -> None:
         import requests  # noqa: PLC0415 - HTTP and the atlassian package load only when needed
         from atlassian import ConfluenceServer  # noqa: PLC0415
 
         self.site = site
-        self.sleep = sleep
         self.session = requests.Session()
         adapter = requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=16)
         self.session.mount("https://", adapter)
@@ -176,55 +211,41 @@ class Client:
 
         url = path if path.startswith(("http://", "https://")) else (
             f"{self.site.url}/{path.lstrip('/')}")
-        started = time.monotonic()
-        for attempt in range(1, ATTEMPTS + 1):
-            clock = time.perf_counter()
+        retry = _Retry()
+        while True:
+            started = time.perf_counter()
             try:
                 response = self.api.get(url, params=dict(params or {}), absolute=True,
                                         advanced_mode=True)
+                log.debug("confluence GET %s %s %.0f ms", _loggable(url, params),
+                          response.status_code, (time.perf_counter() - started) * 1000)
+                if response.status_code in RETRY_STATUSES:
+                    raise _TransientError(f"Confluence is busy or rate-limiting"
+                                     f" ({response.status_code})", _retry_after(response))
+                return self._json(response, missing)
             except requests.exceptions.SSLError as exc:
                 raise TLSError(
                     f"The certificate of {urlsplit(url).hostname} is not trusted",
                     "For a private CA, point REQUESTS_CA_BUNDLE at its certificate (PEM).",
                 ) from exc
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                log.debug("confluence GET %s failed (%s)", _loggable(url, params),
-                          type(exc).__name__)
-                wait = self._wait(attempt, started, None)
+            except (_TransientError, requests.ConnectionError, requests.Timeout,
+                    requests.exceptions.ChunkedEncodingError,
+                    requests.exceptions.ContentDecodingError) as exc:
+                problem = exc if isinstance(exc, _TransientError) else _TransientError(
+                    f"Cannot reach Confluence at {urlsplit(url).hostname}"
+                    f" ({type(exc).__name__})", None)
+                if not isinstance(exc, _TransientError):
+                    log.debug("confluence GET %s failed (%s)", _loggable(url, params),
+                              type(exc).__name__)
+                wait = retry.wait(problem.retry_after)
                 if wait is None:
-                    raise UnavailableError(
-                        f"Cannot reach Confluence at {urlsplit(url).hostname}"
-                        f" ({type(exc).__name__})",
-                        "Check the site URL and the network, then try again later.",
-                    ) from None
-                self.sleep(wait)
-                continue
-            log.debug("confluence GET %s %s %.0f ms", _loggable(url, params),
-                      response.status_code, (time.perf_counter() - clock) * 1000)
-            if response.status_code in RETRY_STATUSES:
-                hint = _retry_after(response)
-                wait = self._wait(attempt, started, hint)
-                if wait is None:
-                    raise UnavailableError(
-                        f"Confluence is busy or rate-limiting ({response.status_code})",
-                        f"Try again {f'in {hint:.0f} s' if hint else 'in a few minutes'}.",
-                    )
-                self.sleep(wait)
-                continue
-            return self._json(response, url, missing)
-        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+                    later = (f"in {problem.retry_after:.0f} s" if problem.retry_after
+                             else "in a few minutes")
+                    raise UnavailableError(f"{problem}; gave up after {retry.tries} tries",
+                                           f"Nothing was sent; try again {later}.") from None
+                CLOCK.sleep(wait)
 
-    def _wait(self, attempt: int, started: float, hint: float | None) -> float | None:
-        """Seconds to wait before the next try, or ``None`` when tries or time are up."""
-        if attempt >= ATTEMPTS:
-            return None
-        wait = hint if hint is not None else BACKOFF * 2 ** (attempt - 1)
-        wait *= random.uniform(1.0, 1.25)  # noqa: S311 - jitter, not cryptography
-        if time.monotonic() - started + wait > DEADLINE:
-            return None
-        return wait
-
-    def _json(self, response: requests.Response, url: str, missing: str) -> Any:
+    def _json(self, response: requests.Response, missing: str) -> Any:
         status = response.status_code
         if status in (401, 403):
             raise AuthError(
@@ -241,14 +262,16 @@ class Client:
                              "Check the query.")
         if status >= 400:
             raise UnavailableError(f"Confluence answered {status}", "Try again later.")
+        if "html" in response.headers.get("content-type", "").lower():
+            raise AuthError(
+                "Confluence answered with a web page (a login page?) instead of data",
+                "Check the site URL and that the token is accepted for the REST API"
+                " (single sign-on may refuse API tokens).",
+            )
         try:
             return response.json()
-        except (ValueError, json.JSONDecodeError):
-            raise UnavailableError(
-                f"Confluence answered {_loggable(url)} with something other than JSON"
-                " (a login page or a proxy?)",
-                "Check the site URL; on Data Center, check that the token is allowed.",
-            ) from None
+        except ValueError:  # a body cut short on the way
+            raise _TransientError("Confluence sent an incomplete answer", None) from None
 
     def paged(self, path: str, params: Mapping[str, Any] | None = None, *,
               missing: str = "") -> Iterator[dict[str, Any]]:

@@ -11,7 +11,8 @@ saying what happened and, last, how to fix it::
     ├── AuthError                 4  credentials refused (SMTP 535, Confluence 401/403)
     ├── NotFoundError             5  page, user or group not found
     ├── UnavailableError          6  service down or rate-limited after retries
-    └── PolicyError               8  allowed domains, recipient count, message size
+    ├── PolicyError               8  allowed domains, recipient count, message size
+    └── InterruptedSendError         130  Ctrl-C while sending: who has the message, who has not
 
 Partial delivery (7) is not an exception: the send finishes and its report says who refused.
 """
@@ -80,3 +81,18 @@ class UnavailableError(MailpageError):
 
 class PolicyError(MailpageError):
     exit_code = ExitCode.POLICY
+
+
+class InterruptedSendError(MailpageError):
+    """Interrupted in the middle of delivery; says who already has the message."""
+
+    exit_code = ExitCode.INTERRUPTED
+
+    def __init__(self, delivered: tuple[str, ...], not_sent: tuple[str, ...]) -> None:
+        super().__init__(
+            f"Interrupted while sending: {len(delivered)} recipient(s) have the message,"
+            f" {len(not_sent)} do not",
+            "Send again only to those who do not (listed below).",
+        )
+        self.delivered = delivered
+        self.not_sent = not_sent

@@ -19,7 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mailpage_cli.credentials import Secret
-from mailpage_cli.errors import AuthError, ConfigError, TLSError, UnavailableError
+from mailpage_cli.errors import (
+    AuthError,
+    ConfigError,
+    InterruptedSendError,
+    TLSError,
+    UnavailableError,
+)
 from mailpage_cli.models import Delivery
 
 log = logging.getLogger(__name__)
@@ -201,6 +207,11 @@ class Connection:
         started = time.perf_counter()
         code, reply = smtp.mail(envelope.sender)
         _step("mail", started, code)
+        if code == 552:  # the message is too big for the server: every recipient refused
+            for address in recipients:
+                report.refused[address] = _reply(code, reply)
+            smtp.rset()
+            return
         if code >= 500:
             raise ConfigError(
                 f"The SMTP server refused the sender address ({_reply(code, reply)})",
@@ -293,6 +304,10 @@ def deliver(
                 connection = None
             if not any(report.pending() for report in reports):
                 break
+    except KeyboardInterrupt:
+        delivered = tuple(a for r in reports for a in r.delivered)
+        not_sent = tuple(a for r in reports for a in r.pending())
+        raise InterruptedSendError(delivered, not_sent) from None
     finally:
         if connection:
             connection.close()
