@@ -66,7 +66,7 @@ class MailpageGroup(click.Group):
             app = ctx.find_object(App)
             output = app.output if app else Output()
             output.error(str(exc))
-            for label, addresses in (("delivered", exc.delivered), ("not sent", exc.not_sent)):
+            for label, addresses in exc.report.items():
                 if addresses:
                     output.err.print(f"{label}: {', '.join(addresses)}", markup=False)
             ctx.exit(exc.exit_code)

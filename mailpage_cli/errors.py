@@ -88,11 +88,12 @@ class InterruptedSendError(MailpageError):
 
     exit_code = ExitCode.INTERRUPTED
 
-    def __init__(self, delivered: tuple[str, ...], not_sent: tuple[str, ...]) -> None:
+    def __init__(self, *, delivered: tuple[str, ...], unknown: tuple[str, ...],
+                 not_sent: tuple[str, ...]) -> None:
         super().__init__(
             f"Interrupted while sending: {len(delivered)} recipient(s) have the message,"
-            f" {len(not_sent)} do not",
+            f" {len(not_sent)} do not" + (f", {len(unknown)} may" if unknown else ""),
             "Send again only to those who do not (listed below).",
         )
-        self.delivered = delivered
-        self.not_sent = not_sent
+        self.report = {"delivered": delivered, "may have it (interrupted while the server"
+                       " was accepting it)": unknown, "not sent": not_sent}

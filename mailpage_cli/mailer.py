@@ -62,6 +62,7 @@ class _Report:
     """What happened so far to one envelope's recipients."""
 
     envelope: Envelope
+    in_flight: tuple[str, ...] = ()  # sent, the server's answer not yet in
     delivered: list[str] = field(default_factory=list)
     refused: dict[str, str] = field(default_factory=dict)
     deferred: dict[str, str] = field(default_factory=dict)  # last 4xx reply, worth a retry
@@ -226,7 +227,9 @@ class Connection:
             smtp.rset()
             return
         started = time.perf_counter()
+        report.in_flight = tuple(accepted)
         code, reply = smtp.data(envelope.data)
+        report.in_flight = ()
         _step("data", started, code)
         for address in accepted:
             if code == 250:
@@ -305,9 +308,14 @@ def deliver(
             if not any(report.pending() for report in reports):
                 break
     except KeyboardInterrupt:
-        delivered = tuple(a for r in reports for a in r.delivered)
-        not_sent = tuple(a for r in reports for a in r.pending())
-        raise InterruptedSendError(delivered, not_sent) from None
+        if connection:  # no polite QUIT: it would wait for the answer being interrupted
+            connection.smtp.close()
+            connection = None
+        raise InterruptedSendError(
+            delivered=tuple(a for r in reports for a in r.delivered),
+            unknown=tuple(a for r in reports for a in r.in_flight),
+            not_sent=tuple(a for r in reports for a in r.pending() if a not in r.in_flight),
+        ) from None
     finally:
         if connection:
             connection.close()

@@ -27,6 +27,7 @@ from mailpage_cli.render import (
     images,
     jira,
     layouts,
+    nesting,
     panels,
     people,
     placeholders,
@@ -96,6 +97,7 @@ def prepare(page: Page) -> PreparedPage:
     """Sanitize and parse the page, make its links absolute, rewrite its macros, list the
     images it needs."""
     soup = BeautifulSoup(sanitize(page.html), "html.parser")
+    flattened = nesting.flatten(soup)
     colours.render(soup)
     emoticons.render(soup)
     people.render(soup)
@@ -109,6 +111,9 @@ def prepare(page: Page) -> PreparedPage:
     layouts.render(soup)
     placeholders.render(soup, page)
     tables.render(soup)
+    if flattened:
+        warnings.append(f"the page nests its markup more than {nesting.MAX_DEPTH} levels deep;"
+                        " the deepest parts are kept as plain text")
     return PreparedPage(page, soup, _image_sources(soup, page), warnings)
 
 

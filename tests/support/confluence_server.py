@@ -23,6 +23,7 @@ import json
 import re
 import secrets
 import socket
+import struct
 import sys
 import threading
 import time
@@ -207,6 +208,7 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes | str | dict[str, Any] = b""
     declared_length: int | None = None
+    reset: bool = False  # no answer at all: the connection is reset (TCP RST)
 
     def payload(self) -> tuple[bytes, str]:
         if isinstance(self.body, dict):
@@ -227,6 +229,10 @@ class Fault:
             "X-RateLimit-Remaining": "0",
             "X-RateLimit-Reset": "2026-11-26T10:01:00Z",
         }, body=error_body(429, "Rate limit exceeded"))
+
+    @classmethod
+    def connection_reset(cls, prefix: str = "") -> Fault:
+        return cls(prefix, reset=True)
 
     @classmethod
     def bad_gateway(cls, prefix: str = "") -> Fault:
@@ -257,6 +263,10 @@ def error_body(status: int, message: str) -> dict[str, Any]:
             "data": {"authorized": status not in (401, 403), "valid": True, "errors": [],
                      "successful": False},
             "message": message}
+
+
+class ConnectionResetByFault(Exception):  # noqa: N818 - a signal, not an error
+    """Raised by the app to make the handler reset the connection."""
 
 
 class HttpError(Exception):
@@ -342,6 +352,11 @@ class _Handler(BaseHTTPRequestHandler):
         )
         try:
             response = self.server.app.handle(record, split.query)
+        except ConnectionResetByFault:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                       struct.pack("ii", 1, 0))  # close() sends RST
+            self.close_connection = True
+            return
         except HttpError as error:
             response = Response(error.status, json.dumps(error.body).encode(),
                                 headers=error.headers)
@@ -525,6 +540,8 @@ class _SiteApp:
         inside = path == context or path.startswith(context + "/") or not context
         relative = path[len(context):] if inside else path
         fault = self.fake.take_fault(relative)
+        if fault is not None and fault.reset:
+            raise ConnectionResetByFault
         if fault is not None:
             body, content_type = fault.payload()
             headers = dict(fault.headers)

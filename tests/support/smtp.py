@@ -3,6 +3,7 @@ they receive: the client under test talks to them over TCP exactly as to a mail 
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import ssl
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ from typing import Any
 
 import trustme
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult
+from aiosmtpd.smtp import SMTP, AuthResult
 
 USERNAME = "ann@example.com"
 PASSWORD = "correct horse battery staple"
@@ -39,6 +40,10 @@ class Recorder:
     logins: list[tuple[str, bool]] = field(default_factory=list)  # (mechanism, over TLS)
     peers: set[tuple[str, int]] = field(default_factory=set)  # one client port a connection
     offer_auth: bool = True
+    busy: int = 0  # the next N connections get "421" and are closed
+    drop_data: int = 0  # the next N DATA transactions end with the connection dropped
+    stall_data: float = 0.0  # seconds each DATA waits before it is answered
+    data_started: list[list[str]] = field(default_factory=list)  # recipients, as DATA begins
 
     @property
     def connections(self) -> int:
@@ -60,6 +65,13 @@ class Recorder:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.data_started.append(list(envelope.rcpt_tos))
+        if self.stall_data:
+            await asyncio.sleep(self.stall_data)
+        if self.drop_data > 0:
+            self.drop_data -= 1
+            server.transport.abort()  # gone before any reply: nothing was accepted
+            return "421 4.4.2 Connection dropped"
         self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos),
                                       envelope.original_content))
         return "250 Message accepted for delivery"
@@ -71,6 +83,32 @@ class Recorder:
         self.logins.append((mechanism, over_tls))
         ok = auth_data.login == USERNAME.encode() and auth_data.password == PASSWORD.encode()
         return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd replies 535
+
+
+class _BusySMTP(SMTP):
+    """Says 421 to the first ``recorder.busy`` connections, as a server under load does."""
+
+    recorder: Recorder
+
+    async def _handle_client(self) -> None:
+        if self.recorder.busy > 0:
+            self.recorder.busy -= 1
+            await self.push("421 4.3.2 Too busy, try again later")
+            assert self.transport is not None
+            self.transport.close()
+            return
+        await super()._handle_client()
+
+
+class _Controller(Controller):
+    def __init__(self, recorder: Recorder, **kwargs: Any) -> None:
+        super().__init__(recorder, **kwargs)
+        self.recorder = recorder
+
+    def factory(self) -> SMTP:
+        server = _BusySMTP(self.handler, **self.SMTP_kwargs)
+        server.recorder = self.recorder
+        return server
 
 
 def free_port() -> int:
@@ -133,6 +171,6 @@ def start(security: str, ca: trustme.CA | None = None, *, auth: bool = True,
         kwargs |= {"ssl_context": server_context(ca, *cert_names), "auth_require_tls": False}
     else:
         kwargs |= {"auth_require_tls": False}
-    controller = Controller(recorder, **kwargs)
+    controller = _Controller(recorder, **kwargs)
     controller.start()
     return SmtpServer("localhost", port, security, recorder, controller)

@@ -1,0 +1,334 @@
+"""Under faults nothing is lost and nothing is sent twice: Confluence that rate-limits, fails,
+resets, stalls or answers garbage; SMTP servers that are busy, defer, drop, refuse or stall;
+and a person pressing Ctrl-C in the middle of a send. Retries run on a fake clock."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+
+import pytest
+
+from mailpage_cli import confluence as confluence_module
+from tests.conftest import ROOT, run
+from tests.support import smtp
+from tests.support.confluence_server import FakeConfluence, Fault, Page, Site, User
+
+ME = User("Ann Example", "ann@example.com")
+TEAM = [User(f"Member {n}", f"member{n}@example.com") for n in range(5)]
+CONTENT = "/rest/api/content/98487"
+
+
+class FakeClock:
+    """Retries wait on this clock: it records each wait and moves on at once."""
+
+    def __init__(self) -> None:
+        self.time = 1000.0
+        self.sleeps: list[float] = []
+
+    def now(self) -> float:
+        return self.time
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.time += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    fake = FakeClock()
+    monkeypatch.setattr(confluence_module, "CLOCK", fake)
+    return fake
+
+
+@pytest.fixture
+def site(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeConfluence]:
+    data = Site("cloud", "/wiki", me=ME, users=list(TEAM), groups={"team": list(TEAM)},
+                pages=[Page("98487", "Release notes", view="<p>Ships Tuesday.</p>")])
+    with FakeConfluence(data) as fake:
+        for name, value in fake.env().items():
+            monkeypatch.setenv(name, value)
+        yield fake
+
+
+def page_requests(fake: FakeConfluence) -> int:
+    return sum(1 for r in fake.requests if r.path.endswith(CONTENT))
+
+
+def dry_run(*extra: str):  # type: ignore[no-untyped-def]
+    return run("send", "98487", "--to", "a@example.com", "--dry-run", *extra)
+
+
+# --------------------------------------------------------------------------- Confluence
+
+
+def test_429_with_retry_after_in_seconds_is_honoured(site: FakeConfluence,
+                                                    clock: FakeClock) -> None:
+    site.fail(Fault.rate_limited(CONTENT, retry_after=7))
+    result = dry_run()
+    assert result.exit_code == 0, result.stderr
+    assert clock.sleeps == [7.0]
+    assert page_requests(site) == 2
+
+
+def test_429_with_retry_after_as_an_http_date_is_honoured(site: FakeConfluence,
+                                                         clock: FakeClock) -> None:
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=20), usegmt=True)
+    site.fail(Fault(CONTENT, 429, headers={"Retry-After": when}))
+    result = dry_run()
+    assert result.exit_code == 0, result.stderr
+    (slept,) = clock.sleeps
+    assert 17 <= slept <= 21
+
+
+def test_429_without_retry_after_backs_off_exponentially_with_jitter(
+    site: FakeConfluence, clock: FakeClock,
+) -> None:
+    site.fail(Fault(CONTENT, 429), Fault(CONTENT, 429), Fault(CONTENT, 429))
+    result = dry_run()
+    assert result.exit_code == 0, result.stderr
+    first, second, third = clock.sleeps
+    assert 1 <= first <= 1.5 and 2 <= second <= 3 and 4 <= third <= 6
+
+
+@pytest.mark.parametrize("fault", [
+    Fault.bad_gateway(CONTENT), Fault(CONTENT, 503), Fault(CONTENT, 504),
+    Fault.connection_reset(CONTENT), Fault.truncated_json(CONTENT),
+    Fault.truncated_json(CONTENT, cut_connection=True),
+], ids=["502", "503", "504", "reset", "truncated", "cut-off"])
+def test_transient_faults_are_retried(site: FakeConfluence, clock: FakeClock,
+                                      fault: Fault) -> None:
+    site.fail(fault)
+    result = dry_run()
+    assert result.exit_code == 0, result.stderr
+    assert len(clock.sleeps) == 1
+    assert page_requests(site) == 2
+
+
+def test_after_four_tries_exit_6_says_when_to_try_again(site: FakeConfluence,
+                                                        clock: FakeClock) -> None:
+    site.fail(*[Fault(CONTENT, 503)] * 10)
+    result = dry_run()
+    assert result.exit_code == 6
+    assert "gave up after 4 tries" in result.stderr
+    assert "try again in a few minutes" in result.stderr
+    assert page_requests(site) == 4
+    assert "Traceback" not in result.stderr
+
+
+def test_a_retry_after_beyond_the_budget_gives_up_at_once(site: FakeConfluence,
+                                                          clock: FakeClock) -> None:
+    site.fail(Fault.rate_limited(CONTENT, retry_after=120))
+    result = dry_run()
+    assert result.exit_code == 6
+    assert "try again in 120 s" in result.stderr
+    assert clock.sleeps == [] and page_requests(site) == 1
+
+
+def test_all_tries_fit_in_sixty_seconds(site: FakeConfluence, clock: FakeClock) -> None:
+    site.fail(*[Fault.rate_limited(CONTENT, retry_after=25)] * 4)
+    result = dry_run()
+    assert result.exit_code == 6
+    assert sum(clock.sleeps) <= 60
+    assert clock.sleeps == [25.0, 25.0]
+
+
+def test_a_response_slower_than_the_timeout_is_retried_then_exit_6(
+    site: FakeConfluence, clock: FakeClock, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(confluence_module, "TIMEOUT", 1)  # the library wants whole seconds
+    site.latency = 1.5
+    result = dry_run()
+    assert result.exit_code == 6
+    assert "ReadTimeout" in result.stderr
+    assert len(clock.sleeps) == 3
+
+
+def test_a_login_page_instead_of_json_is_an_authentication_problem(
+    site: FakeConfluence, clock: FakeClock,
+) -> None:
+    site.fail(Fault.login_page(CONTENT))
+    result = dry_run()
+    assert result.exit_code == 4
+    assert "login page" in result.stderr
+    assert clock.sleeps == []
+
+
+def test_a_redirect_to_another_host_carries_no_credentials(site: FakeConfluence,
+                                                          clock: FakeClock) -> None:
+    elsewhere = f"{site.media_url}/steal{CONTENT}"
+    site.fail(Fault(CONTENT, 302, headers={"Location": elsewhere}))
+    result = dry_run()
+    assert result.exit_code != 0
+    assert site.media_requests and all(r.authorization is None for r in site.media_requests)
+    assert "Traceback" not in result.stderr
+
+
+def test_links_to_another_host_are_never_followed(site: FakeConfluence,
+                                                  clock: FakeClock) -> None:
+    body = {"results": [], "start": 0, "limit": 2, "size": 0,
+            "_links": {"base": site.media_url, "next": "/rest/api/group/x"}}
+    site.fail(Fault("/rest/api/group/by-name", 200, body={"type": "group", "name": "team",
+                                                          "id": "1"}),
+              Fault("/rest/api/group/1/membersByGroupId", 200, body=body))
+    result = run("recipients", "group:team")
+    assert result.exit_code == 6
+    assert "another host" in result.stderr
+    assert site.media_requests == []
+
+
+# --------------------------------------------------------------------------- SMTP
+
+
+@pytest.fixture
+def fast_smtp(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("mailpage_cli.mailer.BACKOFF", 0.01)
+    monkeypatch.setattr("mailpage_cli.mailer.TIMEOUT", 1.0)
+
+
+def send_json(*args: str) -> tuple[int, dict[str, object], str]:
+    result = run("send", "98487", *args, "--json")
+    return result.exit_code, json.loads(result.stdout) if result.stdout else {}, result.stderr
+
+
+def once_each(server: smtp.SmtpServer) -> Counter[str]:
+    counts = Counter(a for r in server.received for a in r.rcpt_tos)
+    assert all(n == 1 for n in counts.values()), counts  # nobody twice
+    return counts
+
+
+def test_421_at_connect_is_retried(site: FakeConfluence, smtp_env: smtp.SmtpServer,
+                                   fast_smtp: None) -> None:
+    smtp_env.recorder.busy = 2
+    code, report, stderr = send_json("--to", "a@example.com")
+    assert code == 0, stderr
+    assert report["status"] == "sent" and once_each(smtp_env) == {"a@example.com": 1}
+
+
+@pytest.mark.parametrize("reply", ["451 4.3.0 Try later", "452 4.2.2 Mailbox full"])
+def test_4xx_at_rcpt_is_retried_for_that_recipient_only(
+    site: FakeConfluence, smtp_env: smtp.SmtpServer, fast_smtp: None, reply: str,
+) -> None:
+    tries = Counter[str]()
+    original = smtp_env.recorder.handle_RCPT
+
+    async def flaky(server, session, envelope, address, options):  # type: ignore[no-untyped-def]
+        tries[address] += 1
+        if address == "slow@example.com" and tries[address] < 3:
+            return reply
+        return await original(server, session, envelope, address, options)
+
+    smtp_env.recorder.handle_RCPT = flaky  # type: ignore[method-assign]
+    code, report, stderr = send_json("--to", "a@example.com,slow@example.com")
+    assert code == 0, stderr
+    assert once_each(smtp_env) == {"a@example.com": 1, "slow@example.com": 1}
+    assert sorted(report["delivered"]) == ["a@example.com", "slow@example.com"]  # type: ignore[arg-type]
+
+
+def test_4xx_that_never_clears_is_reported_as_refused(
+    site: FakeConfluence, smtp_env: smtp.SmtpServer, fast_smtp: None,
+) -> None:
+    smtp_env.recorder.refuse["full@example.com"] = "452 4.2.2 Mailbox full"
+    code, report, _ = send_json("--to", "a@example.com,full@example.com")
+    assert code == 7
+    assert report["refused"] == {"full@example.com": "452 4.2.2 Mailbox full"}
+    assert report["delivered"] == ["a@example.com"]
+
+
+def test_a_connection_dropped_during_data_is_retried_once_delivered(
+    site: FakeConfluence, smtp_env: smtp.SmtpServer, fast_smtp: None,
+) -> None:
+    smtp_env.recorder.drop_data = 1
+    code, report, stderr = send_json("--to", "a@example.com", "--cc", "b@example.com")
+    assert code == 0, stderr
+    assert report["status"] == "sent"
+    assert len(smtp_env.recorder.data_started) == 2
+    assert once_each(smtp_env) == {"a@example.com": 1, "b@example.com": 1}
+
+
+def test_552_too_big_refuses_everyone_with_the_reply(
+    site: FakeConfluence, smtp_env: smtp.SmtpServer, fast_smtp: None,
+) -> None:
+    async def too_big(server, session, envelope):  # type: ignore[no-untyped-def]
+        return "552 5.3.4 Message size exceeds fixed limit"
+
+    smtp_env.recorder.handle_DATA = too_big  # type: ignore[method-assign]
+    code, report, stderr = send_json("--to", "a@example.com,b@example.com")
+    assert code == 7
+    assert report["refused"] == dict.fromkeys(
+        ["a@example.com", "b@example.com"], "552 5.3.4 Message size exceeds fixed limit")
+    assert report["delivered"] == []
+    assert "Not sent" in stderr
+
+
+def test_a_stalling_server_is_given_up_with_exit_6(
+    site: FakeConfluence, smtp_env: smtp.SmtpServer, fast_smtp: None,
+) -> None:
+    smtp_env.recorder.stall_data = 3.0
+    code, _, stderr = send_json("--to", "a@example.com")
+    assert code == 6
+    assert "Nothing was sent" in stderr and "Traceback" not in stderr
+    assert smtp_env.received == []
+
+
+def test_a_stall_after_some_deliveries_reports_who_got_it(
+    site: FakeConfluence, smtp_env: smtp.SmtpServer, fast_smtp: None,
+) -> None:
+    original = smtp_env.recorder.handle_DATA
+
+    async def stall_for_c(server, session, envelope):  # type: ignore[no-untyped-def]
+        if envelope.rcpt_tos == ["c@example.com"]:
+            await __import__("asyncio").sleep(3)
+        return await original(server, session, envelope)
+
+    smtp_env.recorder.handle_DATA = stall_for_c  # type: ignore[method-assign]
+    code, report, _ = send_json("--to", "a@example.com,b@example.com,c@example.com",
+                                "--individually")
+    assert code == 7
+    assert sorted(report["delivered"]) == ["a@example.com", "b@example.com"]  # type: ignore[arg-type]
+    assert list(report["refused"]) == ["c@example.com"]  # type: ignore[arg-type]
+    assert "not attempted" in report["refused"]["c@example.com"]  # type: ignore[index]
+    once_each(smtp_env)
+
+
+def test_interrupt_mid_send_exits_130_and_reports_what_went_out(
+    site: FakeConfluence, starttls_server: smtp.SmtpServer, ca_file: Path,
+) -> None:
+    original = starttls_server.recorder.handle_DATA
+
+    arrived: list[str] = []
+
+    async def slow_third(server, session, envelope):  # type: ignore[no-untyped-def]
+        arrived.append(envelope.rcpt_tos[0])
+        if envelope.rcpt_tos == ["member2@example.com"]:
+            await __import__("asyncio").sleep(30)
+        return await original(server, session, envelope)
+
+    starttls_server.recorder.handle_DATA = slow_third  # type: ignore[method-assign]
+    env = {**os.environ, **site.env(), **starttls_server.env(ca_file),
+           "MAILPAGE_SMTP_PASSWORD": smtp.PASSWORD, "PYTHONPATH": str(ROOT),
+           "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mailpage_cli", "send", "98487", "--to", "group:team",
+         "--individually"], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while len(arrived) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130
+    assert "Traceback" not in stderr
+    assert "delivered: member0@example.com, member1@example.com" in stderr
+    assert "may have it (interrupted while the server was accepting it): member2" in stderr
+    assert "not sent: member3@example.com, member4@example.com" in stderr
+    assert len(starttls_server.received) == 2  # it did not wait for the stalled answer
