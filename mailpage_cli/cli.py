@@ -108,6 +108,7 @@ def _setup_logging(debug: bool) -> None:
     # atlassian-python-api logs every request as curl, Authorization header included, and
     # response bodies: it never reaches a handler.
     library = logging.getLogger("atlassian")
+    library.setLevel(logging.WARNING)  # its DEBUG records are never even created
     library.propagate = False
     library.handlers = [logging.NullHandler()]
     ours = logging.getLogger("mailpage_cli")

@@ -47,6 +47,21 @@ def subject(template: str | None, page: Page, prefix: str) -> str:
     return clean_text(template.format_map(values)) or page.title
 
 
+MAX_FILENAME = 150
+
+
+def safe_filename(name: str) -> str:
+    """A file name a mail client may save as is: no control characters, no directories,
+    not absurdly long (the extension kept)."""
+    base = clean_text(name).replace("\\", "/").rsplit("/", 1)[-1].strip(" .") or "attachment"
+    if len(base) > MAX_FILENAME:
+        _, dot, extension = base.rpartition(".")
+        extension = extension if dot and len(extension) <= 10 else ""
+        base = base[: MAX_FILENAME - len(extension) - 2].rstrip() + "…" + (
+            f".{extension}" if extension else "")
+    return base
+
+
 def _address(recipient: Recipient | Sender) -> Address:
     local, _, domain = recipient.address.rpartition("@")
     return Address(clean_text(recipient.name), local, domain)
@@ -90,7 +105,7 @@ def build(
                 maintype,
                 subtype,
                 cid=f"<{inline.cid}>",
-                filename=clean_text(inline.image.filename),
+                filename=safe_filename(inline.image.filename),
                 disposition="inline",
             )
     for attachment in attachments:
@@ -99,7 +114,7 @@ def build(
             # Attached as the file it is: message/* may not be base64-encoded (RFC 2046).
             maintype, subtype = "application", "octet-stream"
         msg.add_attachment(
-            attachment.data, maintype, subtype, filename=clean_text(attachment.filename)
+            attachment.data, maintype, subtype, filename=safe_filename(attachment.filename)
         )
     return msg
 

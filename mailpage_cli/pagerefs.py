@@ -124,7 +124,7 @@ def parse_url(url: str, site_url: str | None) -> PageRef:
 def _exists(path: Path) -> bool:
     try:
         return path.exists()
-    except OSError:  # a name too long for the file system is not a file
+    except (OSError, ValueError):  # too long for the file system, or a NUL: not a file
         return False
 
 
@@ -139,7 +139,7 @@ def parse(text: str, site_url: str | None = None) -> PageRef:
         return parse_url(text, site_url)
     path = Path(text).expanduser() if text.startswith("~/") else Path(text)
     if path.suffix.lower() in (".html", ".htm") or _exists(path):
-        if not path.is_file():
+        if not _exists(path) or not path.is_file():
             raise NotFoundError(f"No such file: {text}", "Check the path of the HTML export.")
         return LocalFile(path)
     if match := _SPACE_TITLE.match(text):

@@ -92,7 +92,7 @@ def _read_list(path: str) -> str:
         return sys.stdin.read()
     try:
         return Path(path).expanduser().read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path, or not UTF-8
         raise UsageError(
             f"Cannot read the recipient list {path!r} ({exc})",
             "Check the path after file: (one recipient a line).",

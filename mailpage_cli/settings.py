@@ -44,7 +44,8 @@ def _text(raw: object) -> str:
 
 def _whole_number(low: int, high: int, what: str) -> Callable[[object], int]:
     def parse(raw: object) -> int:
-        number = int(raw) if isinstance(raw, str) and raw.strip().isdigit() else raw
+        text = raw.strip() if isinstance(raw, str) else ""
+        number = int(text) if text.isascii() and text.isdigit() else raw
         if isinstance(number, bool) or not isinstance(number, int) or not low <= number <= high:
             raise TypeError(what)
         return number
@@ -221,16 +222,16 @@ def config_path(app_dir: str, flag: str | None, env: Mapping[str, str]) -> Path:
 def read_file(path: Path) -> dict[str, Any]:
     """The whole config file as a dict; a missing file is empty."""
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         return {}
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
         raise ConfigError(
-            f"Cannot read the config file {path} ({exc.strerror})",
+            f"Cannot read the config file {path} ({getattr(exc, 'strerror', None) or exc})",
             "Check its permissions, or point MAILPAGE_CONFIG at another file.",
         ) from exc
     try:
-        data = tomllib.loads(text)
+        data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(
             f"The config file {path} is not valid TOML ({exc})",

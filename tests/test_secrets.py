@@ -1,0 +1,164 @@
+"""Secrets never leak (no stream, file or log record holds them, nor their base64 forms), and
+--debug logs the steps of a run without any of its user data."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from tests.conftest import EXAMPLE, ROOT, run
+from tests.support import smtp
+from tests.support.confluence_server import Attachment, FakeConfluence, Page, Site, User
+
+TOKEN = "conf-T0ken/with+odd=chars"
+ME = User("Ann Example", "ann@example.com")
+BOB = User("Bob Builder", "bob@example.com")
+PAGE_TEXT = "Zanzibar quarterly figures"
+
+
+def forms(secret: str, user: str) -> list[str]:
+    """The secret as it could leak: plain, URL-encoded, and inside the base64 of HTTP basic
+    auth and SMTP AUTH PLAIN."""
+    return [secret, quote(secret, safe=""), base64.b64encode(secret.encode()).decode(),
+            base64.b64encode(f"{user}:{secret}".encode()).decode(),
+            base64.b64encode(f"\0{user}\0{secret}".encode()).decode()]
+
+
+SECRET_FORMS = [*forms(TOKEN, ME.email or ""), *forms(smtp.PASSWORD, smtp.USERNAME)]
+
+
+@pytest.fixture
+def site(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeConfluence]:
+    data = Site("cloud", "/wiki", me=ME, token=TOKEN, users=[BOB],
+                groups={"secret-club": [BOB, ME]},
+                pages=[Page("98487", "Quarterly plan", view=f"<p>{PAGE_TEXT}</p>",
+                            attachments=[Attachment("plan.pdf", "application/pdf", b"%PDF")])])
+    with FakeConfluence(data) as fake:
+        yield fake
+
+
+@pytest.fixture
+def workspace(site: FakeConfluence, starttls_server: smtp.SmtpServer, ca_file: Path,
+              tmp_path: Path) -> dict[str, str]:
+    """A process environment: the token in the environment, the SMTP password only in the
+    (file) keyring, as `config set-smtp --password-stdin` stored it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILPAGE_")}
+    env |= {
+        "PYTHONPATH": str(ROOT), "PYTHON_KEYRING_BACKEND": "tests.support.keyrings.FileKeyring",
+        "MAILPAGE_TEST_KEYRING": str(tmp_path / "keyring.json"),
+        "MAILPAGE_STATE_DIR": str(tmp_path / "state"),
+        "MAILPAGE_SENDER_ADDRESS": "ann@example.com",
+        **site.env(), **starttls_server.env(ca_file),
+    }
+    stored = subprocess.run(
+        [sys.executable, "-m", "mailpage_cli", "config", "set-smtp", "--host", "localhost",
+         "--username", smtp.USERNAME, "--password-stdin"], env=env, input=smtp.PASSWORD + "\n",
+        capture_output=True, text=True, timeout=60, check=False)
+    assert stored.returncode == 0, stored.stderr
+    return env
+
+
+COMMANDS = [
+    ["send", "98487", "--to", "me", "--cc", "group:secret-club", "--attachments"],
+    ["send", "98487", "--to", "me", "--json", "--if-changed"],
+    ["-v", "send", "98487", "--to", "user:Bob Builder", "--json"],
+    ["--debug", "send", "98487", "--to", "me", "--json"],
+    ["--debug", "send", "98487", "--to", "me", "--save", "{tmp}/saved.eml"],
+    ["--debug", "preview", "98487", "--html", "{tmp}/preview.html"],
+    ["--debug", "recipients", "me", "group:secret-club", "--json"],
+    ["--debug", "digest", "--cql", "type = page", "--to", "me", "--dry-run", "--json"],
+    ["--debug", "-v", "config", "show"],
+    ["config", "show", "--json"],
+    ["--debug", "config", "check"],
+    ["--debug", "send", "98487", "--to", "not an address"],
+]
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=lambda a: " ".join(a)[:40])
+@pytest.mark.parametrize("wrong", [False, True], ids=["right", "wrong-secrets"])
+def test_no_stream_or_file_holds_a_secret(
+    workspace: dict[str, str], tmp_path: Path, args: list[str], wrong: bool,
+) -> None:
+    env = dict(workspace)
+    if wrong:  # the error paths: refused logins, exit 4
+        env["MAILPAGE_CONFLUENCE_TOKEN"] = TOKEN + "-wrong"
+    process = subprocess.run(
+        [sys.executable, "-m", "mailpage_cli", *[a.format(tmp=tmp_path) for a in args]],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+        stdin=subprocess.DEVNULL)
+    assert "Traceback" not in process.stderr or "--debug" in args
+    written = [p for p in tmp_path.rglob("*") if p.is_file() and p.name != "keyring.json"]
+    contents = [process.stdout, process.stderr,
+                *(p.read_bytes().decode("utf-8", "replace") for p in written)]
+    for text in contents:
+        for form in SECRET_FORMS:
+            assert form not in text
+
+
+def test_no_log_record_holds_a_secret(
+    site: FakeConfluence, smtp_env: smtp.SmtpServer, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every LogRecord any library creates during a --debug send, checked at birth: none
+    holds a secret or page content (atlassian-python-api would log response bodies)."""
+    for name, value in site.env().items():
+        monkeypatch.setenv(name, value)
+    records: list[str] = []
+    default = logging.getLogRecordFactory()
+
+    def capture(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = default(*args, **kwargs)
+        records.append(f"{record.name} {record.getMessage()}")
+        return record
+
+    logging.setLogRecordFactory(capture)
+    try:
+        result = run("--debug", "send", "98487", "--to", "me", "--attachments")
+    finally:
+        logging.setLogRecordFactory(default)
+    assert result.exit_code == 0, result.stderr
+    assert any("confluence GET" in r for r in records)
+    for record in records:
+        for value in (*SECRET_FORMS, PAGE_TEXT, "plan.pdf", "Quarterly plan"):
+            assert value not in record, record
+
+
+def test_debug_logs_every_step_and_no_user_data(
+    site: FakeConfluence, smtp_env: smtp.SmtpServer, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in site.env().items():
+        monkeypatch.setenv(name, value)
+    result = run("--debug", "send", "98487", "--to", "me", "--cc", "group:secret-club",
+                 "--bcc", "carol@example.com", "--attachments", "--message", "Top secret note")
+    assert result.exit_code == 0, result.stderr
+    debug = [line for line in result.stderr.splitlines() if line.startswith("debug:")]
+    text = "\n".join(debug)
+    assert "confluence GET /*/rest/api/content/98487?expand 200" in text
+    assert "confluence GET /*/rest/api/group/by-name?name 200" in text
+    for step in ("connect starttls", "starttls 220", "auth 235", "mail 250", "rcpt 250",
+                 "data 250", "quit"):
+        assert f"smtp {step}" in text
+    assert "download GET site 302" in text and "download GET elsewhere 200" in text
+    user_data = [ME.email, BOB.email, "carol@example.com", "Ann Example", "Bob Builder",
+                 "Quarterly plan", PAGE_TEXT, "Top secret note", "secret-club", "plan.pdf",
+                 "ENG", "Engineering", smtp.USERNAME, "localhost", *SECRET_FORMS]
+    for value in user_data:
+        assert str(value) not in text, value
+
+
+def test_the_config_file_is_refused_when_it_holds_a_secret_even_for_show(
+    config_file: Path,
+) -> None:
+    config_file.parent.mkdir(parents=True)
+    config_file.write_text('[profiles.default.confluence]\ntoken = "abc-very-secret"\n')
+    for args in (["config", "show"], ["send", str(EXAMPLE), "--to", "a@example.com", "-n"]):
+        result = run(*args)
+        assert result.exit_code == 3
+        assert "abc-very-secret" not in result.stderr + result.stdout
