@@ -6,10 +6,8 @@ that ``mailpage --help`` starts fast.
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
-import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -18,7 +16,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from mailpage_cli import __version__, credentials, settings
+from mailpage_cli import __version__, choices
 from mailpage_cli.errors import (
     ConfigError,
     ExitCode,
@@ -30,7 +28,9 @@ from mailpage_cli.errors import (
 from mailpage_cli.output import Output
 
 if TYPE_CHECKING:
+    from mailpage_cli.credentials import SecretKind
     from mailpage_cli.pipeline import SendResult
+    from mailpage_cli.settings import Settings
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -47,10 +47,14 @@ class App:
 
     @property
     def config_path(self) -> Path:
+        from mailpage_cli import settings  # noqa: PLC0415 - start-up time: not for --help
+
         return settings.config_path(click.get_app_dir("mailpage"), self.config_flag, self.env)
 
     @cached_property
-    def settings(self) -> settings.Settings:
+    def settings(self) -> Settings:
+        from mailpage_cli import settings  # noqa: PLC0415 - start-up time: not for --help
+
         return settings.load(self.config_path, self.profile, self.env)
 
 
@@ -91,31 +95,26 @@ class MailpageGroup(click.Group):
     def _fail(ctx: click.Context, text: str, code: int) -> NoReturn:
         app = ctx.find_object(App)
         if app and app.debug:
+            import traceback  # noqa: PLC0415 - only for --debug
+
             traceback.print_exc()
         (app.output if app else Output()).error(text)
         ctx.exit(code)
 
 
-class _DebugHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Our debug lines on the current stderr (one handler, however often the CLI runs)."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.setStream(sys.stderr)
-        super().emit(record)
-
-
 def _setup_logging(debug: bool) -> None:
-    # atlassian-python-api logs every request as curl, Authorization header included, and
-    # response bodies: it never reaches a handler.
-    library = logging.getLogger("atlassian")
-    library.setLevel(logging.WARNING)  # its DEBUG records are never even created
-    library.propagate = False
-    library.handlers = [logging.NullHandler()]
+    """With --debug our loggers write one line per step to this run's stderr; without it,
+    nothing (and logging is not even imported unless a part already did)."""
+    if not debug and "logging" not in sys.modules:
+        return
+    import logging  # noqa: PLC0415 - start-up time: only when there is logging to do
+
     ours = logging.getLogger("mailpage_cli")
-    ours.handlers = [h for h in ours.handlers if not isinstance(h, _DebugHandler)]
+    ours.handlers = [h for h in ours.handlers if h.get_name() != "mailpage-debug"]
     ours.setLevel(logging.DEBUG if debug else logging.WARNING)
     if debug:
-        handler = _DebugHandler()
+        handler = logging.StreamHandler(sys.stderr)
+        handler.set_name("mailpage-debug")
         handler.setFormatter(logging.Formatter("debug: %(message)s"))
         ours.addHandler(handler)
 
@@ -271,7 +270,7 @@ def _common(values: dict[str, Any]) -> dict[str, Any]:
 @send_options
 @click.option("--attachments", is_flag=True, help="Attach all the page's attachments.")
 @click.option("--attach", multiple=True, metavar="GLOB", help="Attach those matching GLOB.")
-@click.option("--external-images", type=click.Choice(["link", "embed"]), default="link",
+@click.option("--external-images", type=click.Choice(choices.EXTERNAL_IMAGES), default="link",
               show_default=True, help="Images from other sites: a link, or fetched and embedded.")
 @click.option("--if-changed", is_flag=True,
               help="Send only if this version was not yet sent to these recipients.")
@@ -391,8 +390,9 @@ def config() -> None:
     """
 
 
-def _store_secret(app: App, kind: credentials.SecretKind, from_stdin: bool) -> bool:
+def _store_secret(app: App, kind: SecretKind, from_stdin: bool) -> bool:
     """Read the secret from stdin or a hidden prompt and keep it in the keyring."""
+    from mailpage_cli import credentials  # noqa: PLC0415 - start-up time
     if from_stdin:
         value = sys.stdin.readline().rstrip("\r\n")
     elif app.output.interactive:
@@ -408,9 +408,9 @@ def _store_secret(app: App, kind: credentials.SecretKind, from_stdin: bool) -> b
 @config.command("set-site")
 @click.argument("url")
 @click.option("--user", metavar="EMAIL", help="Cloud: your Atlassian e-mail (basic auth).")
-@click.option("--auth", type=click.Choice(settings.AUTH_CHOICES),
+@click.option("--auth", type=click.Choice(choices.AUTH),
               help="basic (Cloud API token) or bearer (Data Center PAT) [basic with --user].")
-@click.option("--deployment", type=click.Choice(settings.DEPLOYMENTS),
+@click.option("--deployment", type=click.Choice(choices.DEPLOYMENTS),
               help="cloud or datacenter [cloud for *.atlassian.net].")
 @click.option("--token-stdin", is_flag=True, help="Read the API token / PAT from stdin.")
 @click.pass_obj
@@ -426,6 +426,7 @@ def set_site(
       printf '%s\\n' "$PAT" | mailpage config set-site https://wiki.example.com/confluence \\
           --token-stdin
     """
+    from mailpage_cli import credentials, settings  # noqa: PLC0415 - start-up time
     from mailpage_cli.confluence import make_site  # noqa: PLC0415
 
     changes = {"url": url.strip().rstrip("/"), "user": user, "auth": auth,
@@ -464,7 +465,7 @@ def check(app: App) -> None:
 @config.command("set-smtp")
 @click.option("--host", required=True, help="SMTP server host name.")
 @click.option("--port", type=click.IntRange(1, 65535), help="Port [465 ssl, 587 starttls, 25].")
-@click.option("--security", type=click.Choice(settings.SECURITY_CHOICES), default="starttls",
+@click.option("--security", type=click.Choice(choices.SECURITY), default="starttls",
               show_default=True, help="ssl = implicit TLS; starttls is mandatory when chosen.")
 @click.option("--username", help="Login name; the password goes to the keyring.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
@@ -481,6 +482,8 @@ def set_smtp(
       printf '%s\\n' "$PASSWORD" | mailpage config set-smtp --host smtp.example.com \\
           --username ann@example.com --password-stdin
     """
+    from mailpage_cli import credentials, settings  # noqa: PLC0415 - start-up time
+
     if password_stdin and not username:
         raise UsageError("--password-stdin needs --username", "Give the login name too.")
     if security == "none" and username:
@@ -515,6 +518,7 @@ def set_sender(
     \b
       mailpage config set-sender --name 'Ann Example' --address ann@example.com --reply-to me
     """
+    from mailpage_cli import settings  # noqa: PLC0415 - start-up time
     from mailpage_cli.recipients import clean_text, parse_address  # noqa: PLC0415
 
     changes: dict[str, object] = {}
@@ -539,7 +543,7 @@ def set_sender(
 @click.option("--allowed-domain", "domains", multiple=True, metavar="DOMAIN",
               help="Only these domains (and subdomains) may receive (repeatable; '' clears).")
 @click.option("--max-recipients", type=click.IntRange(min=1), help="Ask above this many [50].")
-@click.option("--max-size", type=click.FloatRange(0, settings.MAX_SIZE_MB, min_open=True),
+@click.option("--max-size", type=click.FloatRange(0, choices.MAX_SIZE_MB, min_open=True),
               metavar="MB",
               help="Largest message in MB [20].")
 @click.pass_obj
@@ -551,6 +555,8 @@ def set_policy(
     \b
       mailpage config set-policy --allowed-domain example.com --max-recipients 100
     """
+    from mailpage_cli import settings  # noqa: PLC0415 - start-up time
+
     changes: dict[str, object] = {}
     if domains:
         try:
@@ -577,6 +583,8 @@ def show(app: App, as_json: bool) -> None:
     \b
       mailpage --profile work config show --json
     """
+    from mailpage_cli import credentials  # noqa: PLC0415 - start-up time
+
     resolved = app.settings
     rows = {
         name: {"value": list(v.value) if isinstance(v.value, tuple) else v.value,
@@ -584,7 +592,7 @@ def show(app: App, as_json: bool) -> None:
         for name, v in resolved.values.items()
     }
     for kind in credentials.KINDS.values():
-        state, source = credentials.describe(kind, app.profile, app.env)
+        state, source = credentials.describe(kind, app.env)
         rows[kind.setting] = {"value": state, "source": source}
     if as_json:
         app.output.json({"profile": app.profile, "config": str(app.config_path),
@@ -600,7 +608,7 @@ def show(app: App, as_json: bool) -> None:
 
 
 @config.command("forget")
-@click.argument("what", type=click.Choice(["smtp", "confluence", "all"]), default="all")
+@click.argument("what", type=click.Choice(choices.FORGET), default="all")
 @click.pass_obj
 def forget(app: App, what: str) -> None:
     """Remove stored secrets and settings of the profile (default: all of them).
@@ -608,6 +616,8 @@ def forget(app: App, what: str) -> None:
     \b
       mailpage config forget smtp
     """
+    from mailpage_cli import credentials, settings  # noqa: PLC0415 - start-up time
+
     kinds = list(credentials.KINDS.values()) if what == "all" else [credentials.KINDS[what]]
     for kind in kinds:
         try:

@@ -183,6 +183,13 @@ class Client:
         import requests  # noqa: PLC0415 - HTTP and the atlassian package load only when needed
         from atlassian import ConfluenceServer  # noqa: PLC0415
 
+        # atlassian-python-api logs every request as curl and every response body: its
+        # DEBUG records are never even created, and nothing it logs reaches a handler.
+        library = logging.getLogger("atlassian")
+        library.setLevel(logging.WARNING)
+        library.propagate = False
+        library.handlers = [logging.NullHandler()]
+
         self.site = site
         self.session = requests.Session()
         adapter = requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=16)

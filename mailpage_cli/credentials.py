@@ -100,13 +100,14 @@ def lookup(kind: SecretKind, profile: str, env: Mapping[str, str]) -> tuple[Secr
     return from_keyring(kind, profile), "keyring"
 
 
-def describe(kind: SecretKind, profile: str, env: Mapping[str, str]) -> tuple[str, str]:
-    """("set", its source) or ("not set", why): never the secret (for ``config show``)."""
-    try:
-        secret, source = lookup(kind, profile, env)
-    except KeyringUnavailableError:
-        return "not set", f"no keyring backend; use {kind.env}"
-    return ("set", source) if secret else ("not set", f"{kind.env} or `{kind.store_command}`")
+def describe(kind: SecretKind, env: Mapping[str, str]) -> tuple[str, str]:
+    """Where the secret would come from, never the secret (for ``config show``).
+
+    The keyring is not opened: loading its backends costs more than the rest of the command
+    (``config check`` opens it, and says whether the secret is there and works)."""
+    if env.get(kind.env):
+        return "set", f"env {kind.env}"
+    return "keyring", f"if stored there (`{kind.store_command}`); else {kind.env}"
 
 
 def require(

@@ -8,7 +8,6 @@ with markup and emoji codes off, so "Release [beta] :warning:" stays text.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Iterator
@@ -16,7 +15,6 @@ from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
-from rich.prompt import Confirm, Prompt
 
 
 class Output:
@@ -42,6 +40,8 @@ class Output:
 
     def json(self, data: Any) -> None:
         """Indented for a person at a terminal; one line for a log or a pipe (JSON Lines)."""
+        import json  # noqa: PLC0415 - start-up time
+
         indent = 2 if sys.stdout.isatty() else None
         sys.stdout.write(json.dumps(data, indent=indent, ensure_ascii=False) + "\n")
         sys.stdout.flush()
@@ -78,6 +78,8 @@ class Output:
     def confirm(self, question: str) -> bool:
         if not self.interactive:
             return False
+        from rich.prompt import Confirm  # noqa: PLC0415 - start-up time
+
         return Confirm.ask(question, console=self.err, default=False)
 
     @property
@@ -87,6 +89,8 @@ class Output:
             return None
 
         def ask(label: str) -> str:
+            from rich.prompt import Prompt  # noqa: PLC0415 - start-up time
+
             return Prompt.ask(label, console=self.err, password=True)
 
         return ask

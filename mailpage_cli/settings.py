@@ -10,22 +10,16 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
+from mailpage_cli.choices import AUTH, DEPLOYMENTS, MAX_SIZE_MB, SECURITY
 from mailpage_cli.errors import ConfigError
 
-SECURITY_CHOICES = ("ssl", "starttls", "none")
 DEFAULT_PORTS = {"ssl": 465, "starttls": 587, "none": 25}
-AUTH_CHOICES = ("basic", "bearer")
-DEPLOYMENTS = ("cloud", "datacenter")
 SECRET_WORDS = ("password", "token", "secret")
-MAX_SIZE_MB = 10_000.0
 COMMANDS = {  # the command that sets each section, for error messages
     "confluence": "mailpage config set-site",
     "smtp": "mailpage config set-smtp",
@@ -102,12 +96,12 @@ class Field:
 FIELDS: tuple[Field, ...] = (
     Field("confluence", "url", "MAILPAGE_CONFLUENCE_URL", _text),
     Field("confluence", "user", "MAILPAGE_CONFLUENCE_USER", _text),
-    Field("confluence", "auth", "MAILPAGE_CONFLUENCE_AUTH", _choice(*AUTH_CHOICES)),
+    Field("confluence", "auth", "MAILPAGE_CONFLUENCE_AUTH", _choice(*AUTH)),
     Field("confluence", "deployment", "MAILPAGE_CONFLUENCE_DEPLOYMENT", _choice(*DEPLOYMENTS)),
     Field("smtp", "host", "MAILPAGE_SMTP_HOST", _text),
     Field("smtp", "port", "MAILPAGE_SMTP_PORT",
           _whole_number(1, 65535, "a port number from 1 to 65535")),
-    Field("smtp", "security", "MAILPAGE_SMTP_SECURITY", _choice(*SECURITY_CHOICES), "starttls"),
+    Field("smtp", "security", "MAILPAGE_SMTP_SECURITY", _choice(*SECURITY), "starttls"),
     Field("smtp", "username", "MAILPAGE_SMTP_USERNAME", _text),
     Field("smtp", "ca_file", "MAILPAGE_SMTP_CA_FILE", _text),
     Field("sender", "name", "MAILPAGE_SENDER_NAME", _text),
@@ -230,6 +224,8 @@ def read_file(path: Path) -> dict[str, Any]:
             f"Cannot read the config file {path} ({getattr(exc, 'strerror', None) or exc})",
             "Check its permissions, or point MAILPAGE_CONFIG at another file.",
         ) from exc
+    import tomllib  # noqa: PLC0415 - start-up time: --help reads no file
+
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -321,6 +317,8 @@ def _derive_defaults(values: dict[str, Resolved]) -> None:
         auth = "basic" if values["confluence.user"].value else "bearer"
         values["confluence.auth"] = Resolved(auth, "default")
     if values["confluence.deployment"].value is None:
+        from urllib.parse import urlsplit  # noqa: PLC0415 - start-up time
+
         host = urlsplit(values["confluence.url"].value or "").hostname or ""
         deployment = "cloud" if host.endswith(".atlassian.net") else "datacenter"
         values["confluence.deployment"] = Resolved(deployment, "default")
@@ -365,6 +363,8 @@ def tomli_w_dumps(data: Mapping[str, Any]) -> str:
 
 def write_file(path: Path, data: Mapping[str, Any]) -> None:
     """Write atomically, mode 0600 from the first byte (never briefly world-readable)."""
+    import tempfile  # noqa: PLC0415 - only writers need it
+
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".config-", suffix=".tmp")
     try:

@@ -1,10 +1,10 @@
 """Page HTML -> mail HTML with inline images, and its text alternative. Pure: no I/O.
 
-Two steps, one parse: :func:`prepare` sanitizes the page, makes its links absolute, rewrites
-Confluence's macros into what mail clients can show (one module per family) and says which
-images it needs; the caller fetches them; :func:`finish` writes the text alternative, draws
-the boxes as tables, embeds the images by Content-ID, wraps the page with its header and
-footer and inlines the CSS.
+Two steps, one parse: :func:`prepare` sanitizes the page, parses it (lxml), makes its links
+absolute, rewrites Confluence's macros into what mail clients can show (one module per
+family) and says which images it needs; the caller fetches them; :func:`finish` writes the
+text alternative, draws the boxes as tables, embeds the images by Content-ID, wraps the page
+with its header and footer and inlines the CSS.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
 import css_inline
-from bs4 import BeautifulSoup
 from markdown_it import MarkdownIt
 
 from mailpage_cli.models import Page, RenderedPage, Resource, Sender
@@ -39,6 +38,7 @@ from mailpage_cli.render.images import content_id
 from mailpage_cli.render.sanitize import LINK_SCHEMES, sanitize
 from mailpage_cli.render.styles import DARK_CSS, MAIL_CSS
 from mailpage_cli.render.text import text_alternative
+from mailpage_cli.render.tree import Element, find, parse, remove, serialize, unwrap
 
 __all__ = ["PreparedPage", "content_id", "finish", "note_html", "prepare", "sanitize"]
 
@@ -50,7 +50,7 @@ class PreparedPage:
     """A sanitized, parsed, macro-rewritten page waiting for its images."""
 
     page: Page
-    soup: BeautifulSoup
+    root: Element
     image_sources: tuple[str, ...]
     warnings: list[str] = field(default_factory=list)
 
@@ -65,30 +65,30 @@ def _absolute(url: str, page: Page) -> str | None:
     return urljoin(page.base_url.rstrip("/") + "/", url) if page.base_url else None
 
 
-def _links(soup: BeautifulSoup, page: Page) -> list[str]:
+def _links(root: Element, page: Page) -> list[str]:
     unlinked = 0
-    for link in soup.find_all("a"):
-        target = _absolute(str(link.get("href", "")), page) if link.get("href") else None
+    for link in find(root, "descendant::a"):
+        target = _absolute(str(link.get("href")), page) if link.get("href") else None
         if target:
-            link["href"] = target
+            link.set("href", target)
         else:
             unlinked += bool(link.get("href"))
-            link.unwrap()
+            unwrap(link)
     if not unlinked:
         return []
     return [(f"{unlinked} link(s) to files of the export became plain text"
              " (set MAILPAGE_CONFLUENCE_URL to link pages to the site)")]
 
 
-def _image_sources(soup: BeautifulSoup, page: Page) -> tuple[str, ...]:
+def _image_sources(root: Element, page: Page) -> tuple[str, ...]:
     sources: dict[str, None] = {}
-    for img in soup.find_all("img"):
-        src = str(img.get("src", "")).strip()
+    for img in find(root, "descendant::img"):
+        src = str(img.get("src") or "").strip()
         if not src:
-            img.decompose()
+            remove(img)
             continue
         src = _absolute(src, page) or src  # unresolved: a file of a local export
-        img["src"] = src
+        img.set("src", src)
         sources[src] = None
     return tuple(sources)
 
@@ -96,25 +96,25 @@ def _image_sources(soup: BeautifulSoup, page: Page) -> tuple[str, ...]:
 def prepare(page: Page) -> PreparedPage:
     """Sanitize and parse the page, make its links absolute, rewrite its macros, list the
     images it needs."""
-    soup = BeautifulSoup(sanitize(page.html), "html.parser")
-    flattened = nesting.flatten(soup)
-    colours.render(soup)
-    emoticons.render(soup)
-    people.render(soup)
-    warnings = _links(soup, page)
-    tasks.render(soup)
-    status.render(soup)
-    jira.render(soup)
-    code.render(soup)
-    panels.render(soup)
-    expand.render(soup)
-    layouts.render(soup)
-    placeholders.render(soup, page)
-    tables.render(soup)
+    root = parse(sanitize(page.html))
+    flattened = nesting.flatten(root)
+    colours.render(root)
+    emoticons.render(root)
+    people.render(root)
+    warnings = _links(root, page)
+    tasks.render(root)
+    status.render(root)
+    jira.render(root)
+    code.render(root)
+    panels.render(root)
+    expand.render(root)
+    layouts.render(root)
+    placeholders.render(root, page)
+    tables.render(root)
     if flattened:
         warnings.append(f"the page nests its markup more than {nesting.MAX_DEPTH} levels deep;"
                         " the deepest parts are kept as plain text")
-    return PreparedPage(page, soup, _image_sources(soup, page), warnings)
+    return PreparedPage(page, root, _image_sources(root, page), warnings)
 
 
 def note_html(note: str) -> str:
@@ -132,21 +132,36 @@ def _sent_by(sender: Sender) -> str:
     return f"Sent by {who} with mailpage."
 
 
-def _document(prepared: PreparedPage, sender: Sender, note: str | None) -> str:
-    page = prepared.page
+def _header(page: Page, note: str | None) -> str:
     esc = htmllib.escape
     header = [f'<h1 class="mp-title">{esc(page.title)}</h1>']
     if meta := _meta_line(page):
         header.append(f'<p class="mp-meta">{esc(meta)}</p>')
     if note:
-        marked = boxes.box(prepared.soup, "message")
-        marked.append(BeautifulSoup(note_html(note), "html.parser"))
-        header.append(str(marked))
+        header.append(f'<div data-mp-box="message">{note_html(note)}</div>')
     if page.url:
         header.append(f'<p class="mp-view"><a href="{esc(page.url)}">View in Confluence</a></p>')
-    header_soup = BeautifulSoup("".join(header), "html.parser")
-    boxes.to_tables(header_soup)
-    direction = ' dir="rtl"' if _right_to_left(prepared.soup) else ""
+    root = parse("".join(header))
+    boxes.to_tables(root)
+    return serialize(root)
+
+
+def _right_to_left(root: Element) -> bool:
+    """Most of the page's blocks marked right-to-left: the page is."""
+    blocks = find(root, "descendant::*[@dir][self::p or self::div or self::li or self::h1 or"
+                        " self::h2 or self::h3 or self::td]")
+    if not blocks:
+        return False
+    rtl = [b for b in blocks if str(b.get("dir")).lower() == "rtl"]
+    every = find(root, "descendant::*[self::p or self::div or self::li or self::h1 or"
+                       " self::h2 or self::h3 or self::td]")
+    return len(rtl) * 2 > len(every)
+
+
+def _document(prepared: PreparedPage, sender: Sender, note: str | None) -> str:
+    page = prepared.page
+    esc = htmllib.escape
+    direction = ' dir="rtl"' if _right_to_left(prepared.root) else ""
     return (
         '<!DOCTYPE html><html><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -155,18 +170,11 @@ def _document(prepared: PreparedPage, sender: Sender, note: str | None) -> str:
         f"<title>{esc(page.title)}</title><style>{MAIL_CSS}\n{DARK_CSS}</style></head>"
         '<body><table class="mp-frame" role="presentation" width="100%" cellpadding="0" '
         'cellspacing="0" bgcolor="#ffffff"><tr><td class="mp-main">'
-        + str(header_soup)
-        + f'<div class="mp-page"{direction}>{prepared.soup}</div>'
+        + _header(page, note)
+        + f'<div class="mp-page"{direction}>{serialize(prepared.root)}</div>'
         + f'<p class="mp-footer">{esc(_sent_by(sender))}</p>'
         + "</td></tr></table></body></html>"
     )
-
-
-def _right_to_left(soup: BeautifulSoup) -> bool:
-    """Most of the page's blocks marked right-to-left: the page is."""
-    blocks = soup.find_all(["p", "div", "li", "h1", "h2", "h3", "td"])
-    rtl = [b for b in blocks if str(b.get("dir", "")).lower() == "rtl"]
-    return bool(blocks) and len(rtl) * 2 > len(blocks)
 
 
 def finish(
@@ -179,10 +187,10 @@ def finish(
 ) -> RenderedPage:
     """Embed the images (``None``: not available), wrap, inline CSS, write the text part."""
     page = prepared.page
-    text = text_alternative(prepared.soup, title=page.title, meta=_meta_line(page), note=note,
+    text = text_alternative(prepared.root, title=page.title, meta=_meta_line(page), note=note,
                             url=page.url, sent_by=_sent_by(sender))
-    boxes.to_tables(prepared.soup)
-    inline, missing = images.embed(prepared.soup, image_data, cid_domain)
+    boxes.to_tables(prepared.root)
+    inline, missing = images.embed(prepared.root, image_data, cid_domain)
     if missing:
         prepared.warnings.append(f"{missing} image(s) could not be found and were left out")
     html = css_inline.inline(

@@ -5,42 +5,35 @@ mail, ignores most CSS on a div but honours a cell's ``bgcolor`` and border."""
 
 from __future__ import annotations
 
-from bs4 import BeautifulSoup, Tag
-
 from mailpage_cli.render.styles import PANELS
+from mailpage_cli.render.tree import Element, find, move_children, new, replace
 
 
-def box(soup: BeautifulSoup, kind: str, title: str = "") -> Tag:
+def box(kind: str, title: str = "") -> Element:
     """An empty marked box, with its title if any; fill it and put it in place."""
-    div = soup.new_tag("div", attrs={"data-mp-box": kind})
+    div = new("div", data_mp_box=kind)
     if title:
-        heading = soup.new_tag("p", attrs={"class": "mp-box-title"})
-        strong = soup.new_tag("strong")
-        strong.string = title
-        heading.append(strong)
+        heading = new("p", **{"class": "mp-box-title"})
+        heading.append(new("strong", title))
         div.append(heading)
     return div
 
 
-def to_tables(soup: BeautifulSoup) -> None:
-    for marked in reversed(soup.select("div[data-mp-box]")):  # innermost first
-        kind = str(marked["data-mp-box"])
+def to_tables(root: Element) -> None:
+    for marked in reversed(find(root, "descendant::div[@data-mp-box]")):  # innermost first
+        kind = str(marked.get("data-mp-box"))
         colours = PANELS.get(kind)
-        table = soup.new_tag("table", attrs={
-            "role": "presentation", "width": "100%", "cellpadding": "0", "cellspacing": "0",
-            "style": "border-collapse: collapse; margin: 8px 0;",
-        })
-        row = soup.new_tag("tr")
-        css = "mp-code" if kind == "code" else f"mp-box mp-box-{kind}"
-        cell = soup.new_tag("td", attrs={"class": css})
+        table = new("table", role="presentation", width="100%", cellpadding="0",
+                    cellspacing="0", style="border-collapse: collapse; margin: 8px 0;")
+        row = new("tr")
+        cell = new("td", **{"class": "mp-code" if kind == "code" else f"mp-box mp-box-{kind}"})
         if colours:
-            cell["bgcolor"] = colours.background
+            cell.set("bgcolor", colours.background)
         if background := marked.get("data-mp-background"):
             text = colours.text if colours else PANELS["panel"].text
-            cell["bgcolor"] = str(background)
-            cell["style"] = f"background-color: {background}; color: {text};"
+            cell.set("bgcolor", background)
+            cell.set("style", f"background-color: {background}; color: {text};")
         table.append(row)
         row.append(cell)
-        for child in list(marked.contents):
-            cell.append(child.extract())
-        marked.replace_with(table)
+        move_children(marked, cell)
+        replace(marked, table)

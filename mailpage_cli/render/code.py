@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from bs4 import BeautifulSoup, Tag
-
 from mailpage_cli.render.boxes import box
+from mailpage_cli.render.tree import Element, find, new, replace, text_content, text_of
 
 
-def _language(pre: Tag) -> str:
+def _language(pre: Element) -> str:
     params = str(pre.get("data-syntaxhighlighter-params") or "")
     for part in params.split(";"):
         key, _, value = part.partition(":")
@@ -16,22 +15,21 @@ def _language(pre: Tag) -> str:
     return ""
 
 
-def render(soup: BeautifulSoup) -> None:
-    for macro in soup.find_all("div", attrs={"data-macro-name": ["code", "noformat"]}):
-        pre = macro.find("pre")
-        if pre is None:
+def render(root: Element) -> None:
+    for macro in find(root, "descendant::div[@data-macro-name='code' or"
+                            " @data-macro-name='noformat']"):
+        pres = find(macro, "descendant::pre")
+        if not pres:
             continue
-        title_tag = macro.select_one(".code-title, .codeHeader")
-        marked = box(soup, "code")
-        if title_tag is not None and (title := " ".join(title_tag.get_text(" ").split())):
-            heading = soup.new_tag("p", attrs={"class": "mp-code-title"})
-            strong = soup.new_tag("strong")
-            strong.string = title
-            heading.append(strong)
+        titles = find(macro, "descendant::*[contains(@class, 'code-title') or"
+                             " contains(@class, 'codeHeader')]")
+        marked = box("code")
+        if titles and (title := text_of(titles[0])):
+            heading = new("p", **{"class": "mp-code-title"})
+            heading.append(new("strong", title))
             marked.append(heading)
-        clean = soup.new_tag("pre")
-        if language := _language(pre):
-            clean["data-language"] = language  # the text alternative's code fence says it
-        clean.string = pre.get_text()
+        clean = new("pre", text_content(pres[0]))
+        if language := _language(pres[0]):
+            clean.set("data-language", language)  # the text alternative's fence says it
         marked.append(clean)
-        macro.replace_with(marked)
+        replace(macro, marked)

@@ -3,17 +3,16 @@ so that a client darkening the mail cannot leave dark text on a light patch turn
 
 from __future__ import annotations
 
-from bs4 import BeautifulSoup
-
 from mailpage_cli.render.styles import PAGE
+from mailpage_cli.render.tree import Element, find
 
 
 def _declares(style: str, prop: str) -> bool:
     return any(d.split(":")[0].strip().lower() == prop for d in style.split(";") if ":" in d)
 
 
-def render(soup: BeautifulSoup) -> None:
-    for element in soup.find_all(style=True):
-        style = str(element["style"]).strip().rstrip(";")
+def render(root: Element) -> None:
+    for element in find(root, "descendant::*[contains(@style, 'background')]"):
+        style = str(element.get("style")).strip().rstrip(";")
         if _declares(style, "background-color") and not _declares(style, "color"):
-            element["style"] = f"{style}; color: {PAGE.text}"
+            element.set("style", f"{style}; color: {PAGE.text}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bs4 import BeautifulSoup
+from mailpage_cli.render.tree import Element, classes, find, replace_with_text
 
 EMOTICONS = {
     "smile": "🙂", "sad": "🙁", "cheeky": "😛", "laugh": "😀", "wink": "😉", "thumbs-up": "👍",
@@ -13,22 +13,20 @@ EMOTICONS = {
 }
 
 
-def _unicode(img: object) -> str | None:
-    get = getattr(img, "get", None)
-    if get is None:
-        return None
-    fallback = str(get("data-emoji-fallback") or "")
+def _unicode(img: Element) -> str | None:
+    fallback = str(img.get("data-emoji-fallback") or "")
     if fallback and not fallback.startswith(":"):
         return fallback
-    if (name := get("data-emoticon-name")) is not None:
-        return EMOTICONS.get(str(name), str(get("alt") or ""))
-    if "emoticon" in (get("class") or []) or get("data-emoji-id") is not None:
-        return str(get("alt") or get("data-emoji-shortname") or "")
+    if (name := img.get("data-emoticon-name")) is not None:
+        return EMOTICONS.get(str(name), str(img.get("alt") or ""))
+    if "emoticon" in classes(img) or img.get("data-emoji-id") is not None:
+        return str(img.get("alt") or img.get("data-emoji-shortname") or "")
     return None
 
 
-def render(soup: BeautifulSoup) -> None:
-    for img in soup.find_all("img"):
+def render(root: Element) -> None:
+    for img in find(root, "descendant::img[@data-emoji-fallback or @data-emoticon-name or"
+                          " @data-emoji-id or contains(@class, 'emoticon')]"):
         text = _unicode(img)
         if text is not None:
-            img.replace_with(text)
+            replace_with_text(img, text)

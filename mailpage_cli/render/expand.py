@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from bs4 import BeautifulSoup
-
 from mailpage_cli.render.boxes import box
+from mailpage_cli.render.tree import Element, move_children, remove, replace, text_of, with_class
 
 
-def render(soup: BeautifulSoup) -> None:
-    for container in reversed(soup.select(".expand-container")):  # innermost first
-        control = container.select_one(".expand-control")
-        label = container.select_one(".expand-control-text")
-        title = " ".join(label.get_text(" ").split()) if label else ""
-        content = container.select_one(".expand-content")
-        if control is not None:
-            control.decompose()
-        marked = box(soup, "expand", f"▾ {title or 'Details'}")
-        for child in list((content or container).contents):
-            marked.append(child.extract())
-        container.replace_with(marked)
+def render(root: Element) -> None:
+    for container in reversed(with_class(root, "expand-container")):  # innermost first
+        controls = with_class(container, "expand-control", axis="child")
+        labels = with_class(controls[0], "expand-control-text") if controls else []
+        title = text_of(labels[0]) if labels else ""
+        for control in controls:
+            remove(control)
+        content = with_class(container, "expand-content", axis="child")
+        marked = box("expand", f"▾ {title or 'Details'}")
+        move_children(content[0] if content else container, marked)
+        replace(container, marked)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from bs4 import BeautifulSoup
+from mailpage_cli.render.tree import Element, classes, remove
+
+_ISSUE = {"confluence-jim-macro", "jira-issue"}
 
 
-def render(soup: BeautifulSoup) -> None:
-    for issue in soup.select(".confluence-jim-macro, .jira-issue"):
-        for img in issue.find_all("img"):
-            img.decompose()
-        issue["class"] = "mp-jira"
+def render(root: Element) -> None:
+    issues = [e for e in root.iter("span", "div") if _ISSUE.intersection(classes(e))]
+    for issue in issues:
+        for img in list(issue.iter("img")):
+            remove(img)
+        issue.set("class", "mp-jira")
         key = str(issue.get("data-jira-key") or "")
-        link = issue.find("a")
-        if link is None and key:
-            issue.insert(0, key)
+        if key and next(issue.iter("a"), None) is None:
+            issue.text = key + (issue.text or "")

@@ -3,14 +3,19 @@ Outlook cannot float them."""
 
 from __future__ import annotations
 
-from bs4 import BeautifulSoup
+from mailpage_cli.render.tree import Element, classes, unwrap
+
+_WRAPPERS = {"contentLayout2", "contentLayout", "columnLayout", "innerCell"}
 
 
-def render(soup: BeautifulSoup) -> None:
-    for cell in soup.select(".columnLayout > .cell"):
-        cell.name = "div"
-        cell["class"] = "mp-column"
-        for inner in cell.select(".innerCell"):
-            inner.unwrap()
-    for wrapper in soup.select(".contentLayout2, .contentLayout, .columnLayout"):
-        wrapper.unwrap()
+def render(root: Element) -> None:
+    wrappers = []
+    for div in root.iter("div"):
+        names = classes(div)
+        if "cell" in names and "columnLayout" in classes(div.getparent()):
+            div.attrib.clear()
+            div.set("class", "mp-column")
+        elif _WRAPPERS.intersection(names):
+            wrappers.append(div)
+    for wrapper in wrappers:
+        unwrap(wrapper)

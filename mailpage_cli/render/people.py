@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from bs4 import BeautifulSoup
+from mailpage_cli.render.tree import Element, classes, new, replace, text_of
+
+_MENTION = {"confluence-userlink", "user-mention", "mention"}
 
 
-def render(soup: BeautifulSoup) -> None:
-    for mention in soup.select("a.confluence-userlink, a.user-mention, .mention"):
-        name = " ".join(mention.get_text(" ").split())
-        span = soup.new_tag("span", attrs={"class": "mp-mention"})
-        span.string = name if name.startswith("@") else f"@{name}"
-        mention.replace_with(span)
+def render(root: Element) -> None:
+    mentions = [e for e in root.iter("a", "span")
+                if _MENTION.intersection(names := classes(e)) and (e.tag == "a" or
+                                                                  "mention" in names)]
+    for mention in mentions:
+        name = text_of(mention)
+        replace(mention, new("span", name if name.startswith("@") else f"@{name}",
+                             **{"class": "mp-mention"}))

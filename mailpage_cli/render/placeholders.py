@@ -3,10 +3,9 @@ diagrams, page trees) -> a short placeholder linking to the page in Confluence."
 
 from __future__ import annotations
 
-from bs4 import BeautifulSoup, Tag
-
 from mailpage_cli.models import Page
 from mailpage_cli.render.boxes import box
+from mailpage_cli.render.tree import Element, find, new, remove, replace, text_content
 
 # Their content is a live view of something else: a placeholder even when they rendered.
 ALWAYS = {"drawio", "gliffy", "roadmap", "jirachart", "chart", "livesearch", "pagetree",
@@ -18,31 +17,32 @@ NAMES = {"toc": "Table of contents", "children": "Child pages", "drawio": "Diagr
          "blog-posts": "Blog posts", "widget": "Embedded content", "html": "HTML"}
 
 
-def _empty(element: Tag) -> bool:
-    return not element.get_text(strip=True) and element.find("img") is None
+def _empty(element: Element) -> bool:
+    return not text_content(element).strip() and not find(element, "descendant::img")
 
 
-def render(soup: BeautifulSoup, page: Page) -> None:
-    for macro in soup.select("[data-macro-name], .toc-macro, .client-side-toc-macro"):
-        if not any(parent is soup for parent in macro.parents):
+def render(root: Element, page: Page) -> None:
+    macros = find(root, "descendant::*[@data-macro-name or contains(@class, 'toc-macro')]")
+    for macro in macros:
+        if not any(ancestor is root for ancestor in macro.iterancestors()):
             continue  # inside a macro already replaced
         name = str(macro.get("data-macro-name") or "toc")
         empty = _empty(macro)
-        if name in ALWAYS or (empty and macro.name != "span"):
-            macro.replace_with(_placeholder(soup, name, page))
+        if name in ALWAYS or (empty and macro.tag != "span"):
+            replace(macro, _placeholder(name, page))
         elif empty:
-            macro.decompose()  # an empty inline macro (an anchor): nothing to say
+            remove(macro)  # an empty inline macro (an anchor): nothing to say
 
 
-def _placeholder(soup: BeautifulSoup, name: str, page: Page) -> Tag:
+def _placeholder(name: str, page: Page) -> Element:
     label = NAMES.get(name, f"{name.replace('-', ' ').capitalize()} macro")
-    marked = box(soup, "placeholder")
-    paragraph = soup.new_tag("p", attrs={"class": "mp-placeholder", "style": "margin: 0;"})
-    paragraph.append(f"{label}: shown in Confluence only.")
+    marked = box("placeholder")
+    paragraph = new("p", f"{label}: shown in Confluence only.",
+                    **{"class": "mp-placeholder", "style": "margin: 0;"})
     if page.url:
-        paragraph.append(" ")
-        link = soup.new_tag("a", href=page.url)
-        link.string = "Open the page"
+        link = new("a", "Open the page", href=page.url)
+        link.tail = None
+        paragraph.text += " "
         paragraph.append(link)
     marked.append(paragraph)
     return marked

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from bs4 import BeautifulSoup
-
 from mailpage_cli.render.styles import LOZENGES
+from mailpage_cli.render.tree import Element, classes, new, replace, text_of
 
 
-def render(soup: BeautifulSoup) -> None:
-    for lozenge in soup.select(".status-macro, .aui-lozenge"):
-        classes: list[str] = list(lozenge.get("class") or [])
-        colour = next((c.removeprefix("aui-lozenge-") for c in classes
-                       if c.startswith("aui-lozenge-") and c.removeprefix("aui-lozenge-")
-                       in LOZENGES), "")
+def render(root: Element) -> None:
+    lozenges = [e for e in root.iter("span", "div")
+                if "status-macro" in (names := classes(e)) or "aui-lozenge" in names]
+    for lozenge in lozenges:
+        names = classes(lozenge)
+        colour = next((c.removeprefix("aui-lozenge-") for c in names
+                       if c.startswith("aui-lozenge-")
+                       and c.removeprefix("aui-lozenge-") in LOZENGES), "")
         css = ["mp-lozenge", f"mp-lozenge-{colour or 'default'}"]
-        if "aui-lozenge-subtle" in classes:
+        if "aui-lozenge-subtle" in names:
             css.append("mp-subtle")
-        text = " ".join(lozenge.get_text(" ").split()).upper()
-        span = soup.new_tag("span", attrs={"class": " ".join(css), "data-status": text})
-        span.string = text
-        lozenge.replace_with(span)
+        text = text_of(lozenge).upper()
+        replace(lozenge, new("span", text, **{"class": " ".join(css), "data-status": text}))

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import re
 
-from bs4 import BeautifulSoup
-
 from mailpage_cli.render.styles import HEADER_CELL, PAGE
+from mailpage_cli.render.tree import Element, classes
 
 _COLOUR = re.compile(r"#[0-9a-fA-F]{3,6}|rgb\(\s*\d+\s*,\s*\d+\s*,\s*\d+\s*\)")
 _HIGHLIGHTS = {
@@ -16,32 +15,36 @@ _HIGHLIGHTS = {
 }
 
 
-def render(soup: BeautifulSoup) -> None:
-    for table in soup.select("table.confluenceTable, .table-wrap > table"):
-        table["border"] = "1"
-        table["cellpadding"] = "6"
-        table["cellspacing"] = "0"
-        wrapper = table.parent
-        if wrapper is not None and "table-wrap" in (wrapper.get("class") or []):
-            wrapper["class"] = "mp-wide"
-        for cell in table.find_all(["td", "th"]):
-            colour = _highlight(cell)
-            if colour:
-                cell["bgcolor"] = colour
-                cell["style"] = f"background-color: {colour}; color: {PAGE.text};"
-            elif cell.name == "th" or "confluenceTh" in (cell.get("class") or []):
-                cell["bgcolor"] = HEADER_CELL.background
-                cell["class"] = "mp-th"
+def render(root: Element) -> None:
+    for table in root.iter("table"):
+        wrapper = table.getparent()
+        wrapped = wrapper is not None and "table-wrap" in classes(wrapper)
+        if not wrapped and "confluenceTable" not in classes(table):
+            continue
+        table.set("border", "1")
+        table.set("cellpadding", "6")
+        table.set("cellspacing", "0")
+        if wrapped:
+            wrapper.set("class", "mp-wide")
+        for cell in table.iter("td", "th"):
+            _style(cell)
 
 
-def _highlight(cell: object) -> str | None:
-    get = getattr(cell, "get", None)
-    if get is None:
-        return None
-    value = str(get("data-highlight-colour") or "")
+def _style(cell: Element) -> None:
+    colour = _highlight(cell)
+    if colour:
+        cell.set("bgcolor", colour)
+        cell.set("style", f"background-color: {colour}; color: {PAGE.text};")
+    elif cell.tag == "th" or "confluenceTh" in classes(cell):
+        cell.set("bgcolor", HEADER_CELL.background)
+        cell.set("class", "mp-th")
+
+
+def _highlight(cell: Element) -> str | None:
+    value = str(cell.get("data-highlight-colour") or "")
     if _COLOUR.fullmatch(value):
         return value
-    for css in get("class") or []:
+    for css in classes(cell):
         if css.startswith("highlight-") and css.removeprefix("highlight-") in _HIGHLIGHTS:
             return _HIGHLIGHTS[css.removeprefix("highlight-")]
     return _HIGHLIGHTS.get(value)

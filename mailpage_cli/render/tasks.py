@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from bs4 import BeautifulSoup
+from mailpage_cli.render.tree import Element, classes, new, with_class
 
 DONE, OPEN = "☑", "☐"
 
 
-def render(soup: BeautifulSoup) -> None:
-    for task_list in soup.select("ul.inline-task-list"):
-        task_list["class"] = "mp-tasks"
-        for item in task_list.find_all("li", recursive=False):
-            done = "checked" in (item.get("class") or [])
-            box = soup.new_tag("span", attrs={"class": "mp-task-box"})
-            box.string = f"{DONE if done else OPEN}\u00a0"
-            item.insert(0, box)
-            del item["class"]
+def render(root: Element) -> None:
+    for task_list in with_class(root, "inline-task-list", "ul"):
+        task_list.set("class", "mp-tasks")
+        for item in task_list.iterchildren("li"):
+            done = "checked" in classes(item)
+            mark = new("span", f"{DONE if done else OPEN}\u00a0", **{"class": "mp-task-box"})
+            mark.tail, item.text = item.text, None
+            item.insert(0, mark)
+            item.attrib.pop("class", None)

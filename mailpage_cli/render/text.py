@@ -1,23 +1,140 @@
-"""The plain-text alternative: Markdown a person can read, with the links, never empty."""
+"""The plain-text alternative: Markdown a person can read, with the links, never empty.
+
+markdownify writes it, fed a pre-simplified copy of the rendered page: tables and code
+blocks arrive already written as Markdown (one opaque node each, where markdownify would
+walk every cell), images as their alt text, statuses as ``[DONE]``, and the wrappers that
+mean nothing in text (spans, layout divs, attributes) are gone. That keeps markdownify's
+tree walk, the slow part of a text alternative, to the prose.
+"""
 
 from __future__ import annotations
 
+import copy
 import re
 from typing import Any
 
 from bs4 import BeautifulSoup, Tag
+from lxml import etree
 from markdownify import MarkdownConverter
 
+from mailpage_cli.render.images import alt_text
+from mailpage_cli.render.tree import (
+    Element,
+    new,
+    replace,
+    replace_with_text,
+    serialize,
+    text_content,
+    unwrap,
+)
+
 _BLANK_LINES = re.compile(r"\n{3,}")
+# Simple inline formatting (no elements inside) is written as Markdown before markdownify
+# walks the tree: the same marks it would write, without a node each.
+_INLINE_MARKS = {"strong": "**", "b": "**", "em": "*", "i": "*", "code": "`"}
+_INLINE_TAGS = ("strong", "b", "em", "i", "code", "a")
+_BLOCK_TAGS = ("p", "h1", "h2", "h3", "h4", "h5", "h6")
+
+
+def _inline(element: Element) -> str:
+    """A table cell's content as one line of Markdown: its text, links kept."""
+    parts = [element.text or ""]
+    for child in element:
+        if child.tag == "a" and child.get("href"):
+            parts.append(f"[{' '.join(text_content(child).split())}]({child.get('href')})")
+        elif child.tag == "img":
+            parts.append(alt_text(child))
+        elif child.tag in ("br", "p", "li", "div") and len(parts) > 1:
+            parts.append(" " + _inline(child))
+        else:
+            parts.append(_inline(child))
+        parts.append(child.tail or "")
+    return " ".join("".join(parts).split())
+
+
+def _table(table: Element) -> str:
+    # Inner tables are Markdown already (the caller goes innermost first): every row here
+    # is this table's.
+    rows = [[_inline(cell).replace("|", "\\|") for cell in row.iterchildren("td", "th")]
+            for row in table.iter("tr")]
+    rows = [row for row in rows if row]
+    if not rows:
+        return ""
+    width = max(len(row) for row in rows)
+    lines = ["| " + " | ".join(row + [""] * (width - len(row))) + " |" for row in rows]
+    lines.insert(1, "| " + " | ".join(["---"] * width) + " |")
+    return "\n".join(lines)
+
+
+def _opaque(element: Element, markdown: str) -> None:
+    replace(element, new("mp-text", data_text=markdown))
+
+
+def _inline_leaf(element: Element) -> str:
+    """An inline element holding only text, as the Markdown markdownify would write."""
+    words = " ".join((element.text or "").split())
+    if element.tag == "a":
+        href = str(element.get("href") or "")
+        if not href:
+            return words
+        return f"<{href}>" if words == href else f"[{words}]({href})"
+    mark = _INLINE_MARKS[element.tag]
+    return f"{mark}{words}{mark}" if words else ""
+
+
+def _simplified(root: Element) -> str:
+    page = copy.deepcopy(root)
+    for img in list(page.iter("img")):
+        replace_with_text(img, alt_text(img))
+    for status in [s for s in page.iter("span") if s.get("data-status")]:
+        replace_with_text(status, f"[{status.get('data-status')}]")
+    for table in reversed(list(page.iter("table"))):  # innermost first
+        _opaque(table, _table(table))
+    for pre in list(page.iter("pre")):
+        fence = "```" + str(pre.get("data-language") or "")
+        _opaque(pre, f"{fence}\n{text_content(pre).rstrip()}\n```")
+    etree.strip_tags(page, "span", "font", "u", "time", "colgroup", "col", "section")
+    for div in [d for d in page.iter("div") if d.get("data-mp-box") is None]:
+        unwrap(div)
+    # Inline elements holding only text, innermost first, until none is left: **bold
+    # [link](href)** takes two rounds.
+    for _ in range(4):
+        leaves = [e for e in page.iter(*_INLINE_TAGS) if not len(e)]
+        if not leaves:
+            break
+        for element in reversed(leaves):
+            text = _inline_leaf(element)
+            if text and (element.tail or "")[:1].isalnum():
+                text += " "
+            replace_with_text(element, text)
+    # Blocks of plain text: a heading or paragraph with no element left inside.
+    for leaf in [e for e in page.iter(*_BLOCK_TAGS) if not len(e)]:
+        words = " ".join((leaf.text or "").split())
+        level = int(leaf.tag[1]) if leaf.tag != "p" else 0
+        _opaque(leaf, f"{'#' * level} {words}" if level else words)
+    # What markdownify never reads, it need not parse (data-* stay: cheaper than a walk).
+    etree.strip_attributes(page, "class", "style", "id", "width", "height", "title", "dir",
+                           "lang", "align", "valign", "colspan", "rowspan", "bgcolor")
+    return serialize(page)
+
+
+class _Tag(Tag):
+    """bs4's Tag, whose ``find_parent(name)`` is a plain walk up the tree. markdownify asks
+    it of every element (am I inside a ``<pre>``?); bs4's general matching machinery made
+    that question cost almost half of the conversion."""
+
+    def find_parent(self, name: Any = None, attrs: Any = None, **kwargs: Any) -> Any:
+        if isinstance(name, str) and not attrs and not kwargs:
+            parent = self.parent
+            while parent is not None and parent.name != name:
+                parent = parent.parent
+            return parent
+        return super().find_parent(name, attrs or {}, **kwargs)
 
 
 class _Converter(MarkdownConverter):
-    """markdownify, with images as their alt text, boxes quoted, statuses bracketed and no
-    escaping noise."""
-
-    def convert_img(self, el: Tag, text: str, parent_tags: set[str]) -> str:  # noqa: ARG002
-        alt = " ".join(str(el.get("alt") or "").split())
-        return f"[image: {alt}]" if alt else "[image]"
+    """markdownify, with boxes quoted, pre-written Markdown kept as it is, and no escaping
+    noise."""
 
     # markdownify's stub omits its convert_* methods, hence the ignores below.
     def convert_div(self, el: Tag, text: str, parent_tags: set[str]) -> str:
@@ -25,21 +142,17 @@ class _Converter(MarkdownConverter):
             return str(self.convert_blockquote(el, text, parent_tags))  # type: ignore[attr-defined]
         return str(super().convert_div(el, text, parent_tags))  # type: ignore[misc]
 
-    def convert_span(self, el: Tag, text: str, parent_tags: set[str]) -> str:  # noqa: ARG002
-        return f"[{text.strip()}]" if el.get("data-status") else text
+    def convert_mp_text(self, el: Tag, text: str, parent_tags: set[str]) -> str:  # noqa: ARG002
+        return f"\n\n{el.get('data-text', '')}\n\n"
 
 
-def _language(el: Tag) -> str:
-    return str(el.get("data-language") or "")
-
-
-def text_alternative(soup: BeautifulSoup, *, title: str, meta: str, note: str | None,
+def text_alternative(root: Element, *, title: str, meta: str, note: str | None,
                      url: str | None, sent_by: str) -> str:
     options: dict[str, Any] = {
         "heading_style": "ATX", "bullets": "-", "escape_asterisks": False,
         "escape_underscores": False, "escape_misc": False,
-        "code_language_callback": _language,
     }
+    soup = BeautifulSoup(_simplified(root), "lxml", element_classes={Tag: _Tag})
     body = _Converter(**options).convert_soup(soup)
     body = _BLANK_LINES.sub("\n\n", "\n".join(line.rstrip() for line in body.splitlines()))
     parts = [f"# {title}"]

@@ -1,0 +1,9 @@
+"""The fixed words of the contract that flags and settings share (SPEC "Commands" and
+"Settings"). Tiny on purpose: the command line imports it at start-up."""
+
+SECURITY = ("ssl", "starttls", "none")
+AUTH = ("basic", "bearer")
+DEPLOYMENTS = ("cloud", "datacenter")
+EXTERNAL_IMAGES = ("link", "embed")
+FORGET = ("smtp", "confluence", "all")
+MAX_SIZE_MB = 10_000.0
