@@ -15,6 +15,7 @@ import ipaddress
 import logging
 import random
 import re
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -191,8 +192,10 @@ class Client:
         library.handlers = [logging.NullHandler()]
 
         self.site = site
+        self._me: Person | None = None
+        self._me_lock = threading.Lock()
         self.session = requests.Session()
-        adapter = requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=16)
+        adapter = requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=32)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
         self.public = downloads.bare_session()
@@ -343,8 +346,13 @@ class Client:
     # --- people ---------------------------------------------------------------------------
 
     def me(self) -> Person:
-        return _person(self.get("rest/api/user/current",
-                                {"expand": "details.personal"}, missing="Unknown user"))
+        """The user of the token (asked once; recipients and Reply-To both want it)."""
+        with self._me_lock:
+            if self._me is None:
+                self._me = _person(self.get("rest/api/user/current",
+                                            {"expand": "details.personal"},
+                                            missing="Unknown user"))
+            return self._me
 
     def user(self, key: str) -> Person | None:
         """By Cloud accountId, or Data Center username or userKey; ``None`` if unknown."""

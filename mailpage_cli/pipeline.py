@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import base64
 import fnmatch
+import functools
 import hashlib
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import cached_property
@@ -43,7 +44,6 @@ from mailpage_cli.models import (
 )
 from mailpage_cli.settings import Settings
 
-CONCURRENCY = 8
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -135,12 +135,12 @@ class Composed:
     attachments: tuple[Resource, ...]
 
 
-def parallel(function: Callable[[T], R], items: Iterable[T]) -> list[R]:
-    """``map`` over a bounded pool: downloads wait on the network, not on the CPU."""
+def parallel(function: Callable[[T], R], items: Iterable[T], limit: int) -> list[R]:
+    """``map`` over at most ``limit`` threads: downloads wait on the network, not the CPU."""
     items = list(items)
-    if len(items) < 2:
+    if len(items) < 2 or limit < 2:
         return [function(item) for item in items]
-    with ThreadPoolExecutor(min(CONCURRENCY, len(items))) as pool:
+    with ThreadPoolExecutor(min(limit, len(items))) as pool:
         return list(pool.map(function, items))
 
 
@@ -156,6 +156,10 @@ class Run:
 
     def warn(self, text: str) -> None:
         self.warnings.append(text)
+
+    @property
+    def concurrency(self) -> int:
+        return int(self.settings.confluence.concurrency)
 
     @property
     def budget(self) -> int:
@@ -224,20 +228,30 @@ class Run:
             page = self.confluence.page(ref)
             return Fetched(page, None, render.prepare(page))
 
-    def render(self, fetched: Fetched, options: SendOptions,
-               sender: Sender | None = None) -> Composed:
-        """Download the page's images and attachments, and render it."""
+    def render(self, fetched: Fetched, options: SendOptions, sender: Sender | None = None,
+               listed: Future[list[AttachmentInfo]] | None = None) -> Composed:
+        """Download the page's images and attachments (one bounded pool for both), and render
+        it. ``listed`` is the page's attachment list, when already being fetched."""
         page, export, prepared = fetched.page, fetched.export, fetched.prepared
         sender = sender or self.sender
+        sources = prepared.image_sources
         with self.ui.step("download images"):
-            found = parallel(lambda src: self._image(src, export, options),
-                             prepared.image_sources)
-            images = dict(zip(prepared.image_sources, found, strict=True))
-            attachments = self._attachments(page, export, options)
+            wanted = self._wanted_attachments(page, export, options, listed)
+            jobs: list[Callable[[], Resource | None]] = [
+                *(functools.partial(self._image, src, export, options) for src in sources),
+                *(load for _, load in wanted),
+            ]
+            found = parallel(lambda job: job(), jobs, self.concurrency)
+        images = dict(zip(sources, found[:len(sources)], strict=True))
+        attachments = found[len(sources):]
+        missing = [name for (name, _), got in zip(wanted, attachments, strict=True) if got is None]
+        if missing:
+            raise UsageError(f"Attachments missing from the export: {', '.join(missing)}",
+                             "Export the space again with its attachments.")
         with self.ui.step("render"):
             rendered = render.finish(prepared, images, sender=sender, note=options.note,
                                      cid_domain=sender.address.rpartition("@")[2])
-        return Composed(page, rendered, attachments)
+        return Composed(page, rendered, tuple(a for a in attachments if a is not None))
 
     def _image(self, src: str, export: localexport.ExportPage | None,
                options: SendOptions) -> Resource | None:
@@ -263,29 +277,27 @@ class Run:
             self.warn(str(exc))
         return None
 
-    def _attachments(self, page: Page, export: localexport.ExportPage | None,
-                     options: SendOptions) -> tuple[Resource, ...]:
+    def _wanted_attachments(
+        self, page: Page, export: localexport.ExportPage | None, options: SendOptions,
+        listed: Future[list[AttachmentInfo]] | None,
+    ) -> list[tuple[str, Callable[[], Resource | None]]]:
+        """The attachments ``--attachments`` / ``--attach`` ask for, each with its loader."""
         if not (options.attachments or options.attach):
-            return ()
+            return []
         available: list[tuple[str, Callable[[], Resource | None]]]
         if export is not None:
             available = [(name, _export_file(export, rel, name))
                          for name, rel in export.attachments]
         else:
-            available = [(a.filename, self._confluence_file(a))
-                         for a in self.confluence.attachments(str(page.id))]
+            infos = listed.result() if listed else self.confluence.attachments(str(page.id))
+            available = [(a.filename, self._confluence_file(a)) for a in infos]
         wanted = [(name, load) for name, load in available if options.attachments
                   or any(fnmatch.fnmatch(name, glob) for glob in options.attach)]
         if options.attach and not wanted:
             names = ", ".join(name for name, _ in available) or "no attachments"
             raise UsageError(f"No attachment of the page matches {', '.join(options.attach)}",
                              f"The page has: {names}.")
-        found = parallel(lambda item: item[1](), wanted)
-        missing = [name for (name, _), got in zip(wanted, found, strict=True) if got is None]
-        if missing:
-            raise UsageError(f"Attachments missing from the export: {', '.join(missing)}",
-                             "Export the space again with its attachments.")
-        return tuple(r for r in found if r is not None)
+        return wanted
 
     def _confluence_file(self, info: AttachmentInfo) -> Callable[[], Resource]:
         return lambda: self.confluence.download(info.url, self.budget, info.filename)
@@ -347,7 +359,6 @@ def _check_policy(found: Recipients, run: Run, ask: bool) -> None:
 
 
 def _resolve_and_check(run: Run, options: SendOptions, page_id: str | None) -> Recipients:
-    run.sender_address()
     found = run.recipients(options, page_id)
     if not found.all:
         raise UsageError("No recipients", "Give at least one --to, --cc or --bcc.")
@@ -362,11 +373,27 @@ def send(
     settings: Settings, env: Mapping[str, str], options: SendOptions, ui: Conversation
 ) -> SendResult:
     """Resolve, check policy, fetch; stop if unchanged; render, then send (or save, or stop
-    for a dry run)."""
+    for a dry run). Lookups that do not depend on each other (the page, the attachment
+    list, who "me" is, the recipients) run at the same time."""
     run = Run(settings, env, ui)
     ref = run.page_ref(options.page)
-    found = _resolve_and_check(run, options, ref.id if isinstance(ref, pagerefs.PageId) else None)
-    fetched = run.fetch(ref)
+    page_id = ref.id if isinstance(ref, pagerefs.PageId) else None
+    run.sender_address()
+    with ThreadPoolExecutor(3) as lookups:
+        if not isinstance(ref, pagerefs.LocalFile):
+            client = run.confluence  # connects (and may prompt) here, not in a thread
+            page = lookups.submit(run.fetch, ref)
+            listed = (lookups.submit(client.attachments, page_id)
+                      if page_id and (options.attachments or options.attach) else None)
+            if settings.sender.reply_to.strip().lower() == "me":
+                lookups.submit(client.me)  # cached for Reply-To
+        else:
+            page, listed = lookups.submit(run.fetch, ref), None
+        specs = " ".join((*options.to, *options.cc, *options.bcc)).lower()
+        if page_id is None and "watchers" in specs and not isinstance(ref, pagerefs.LocalFile):
+            page_id = page.result().page.id  # SPACE:Title: the watchers need its id first
+        found = _resolve_and_check(run, options, page_id)
+        fetched = page.result()
     page_key = fetched.page.id or str(ref)
     recipient_set = state.recipients_hash(r.address for r in found.all)
     sent = state.SentState(state.state_dir(env))
@@ -374,9 +401,9 @@ def send(
             settings.profile, page_key, recipient_set) == fetched.version:
         return SendResult("unchanged", fetched.page, found, message_id="", size=0, images=0,
                           attachments=0, warnings=tuple(run.warnings), refused={}, messages=0)
-    composed = run.render(fetched, options)
-    subject = message.subject(options.subject, composed.page, settings.sender.subject_prefix)
-    result = _dispatch(run, options, found, composed, subject)
+    subject = message.subject(options.subject, fetched.page, settings.sender.subject_prefix)
+    result = _dispatch(run, options, found, run.render(fetched, options, listed=listed),
+                       subject)
     if options.if_changed and result.status == "sent":
         sent.record(settings.profile, page_key, recipient_set, fetched.version)
     return result
@@ -433,6 +460,7 @@ def digest(
     """One message listing the pages a CQL query finds, newest first; nothing found: nothing
     sent (status ``empty``)."""
     run = Run(settings, env, ui)
+    run.sender_address()
     found = _resolve_and_check(run, options, None)
     since = digests.parse_duration(options.since) if options.since else None
     with ui.step("search"):

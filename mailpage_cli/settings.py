@@ -98,6 +98,8 @@ FIELDS: tuple[Field, ...] = (
     Field("confluence", "user", "MAILPAGE_CONFLUENCE_USER", _text),
     Field("confluence", "auth", "MAILPAGE_CONFLUENCE_AUTH", _choice(*AUTH)),
     Field("confluence", "deployment", "MAILPAGE_CONFLUENCE_DEPLOYMENT", _choice(*DEPLOYMENTS)),
+    Field("confluence", "concurrency", "MAILPAGE_CONFLUENCE_CONCURRENCY",
+          _whole_number(1, 32, "a number of parallel downloads from 1 to 32"), 8),
     Field("smtp", "host", "MAILPAGE_SMTP_HOST", _text),
     Field("smtp", "port", "MAILPAGE_SMTP_PORT",
           _whole_number(1, 65535, "a port number from 1 to 65535")),
@@ -156,6 +158,7 @@ class ConfluenceSettings:
     user: str | None
     auth: str
     deployment: str
+    concurrency: int
 
 
 @dataclass(frozen=True)
@@ -204,6 +207,7 @@ class Settings:
             self["confluence.user"],
             self["confluence.auth"],
             self["confluence.deployment"],
+            self["confluence.concurrency"],
         )
 
 
