@@ -228,7 +228,7 @@ class Connection:
             return
         started = time.perf_counter()
         report.in_flight = tuple(accepted)
-        code, reply = smtp.data(envelope.data)
+        code, reply = _data(smtp, envelope.data)
         report.in_flight = ()
         _step("data", started, code)
         for address in accepted:
@@ -272,6 +272,29 @@ def _login_plain_utf8(smtp: smtplib.SMTP, username: str, password: str) -> int:
     if code != 235:
         raise smtplib.SMTPAuthenticationError(code, reply)
     return code
+
+
+CHUNK = 1 << 20
+
+
+def _data(smtp: smtplib.SMTP, data: bytes) -> tuple[int, bytes]:
+    """DATA, streamed: the message (already CRLF) goes out a megabyte at a time, each chunk
+    dot-stuffed on its own. smtplib's ``data()`` makes three whole copies first, which for a
+    20 MB message is 60 MB more memory than the sending needs."""
+    code, reply = smtp.docmd("data")
+    if code != 354:
+        return code, reply
+    start, size = 0, len(data)
+    if data.startswith(b"."):
+        smtp.send(b".")
+    while start < size:
+        # Cut just before a CRLF: a "\r\n." never straddles two chunks.
+        end = data.find(b"\r\n", min(start + CHUNK, size))
+        end = size if end == -1 else end
+        smtp.send(data[start:end].replace(b"\r\n.", b"\r\n.."))
+        start = end
+    smtp.send(b"\r\n.\r\n" if not data.endswith(b"\r\n") else b".\r\n")
+    return smtp.getreply()
 
 
 def _reply(code: int, reply: bytes) -> str:

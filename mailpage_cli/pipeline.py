@@ -418,6 +418,12 @@ def _dispatch(run: Run, options: SendOptions, found: Recipients, composed: Compo
                         rendered=composed.rendered, attachments=composed.attachments)
     data = message.to_bytes(msg)
     message.check_size(msg, len(data), run.settings.policy.max_size_mb)
+    page, message_id = composed.page, str(msg["Message-ID"])
+    images, attachments = len(composed.rendered.images), len(composed.attachments)
+    warnings = (*run.warnings, *composed.rendered.warnings)
+    # From here on only the encoded message is needed: the parts, the downloaded files and
+    # the EmailMessage go, so a 20 MB send holds about one copy of it, not four.
+    del msg, composed
     envelopes = [mailer.Envelope(sender.address, tuple(r.address for r in found.all), data)]
     if options.individually:
         envelopes = [mailer.Envelope(sender.address, (r.address,),
@@ -425,13 +431,9 @@ def _dispatch(run: Run, options: SendOptions, found: Recipients, composed: Compo
                      for r in found.all]
 
     def result(status: str, **extra: Any) -> SendResult:
-        return SendResult(
-            status=status, page=composed.page, recipients=found,
-            message_id=str(msg["Message-ID"]), size=len(data),
-            images=len(composed.rendered.images), attachments=len(composed.attachments),
-            warnings=(*run.warnings, *composed.rendered.warnings), messages=len(envelopes),
-            **extra,
-        )
+        return SendResult(status=status, page=page, recipients=found, message_id=message_id,
+                          size=len(data), images=images, attachments=attachments,
+                          warnings=warnings, messages=len(envelopes), **extra)
 
     if options.dry_run:
         return result("dry-run", refused={})

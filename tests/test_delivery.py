@@ -289,3 +289,19 @@ def test_transient_rcpt_failure_is_retried_once_per_recipient(
     result = run("send", str(EXAMPLE), "--to", "a@example.com,busy@example.com")
     assert result.exit_code == 0, result.stderr
     assert [r.rcpt_tos for r in smtp_env.received] == [["a@example.com"], ["busy@example.com"]]
+
+
+def test_lines_starting_with_a_dot_arrive_intact_across_chunks(
+    smtp_env: smtp.SmtpServer, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """DATA is streamed in chunks, each dot-stuffed on its own (SMTP's transparency rule)."""
+    monkeypatch.setattr("mailpage_cli.mailer.CHUNK", 64)  # many chunks, many boundaries
+    note = ".starts with a dot\n\n..two dots\n\n.\n\nend"
+    saved = run("send", str(EXAMPLE), "--to", "a@example.com", "--message", note, "--save", "-")
+    sent = run("send", str(EXAMPLE), "--to", "a@example.com", "--message", note)
+    assert sent.exit_code == 0, sent.stderr
+    (received,) = smtp_env.received
+    text = received.message.get_body(("plain",)).get_content()
+    expected = message_from_bytes(saved.stdout_bytes, policy=policy.default)
+    assert text == expected.get_body(("plain",)).get_content()
+    assert ".starts with a dot" in text and "..two dots" in text
