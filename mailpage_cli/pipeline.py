@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
+from urllib.parse import unquote, urlsplit
 
 from mailpage_cli import (
     confluence,
@@ -236,7 +237,8 @@ class Run:
         sender = sender or self.sender
         sources = prepared.image_sources
         with self.ui.step("download images"):
-            wanted = self._wanted_attachments(page, export, options, listed)
+            shown = {unquote(urlsplit(src).path) for src in sources}
+            wanted = self._wanted_attachments(page, export, options, listed, shown)
             jobs: list[Callable[[], Resource | None]] = [
                 *(functools.partial(self._image, src, export, options) for src in sources),
                 *(load for _, load in wanted),
@@ -279,22 +281,26 @@ class Run:
 
     def _wanted_attachments(
         self, page: Page, export: localexport.ExportPage | None, options: SendOptions,
-        listed: Future[list[AttachmentInfo]] | None,
+        listed: Future[list[AttachmentInfo]] | None, shown: set[str],
     ) -> list[tuple[str, Callable[[], Resource | None]]]:
-        """The attachments ``--attachments`` / ``--attach`` ask for, each with its loader."""
+        """The attachments ``--attachments`` / ``--attach`` ask for, each with its loader.
+        ``--attachments`` leaves out the pictures the page already shows (``shown``: their
+        paths); ``--attach GLOB`` takes what it names."""
         if not (options.attachments or options.attach):
             return []
-        available: list[tuple[str, Callable[[], Resource | None]]]
+        available: list[tuple[str, str, Callable[[], Resource | None]]]
         if export is not None:
-            available = [(name, _export_file(export, rel, name))
+            available = [(name, unquote(rel), _export_file(export, rel, name))
                          for name, rel in export.attachments]
         else:
             infos = listed.result() if listed else self.confluence.attachments(str(page.id))
-            available = [(a.filename, self._confluence_file(a)) for a in infos]
-        wanted = [(name, load) for name, load in available if options.attachments
-                  or any(fnmatch.fnmatch(name, glob) for glob in options.attach)]
+            available = [(a.filename, unquote(urlsplit(a.url).path), self._confluence_file(a))
+                         for a in infos]
+        wanted = [(name, load) for name, path, load in available
+                  if any(fnmatch.fnmatch(name, glob) for glob in options.attach)
+                  or (options.attachments and path not in shown)]
         if options.attach and not wanted:
-            names = ", ".join(name for name, _ in available) or "no attachments"
+            names = ", ".join(name for name, _, _ in available) or "no attachments"
             raise UsageError(f"No attachment of the page matches {', '.join(options.attach)}",
                              f"The page has: {names}.")
         return wanted

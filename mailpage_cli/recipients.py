@@ -57,7 +57,7 @@ def split_list(text: str) -> list[str]:
 
 def _normalise_domain(domain: str) -> str | None:
     try:
-        ascii_domain = domain.encode("idna").decode("ascii").lower()
+        ascii_domain = (domain if domain.isascii() else domain.encode("idna").decode()).lower()
     except UnicodeError:
         return None
     labels = ascii_domain.split(".")

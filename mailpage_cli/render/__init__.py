@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
 import css_inline
-from markdown_it import MarkdownIt
 
 from mailpage_cli.models import Page, RenderedPage, Resource, Sender
 from mailpage_cli.render import (
@@ -119,6 +118,8 @@ def prepare(page: Page) -> PreparedPage:
 
 def note_html(note: str) -> str:
     """The personal message, Markdown -> sanitized HTML (raw HTML in it stays text)."""
+    from markdown_it import MarkdownIt  # noqa: PLC0415 - only a note needs it
+
     return sanitize(MarkdownIt("commonmark", {"html": False}).render(note))
 
 

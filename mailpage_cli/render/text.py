@@ -112,10 +112,28 @@ def _simplified(root: Element) -> str:
         words = " ".join((leaf.text or "").split())
         level = int(leaf.tag[1]) if leaf.tag != "p" else 0
         _opaque(leaf, f"{'#' * level} {words}" if level else words)
+    _merge_runs(page)
     # What markdownify never reads, it need not parse (data-* stay: cheaper than a walk).
     etree.strip_attributes(page, "class", "style", "id", "width", "height", "title", "dir",
                            "lang", "align", "valign", "colspan", "rowspan", "bgcolor")
     return serialize(page)
+
+
+def _merge_runs(page: Element) -> None:
+    """Neighbouring pieces of written Markdown become one: fewer nodes for bs4 to build and
+    markdownify to walk, the same text."""
+    for run_start in [e for e in page.iter("mp-text")
+                      if (p := e.getprevious()) is None or p.tag != "mp-text"
+                      or (p.tail or "").strip()]:
+        texts = [str(run_start.get("data-text"))]
+        following = run_start.getnext()
+        while (following is not None and following.tag == "mp-text"
+               and not (run_start.tail or "").strip()):
+            texts.append(str(following.get("data-text")))
+            run_start.tail = following.tail
+            following.getparent().remove(following)
+            following = run_start.getnext()
+        run_start.set("data-text", "\n\n".join(texts))
 
 
 class _Tag(Tag):

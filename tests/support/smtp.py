@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
+import time
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -44,6 +45,7 @@ class Recorder:
     drop_data: int = 0  # the next N DATA transactions end with the connection dropped
     stall_data: float = 0.0  # seconds each DATA waits before it is answered
     data_started: list[list[str]] = field(default_factory=list)  # recipients, as DATA begins
+    accepted_at: list[float] = field(default_factory=list)  # time.monotonic() of each 250
 
     @property
     def connections(self) -> int:
@@ -74,6 +76,7 @@ class Recorder:
             return "421 4.4.2 Connection dropped"
         self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos),
                                       envelope.original_content))
+        self.accepted_at.append(time.monotonic())
         return "250 Message accepted for delivery"
 
     def authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str,
