@@ -81,8 +81,8 @@ def mailpage(*args: str) -> list[str]:
 
 
 def png(width: int, height: int, seed: int) -> bytes:
-    import struct  # noqa: PLC0415
-    import zlib  # noqa: PLC0415
+    import struct
+    import zlib
 
     rng = random.Random(seed)
     rows = b"".join(b"\0" + bytes(rng.randrange(256) for _ in range(3)) * width
@@ -203,7 +203,7 @@ def row_smtp_scale(runs: int, tmp: Path) -> list[Row]:
 
 
 def row_digest(runs: int) -> list[Row]:
-    import requests  # noqa: PLC0415
+    import requests
 
     pages = [Page(str(8000 + n), f"Page number {n}", view=f"<p>Text of page {n}.</p>",
                   last_modified=f"2026-11-{1 + n % 27:02d}T10:00:00.000Z")
@@ -244,14 +244,14 @@ def row_digest(runs: int) -> list[Row]:
 
 
 def row_render(runs: int) -> list[Row]:
-    import css_inline  # noqa: PLC0415
-    import markdownify  # noqa: PLC0415
-    import nh3  # noqa: PLC0415
+    import css_inline
+    import markdownify
+    import nh3
 
-    from mailpage_cli import message, render  # noqa: PLC0415
-    from mailpage_cli.models import Page as MailPage  # noqa: PLC0415
-    from mailpage_cli.models import Recipient, Recipients, Resource, Sender  # noqa: PLC0415
-    from mailpage_cli.render.styles import MAIL_CSS  # noqa: PLC0415
+    from mailpage_cli import message, render
+    from mailpage_cli.models import Page as MailPage
+    from mailpage_cli.models import Recipient, Recipients, Resource, Sender
+    from mailpage_cli.render.styles import MAIL_CSS
 
     images = {n: Resource(f"figure-{n}.png", "image/png", png(40, 30, n)) for n in range(100)}
     sender = Sender("bench@example.com", "Bench")

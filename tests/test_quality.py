@@ -14,7 +14,7 @@ from tests.conftest import ROOT
 @pytest.mark.parametrize(
     "command",
     [
-        [sys.executable, "-m", "ruff", "check", "mailpage_cli", "tests"],
+        [sys.executable, "-m", "ruff", "check", "mailpage_cli", "tests", "benchmarks"],
         [sys.executable, "-m", "mypy"],
         ["lint-imports"],
     ],
