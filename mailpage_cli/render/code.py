@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mailpage_cli.render.boxes import box
-from mailpage_cli.render.tree import Element, find, new, replace, text_content, text_of
+from mailpage_cli.render.tree import Element, classes, new, replace, text_content, text_of
 
 
 def _language(pre: Element) -> str:
@@ -16,20 +16,21 @@ def _language(pre: Element) -> str:
 
 
 def render(root: Element) -> None:
-    for macro in find(root, "descendant::div[@data-macro-name='code' or"
-                            " @data-macro-name='noformat']"):
-        pres = find(macro, "descendant::pre")
-        if not pres:
+    macros = [div for div in root.iter("div")
+              if div.get("data-macro-name") in ("code", "noformat")]
+    for macro in macros:
+        pre = next(macro.iter("pre"), None)
+        if pre is None:
             continue
-        titles = find(macro, "descendant::*[contains(@class, 'code-title') or"
-                             " contains(@class, 'codeHeader')]")
+        title = next((e for e in macro.iter()
+                      if {"code-title", "codeHeader"}.intersection(classes(e))), None)
         marked = box("code")
-        if titles and (title := text_of(titles[0])):
+        if title is not None and (words := text_of(title)):
             heading = new("p", **{"class": "mp-code-title"})
-            heading.append(new("strong", title))
+            heading.append(new("strong", words))
             marked.append(heading)
-        clean = new("pre", text_content(pres[0]))
-        if language := _language(pres[0]):
+        clean = new("pre", text_content(pre))
+        if language := _language(pre):
             clean.set("data-language", language)  # the text alternative's fence says it
         marked.append(clean)
         replace(macro, marked)

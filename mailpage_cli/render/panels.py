@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
 from mailpage_cli.render.boxes import box
 from mailpage_cli.render.tree import Element, classes, find, move_children, remove, replace, text_of
@@ -33,25 +34,38 @@ def _kind(element: Element) -> str | None:
     return None
 
 
-def _first(element: Element, xpath: str) -> Element | None:
-    found = find(element, xpath)
-    return found[0] if found else None
+_TITLES = {"panelHeader", "confluence-information-macro-title"}
+_ICONS = {"confluence-information-macro-icon", "panelIcon"}
+_BODIES = {"confluence-information-macro-body", "panelContent"}
 
 
-def _take_title(element: Element) -> str:
-    for xpath in ("descendant::p[contains(concat(' ', @class, ' '), ' title ')]",
-                  "descendant::*[contains(@class, 'panelHeader')]",
-                  "descendant::*[contains(@class, 'confluence-information-macro-title')]"):
-        if (found := _first(element, xpath)) is not None:
-            title = text_of(found)
-            remove(found)
-            return title
-    return ""
+@dataclass
+class _Parts:
+    """What a panel holds, found in one walk over it."""
+
+    title: Element | None = None
+    body: Element | None = None
+    icons: list[Element] = field(default_factory=list)
 
 
-def _background(element: Element) -> str | None:
-    content = _first(element, "descendant::*[contains(@class, 'panelContent')]")
-    for candidate in (element, content):
+def _parts(element: Element) -> _Parts:
+    parts = _Parts()
+    for inner in element.iterdescendants():
+        names = classes(inner)
+        if not names:
+            continue
+        if _ICONS.intersection(names):
+            parts.icons.append(inner)
+        elif parts.body is None and _BODIES.intersection(names):
+            parts.body = inner
+        elif parts.title is None and (("title" in names and inner.tag == "p")
+                                      or _TITLES.intersection(names)):
+            parts.title = inner
+    return parts
+
+
+def _background(element: Element, body: Element | None) -> str | None:
+    for candidate in (element, body):
         if candidate is None:
             continue
         for key in ("data-panel-bg-color", "data-bg-color"):
@@ -70,13 +84,16 @@ def render(root: Element) -> None:
         kind = _kind(element)
         if kind is None:
             continue
-        for icon in find(element, "descendant::*[contains(@class, 'confluence-information-"
-                                  "macro-icon') or contains(@class, 'panelIcon')]"):
+        parts = _parts(element)
+        background = _background(element, parts.body) if kind == "panel" else None
+        for icon in parts.icons:
             remove(icon)
-        marked = box(kind, _take_title(element))
-        if kind == "panel" and (background := _background(element)):
+        title = ""
+        if parts.title is not None:
+            title = text_of(parts.title)
+            remove(parts.title)
+        marked = box(kind, title)
+        if background:
             marked.set("data-mp-background", background)
-        body = _first(element, "descendant::*[contains(@class, 'confluence-information-macro-"
-                               "body') or contains(@class, 'panelContent')]")
-        move_children(body if body is not None else element, marked)
+        move_children(parts.body if parts.body is not None else element, marked)
         replace(element, marked)
