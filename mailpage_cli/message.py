@@ -6,14 +6,17 @@ then ``multipart/related`` (only with images) > ``text/html`` + images by Conten
 
 from __future__ import annotations
 
+import base64
 import binascii
 import re
+import secrets
 import string
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
+from email.policy import Policy
 from email.utils import format_datetime, make_msgid
 
 from mailpage_cli.errors import PolicyError, UsageError
@@ -70,6 +73,25 @@ def _address(recipient: Recipient | Sender) -> Address:
     return Address(clean_text(recipient.name), local, domain)
 
 
+class MailMessage(EmailMessage):
+    """An EmailMessage whose leaf bodies are encoded apart, in C, and joined in by
+    :func:`to_bytes`: the email package writes the structure and every header (boundaries,
+    RFC 2231 file names, encoded words); each body stands in it as a short token. Writing a
+    megabyte of body line by line through its generator costs more than rendering the page.
+    """
+
+    def __init__(self, policy: Policy = SMTP_POLICY) -> None:
+        super().__init__(policy=policy)
+        self.bodies: dict[str, bytes] = {}  # used on the top-level message
+        self._prefix = f"mailpage-body-{secrets.token_hex(8)}-"
+
+    def body(self, part: EmailMessage, encoded: bytes) -> None:
+        """Make ``encoded`` (ASCII, LF lines) the body of ``part``."""
+        token = f"{self._prefix}{len(self.bodies)}"
+        self.bodies[token] = encoded.replace(b"\n", b"\r\n")
+        part.set_payload(token)
+
+
 def build(
     *,
     sender: Sender,
@@ -78,9 +100,9 @@ def build(
     rendered: RenderedPage,
     attachments: Sequence[Resource] = (),
     date: datetime | None = None,
-) -> EmailMessage:
+) -> MailMessage:
     """The whole message; Bcc recipients are never written into it."""
-    msg = EmailMessage(policy=SMTP_POLICY)
+    msg = MailMessage()
     msg["From"] = _address(sender)
     if recipients.to:
         msg["To"] = [_address(r) for r in recipients.to]
@@ -98,55 +120,66 @@ def build(
 
     msg["MIME-Version"] = "1.0"
     msg.make_alternative()
-    msg.attach(_text_part(rendered.text, "plain"))
-    html_part = _text_part(rendered.html, "html")
+    msg.attach(_text_part(msg, rendered.text, "plain"))
+    html_part = _text_part(msg, rendered.html, "html")
     if rendered.images:
         html_part.make_related()  # the HTML becomes the first part of multipart/related
         for inline in rendered.images:
             maintype, _, subtype = inline.image.content_type.partition("/")
             html_part.add_related(
-                inline.image.data,
-                maintype,
-                subtype,
-                cid=f"<{inline.cid}>",
-                filename=safe_filename(inline.image.filename),
-                disposition="inline",
+                b"", maintype, subtype, cid=f"<{inline.cid}>",
+                filename=safe_filename(inline.image.filename), disposition="inline",
             )
+            msg.body(_last(html_part), base64.encodebytes(inline.image.data))
     msg.attach(html_part)
     for attachment in attachments:
         maintype, _, subtype = attachment.content_type.partition("/")
         if maintype in ("message", "multipart") or not subtype:
             # Attached as the file it is: message/* may not be base64-encoded (RFC 2046).
             maintype, subtype = "application", "octet-stream"
-        msg.add_attachment(
-            attachment.data, maintype, subtype, filename=safe_filename(attachment.filename)
-        )
+        msg.add_attachment(b"", maintype, subtype, filename=safe_filename(attachment.filename))
+        msg.body(_last(msg), base64.encodebytes(attachment.data))
     return msg
 
 
-def _text_part(text: str, subtype: str) -> EmailMessage:
-    """A UTF-8 text part, quoted-printable (7-bit), encoded by binascii in C: the email
-    package's own encoder is pure Python and takes a tenth of a second per megabyte."""
-    part = EmailMessage(policy=SMTP_POLICY)
+def _last(container: EmailMessage) -> EmailMessage:
+    *_, last = container.iter_parts()
+    assert isinstance(last, EmailMessage)  # noqa: S101 - add_* just made it one
+    return last
+
+
+def _text_part(msg: MailMessage, text: str, subtype: str) -> MailMessage:
+    """A UTF-8 text part, quoted-printable (7-bit)."""
+    part = MailMessage()
     part["Content-Type"] = f'text/{subtype}; charset="utf-8"'
     part["Content-Transfer-Encoding"] = "quoted-printable"
     raw = text.replace("\r\n", "\n").encode("utf-8")
-    part.set_payload(binascii.b2a_qp(raw, istext=True).decode("ascii"))
+    msg.body(part, binascii.b2a_qp(raw, istext=True))
     return part
 
 
 def to_bytes(msg: EmailMessage) -> bytes:
-    return msg.as_bytes(policy=SMTP_POLICY)
+    """The message as it goes on the wire (CRLF), bodies joined in."""
+    data = msg.as_bytes(policy=SMTP_POLICY)
+    bodies = getattr(msg, "bodies", None)
+    if not bodies:
+        return data
+    pieces = re.split(b"(" + re.escape(next(iter(bodies)).rsplit("-", 1)[0].encode())
+                      + rb"-\d+)", data)
+    return b"".join(bodies.get(p.decode(), p) if n % 2 else p for n, p in enumerate(pieces))
 
 
 def part_sizes(msg: EmailMessage) -> Mapping[str, int]:
     """Encoded size of each leaf part, named by file name or content type."""
+    bodies = getattr(msg, "bodies", {})
     sizes: dict[str, int] = {}
     for part in msg.walk():
         if part.is_multipart():
             continue
         name = part.get_filename() or part.get_content_type()
-        sizes[name] = sizes.get(name, 0) + len(part.as_bytes(policy=SMTP_POLICY))
+        payload = part.get_payload()
+        body = len(bodies.get(payload, b"")) - len(payload) if isinstance(payload, str) else 0
+        sizes[name] = sizes.get(name, 0) + len(part.as_bytes(policy=SMTP_POLICY)) + body
     return sizes
 
 
