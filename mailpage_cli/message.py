@@ -16,8 +16,9 @@ from datetime import UTC, datetime
 from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.policy import Policy
+from email.policy import EmailPolicy, Policy
 from email.utils import format_datetime, make_msgid
+from typing import Any
 
 from mailpage_cli.errors import PolicyError, UsageError
 from mailpage_cli.models import Page, Recipient, Recipients, RenderedPage, Resource, Sender
@@ -125,27 +126,52 @@ def build(
     if rendered.images:
         html_part.make_related()  # the HTML becomes the first part of multipart/related
         for inline in rendered.images:
-            maintype, _, subtype = inline.image.content_type.partition("/")
-            html_part.add_related(
-                b"", maintype, subtype, cid=f"<{inline.cid}>",
-                filename=safe_filename(inline.image.filename), disposition="inline",
-            )
-            msg.body(_last(html_part), base64.encodebytes(inline.image.data))
+            html_part.attach(_file_part(msg, inline.image, "inline", cid=f"<{inline.cid}>"))
     msg.attach(html_part)
+    if attachments:
+        msg.make_mixed()
     for attachment in attachments:
-        maintype, _, subtype = attachment.content_type.partition("/")
-        if maintype in ("message", "multipart") or not subtype:
-            # Attached as the file it is: message/* may not be base64-encoded (RFC 2046).
-            maintype, subtype = "application", "octet-stream"
-        msg.add_attachment(b"", maintype, subtype, filename=safe_filename(attachment.filename))
-        msg.body(_last(msg), base64.encodebytes(attachment.data))
+        msg.attach(_file_part(msg, attachment, "attachment"))
     return msg
 
 
-def _last(container: EmailMessage) -> EmailMessage:
-    *_, last = container.iter_parts()
-    assert isinstance(last, EmailMessage)  # noqa: S101 - add_* just made it one
-    return last
+class _OwnHeaders(EmailPolicy):
+    """The SMTP policy, keeping as given the short printable header values mailpage writes
+    itself for file parts: the header registry's parse and refold cost more than the part.
+    Anything else (non-ASCII, long, a line break) still goes through the registry."""
+
+    def header_store_parse(self, name: str, value: Any) -> tuple[str, Any]:
+        if isinstance(value, str) and _SHORT_PRINTABLE.fullmatch(value):
+            return name, value
+        return super().header_store_parse(name, value)
+
+
+_SHORT_PRINTABLE = re.compile(r"[\x20-\x7e]{1,50}")
+_OWN_HEADERS = _OwnHeaders(linesep="\r\n")
+_MIME_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}")
+
+
+def _file_part(msg: MailMessage, file: Resource, disposition: str,
+               cid: str | None = None) -> MailMessage:
+    """An image or attachment, base64-encoded."""
+    content_type = file.content_type.lower()
+    if not _MIME_TYPE.fullmatch(content_type) or content_type.startswith(
+            ("message/", "multipart/")):
+        # Attached as the file it is: message/* may not be base64-encoded (RFC 2046).
+        content_type = "application/octet-stream"
+    part = MailMessage(_OWN_HEADERS)
+    part["Content-Type"] = content_type
+    part["Content-Transfer-Encoding"] = "base64"
+    name = safe_filename(file.filename)
+    if _PLAIN_NAME.fullmatch(name):
+        part["Content-Disposition"] = f'{disposition}; filename="{name}"'
+    else:  # quoted or RFC 2231-encoded by the email package
+        part["Content-Disposition"] = disposition
+        part.set_param("filename", name, header="Content-Disposition")
+    if cid:
+        part["Content-ID"] = cid
+    msg.body(part, base64.encodebytes(file.data))
+    return part
 
 
 def _text_part(msg: MailMessage, text: str, subtype: str) -> MailMessage:

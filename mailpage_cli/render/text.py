@@ -29,6 +29,9 @@ from mailpage_cli.render.tree import (
 )
 
 _BLANK_LINES = re.compile(r"\n{3,}")
+_NEWLINE = re.compile(r"[\t \r\n]*[\r\n][\t \r\n]*")
+_SPACES = re.compile(r"[\t ]+")
+_LINE = re.compile(r"^(.*)", re.MULTILINE)
 # Simple inline formatting (no elements inside) is written as Markdown before markdownify
 # walks the tree: the same marks it would write, without a node each.
 _INLINE_MARKS = {"strong": "**", "b": "**", "em": "*", "i": "*", "code": "`"}
@@ -82,6 +85,45 @@ def _inline_leaf(element: Element) -> str:
     return f"{mark}{words}{mark}" if words else ""
 
 
+def _words(text: str | None) -> str:
+    """Text with its whitespace collapsed as markdownify collapses it."""
+    return _SPACES.sub(" ", _NEWLINE.sub("\n", text or ""))
+
+
+def _list(listing: Element) -> str | None:
+    """A list holding only text, written Markdown and lists like it, as markdownify writes
+    it; ``None`` for any other list, which markdownify then walks."""
+    if (listing.text or "").strip():
+        return None
+    start = str(listing.get("start") or "")
+    number = int(start) if start.isdigit() else 1
+    items: list[str] = []
+    for item in listing:
+        if item.tag != "li" or (item.tail or "").strip():
+            return None
+        pieces = [_words(item.text)]
+        for child in item:
+            pieces[-1] = pieces[-1].rstrip()  # markdownify trims text beside a block
+            if child.tag == "mp-text":
+                pieces.append(f"\n\n{child.get('data-text')}\n\n")
+            elif child.tag in ("ul", "ol") and (inner := _list(child)) is not None:
+                pieces.append("\n" + inner)
+            else:
+                return None
+            pieces.append(_words(child.tail).lstrip())
+        content = _BLANK_LINES.sub("\n\n", "".join(pieces).strip())
+        if not content:
+            return None
+        bullet = f"{number + len(items)}. " if listing.tag == "ol" else "- "
+        items.append(bullet + _indented(content, " " * len(bullet))[len(bullet):])
+    return "\n".join(items) if items else None
+
+
+def _indented(text: str, prefix: str, empty: str = "") -> str:
+    """Every line of ``text`` after ``prefix``; empty lines become ``empty``."""
+    return _LINE.sub(lambda line: prefix + line[1] if line[1] else empty, text)
+
+
 def _simplified(root: Element) -> str:
     page = copy.deepcopy(root)
     for img in list(page.iter("img")):
@@ -94,10 +136,22 @@ def _simplified(root: Element) -> str:
         fence = "```" + str(pre.get("data-language") or "")
         _opaque(pre, f"{fence}\n{text_content(pre).rstrip()}\n```")
     etree.strip_tags(page, "span", "font", "u", "time", "colgroup", "col", "section")
-    for div in [d for d in page.iter("div") if d.get("data-mp-box") is None]:
+    for div in [d for d in page.iter("div") if d.get("data-mp-box") in (None, "code")]:
         unwrap(div)
-    # Inline elements holding only text, innermost first, until none is left: **bold
-    # [link](href)** takes two rounds.
+    _write_leaves(page)
+    _write_lists(page)
+    _merge_runs(page)
+    _write_boxes(page)
+    _merge_runs(page)
+    # What markdownify never reads, it need not parse (data-* stay: cheaper than a walk).
+    etree.strip_attributes(page, "class", "style", "id", "width", "height", "title", "dir",
+                           "lang", "align", "valign", "colspan", "rowspan", "bgcolor")
+    return serialize(page)
+
+
+def _write_leaves(page: Element) -> None:
+    """Inline elements and blocks holding only text, written as Markdown."""
+    # Inline ones innermost first, until none is left: **bold [link](href)** takes two rounds.
     for _ in range(4):
         leaves = [e for e in page.iter(*_INLINE_TAGS) if not len(e)]
         if not leaves:
@@ -112,11 +166,24 @@ def _simplified(root: Element) -> str:
         words = " ".join((leaf.text or "").split())
         level = int(leaf.tag[1]) if leaf.tag != "p" else 0
         _opaque(leaf, f"{'#' * level} {words}" if level else words)
-    _merge_runs(page)
-    # What markdownify never reads, it need not parse (data-* stay: cheaper than a walk).
-    etree.strip_attributes(page, "class", "style", "id", "width", "height", "title", "dir",
-                           "lang", "align", "valign", "colspan", "rowspan", "bgcolor")
-    return serialize(page)
+
+
+def _write_lists(page: Element) -> None:
+    """Outermost lists that hold only text and Markdown, written as Markdown."""
+    for listing in [e for e in page.iter("ul", "ol") if next(e.iterancestors("li"), None) is None]:
+        markdown = _list(listing)
+        if markdown is not None:
+            _opaque(listing, markdown)
+
+
+def _write_boxes(page: Element) -> None:
+    """Boxes (panels, notes) that hold only Markdown, innermost first, as quotes."""
+    boxes = [d for d in page.iter("div") if d.get("data-mp-box") not in (None, "code")]
+    for box in reversed(boxes):
+        if not (box.text or "").strip() and all(
+                child.tag == "mp-text" and not (child.tail or "").strip() for child in box):
+            quoted = "\n\n".join(str(child.get("data-text")) for child in box).strip()
+            _opaque(box, _indented(quoted, "> ", ">"))
 
 
 def _merge_runs(page: Element) -> None:
