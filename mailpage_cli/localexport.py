@@ -12,12 +12,14 @@ import mimetypes
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urljoin, urlsplit
-
-from bs4 import BeautifulSoup
 
 from mailpage_cli.errors import UsageError
 from mailpage_cli.models import Page, Resource
+
+if TYPE_CHECKING:
+    from bs4 import BeautifulSoup
 
 MAX_FILE = 50_000_000  # an export page or image larger than this is not a page
 _PAGE_FILE = re.compile(r"_(\d+)\.html?$")
@@ -52,6 +54,8 @@ def _page_id(path: Path, soup: BeautifulSoup) -> str | None:
 
 def load(path: Path, site_url: str | None) -> ExportPage:
     """Parse the export page; ``site_url`` (if configured) makes its page links absolute."""
+    from bs4 import BeautifulSoup  # noqa: PLC0415 - slow to load, and only exports need it here
+
     soup = BeautifulSoup(_read(path, "page").decode("utf-8", "replace"), "html.parser")
     heading = soup.select_one("#title-text") or soup.find("title")
     full_title = " ".join(heading.get_text().split()) if heading else path.stem

@@ -1,21 +1,19 @@
 """The plain-text alternative: Markdown a person can read, with the links, never empty.
 
-markdownify writes it, fed a pre-simplified copy of the rendered page: tables and code
-blocks arrive already written as Markdown (one opaque node each, where markdownify would
-walk every cell), images as their alt text, statuses as ``[DONE]``, and the wrappers that
-mean nothing in text (spans, layout divs, attributes) are gone. That keeps markdownify's
-tree walk, the slow part of a text alternative, to the prose.
+A simplified copy of the rendered page is written as Markdown bottom-up, in the form
+markdownify would give: tables, code, inline formatting, plain paragraphs, headings, lists
+and boxes become opaque ``mp-text`` nodes (images become their alt text, statuses
+``[DONE]``; wrappers that mean nothing in text are gone). markdownify (``walk``) converts
+whatever is left, so its tree walk, the slow part of a text alternative, is kept to the
+markup that needs it, and a page written through does without it (and without loading bs4).
 """
 
 from __future__ import annotations
 
 import copy
 import re
-from typing import Any
 
-from bs4 import BeautifulSoup, Tag
 from lxml import etree
-from markdownify import MarkdownConverter
 
 from mailpage_cli.render.images import alt_text
 from mailpage_cli.render.tree import (
@@ -124,7 +122,9 @@ def _indented(text: str, prefix: str, empty: str = "") -> str:
     return _LINE.sub(lambda line: prefix + line[1] if line[1] else empty, text)
 
 
-def _simplified(root: Element) -> str:
+def _simplified(root: Element) -> Element:
+    """A copy of the page with all it can be written as Markdown, leaving markdownify
+    only what it must walk."""
     page = copy.deepcopy(root)
     for img in list(page.iter("img")):
         replace_with_text(img, alt_text(img))
@@ -146,7 +146,7 @@ def _simplified(root: Element) -> str:
     # What markdownify never reads, it need not parse (data-* stay: cheaper than a walk).
     etree.strip_attributes(page, "class", "style", "id", "width", "height", "title", "dir",
                            "lang", "align", "valign", "colspan", "rowspan", "bgcolor")
-    return serialize(page)
+    return page
 
 
 def _write_leaves(page: Element) -> None:
@@ -203,42 +203,16 @@ def _merge_runs(page: Element) -> None:
         run_start.set("data-text", "\n\n".join(texts))
 
 
-class _Tag(Tag):
-    """bs4's Tag, whose ``find_parent(name)`` is a plain walk up the tree. markdownify asks
-    it of every element (am I inside a ``<pre>``?); bs4's general matching machinery made
-    that question cost almost half of the conversion."""
-
-    def find_parent(self, name: Any = None, attrs: Any = None, **kwargs: Any) -> Any:
-        if isinstance(name, str) and not attrs and not kwargs:
-            parent = self.parent
-            while parent is not None and parent.name != name:
-                parent = parent.parent
-            return parent
-        return super().find_parent(name, attrs or {}, **kwargs)
-
-
-class _Converter(MarkdownConverter):
-    """markdownify, with boxes quoted, pre-written Markdown kept as it is, and no escaping
-    noise."""
-
-    # markdownify's stub omits its convert_* methods, hence the ignores below.
-    def convert_div(self, el: Tag, text: str, parent_tags: set[str]) -> str:
-        if el.get("data-mp-box") not in (None, "code"):
-            return str(self.convert_blockquote(el, text, parent_tags))  # type: ignore[attr-defined]
-        return str(super().convert_div(el, text, parent_tags))  # type: ignore[misc]
-
-    def convert_mp_text(self, el: Tag, text: str, parent_tags: set[str]) -> str:  # noqa: ARG002
-        return f"\n\n{el.get('data-text', '')}\n\n"
-
-
 def text_alternative(root: Element, *, title: str, meta: str, note: str | None,
                      url: str | None, sent_by: str) -> str:
-    options: dict[str, Any] = {
-        "heading_style": "ATX", "bullets": "-", "escape_asterisks": False,
-        "escape_underscores": False, "escape_misc": False,
-    }
-    soup = BeautifulSoup(_simplified(root), "lxml", element_classes={Tag: _Tag})
-    body = _Converter(**options).convert_soup(soup)
+    page = _simplified(root)
+    if not (page.text or "").strip() and all(
+            child.tag == "mp-text" and not (child.tail or "").strip() for child in page):
+        body = "\n\n".join(str(child.get("data-text")) for child in page)  # all written
+    else:
+        from mailpage_cli.render.walk import markdown  # noqa: PLC0415 - bs4 is slow to load
+
+        body = markdown(serialize(page))
     body = _BLANK_LINES.sub("\n\n", "\n".join(line.rstrip() for line in body.splitlines()))
     parts = [f"# {title}"]
     if meta:
