@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -42,3 +44,19 @@ def test_help_imports_no_heavy_library() -> None:
                             text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "HEAVY="
+
+
+def test_wheel_holds_every_module(tmp_path: Path) -> None:
+    """`pip install .` (the README's first command) installs all of the package, subpackages
+    included: the editable install the tests run from would not notice one left out."""
+    source = tmp_path / "source"  # a copy: no build/ left over from earlier builds
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".*", "build", "dist", "*.egg-info", "__pycache__", "tests", "docs", "examples"))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w",
+                    str(tmp_path), str(source)], check=True, capture_output=True, timeout=600)
+    (wheel,) = tmp_path.glob("mailpage-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        packed = {name for name in archive.namelist() if name.endswith(".py")}
+    modules = {path.relative_to(ROOT).as_posix()
+               for path in (ROOT / "mailpage_cli").rglob("*.py")}
+    assert modules <= packed, sorted(modules - packed)
