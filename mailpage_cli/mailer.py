@@ -135,7 +135,8 @@ class Connection:
             if smtp.sock is not None:
                 smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             smtp.ehlo()
-            if account.security == "starttls" and context is not None:
+            if account.security == "starttls":
+                assert context is not None  # noqa: S101 - made above for all but "none"
                 self._starttls(smtp, context)
             if account.username:
                 self._login(smtp)
@@ -288,7 +289,8 @@ def _data(smtp: smtplib.SMTP, data: bytes) -> tuple[int, bytes]:
     dot-stuffed on its own. smtplib's ``data()`` makes three whole copies first, which for a
     20 MB message is 60 MB more memory than the sending needs."""
     code, reply = smtp.docmd("data")
-    if code != 354:
+    if code != 354:  # refused before the message: the transaction is still open
+        smtp.rset()
         return code, reply
     start, size = 0, len(data)
     while start < size:

@@ -1,4 +1,5 @@
-"""The e-mail message, built in memory. Pure: data in, ``EmailMessage`` out.
+"""The e-mail message, built in memory. Pure: data in, a ``MailMessage`` out, and its bytes
+from :func:`to_bytes`.
 
 Tree: ``multipart/mixed`` (only with attachments) > ``multipart/alternative`` > ``text/plain``,
 then ``multipart/related`` (only with images) > ``text/html`` + images by Content-ID.
@@ -81,13 +82,19 @@ class MailMessage(EmailMessage):
     megabyte of body line by line through its generator costs more than rendering the page.
     """
 
-    def __init__(self, policy: Policy = SMTP_POLICY) -> None:
+    def __init__(self, policy: Policy = SMTP_POLICY) -> None:  # make_mixed() passes one
         super().__init__(policy=policy)
-        self.bodies: dict[str, bytes] = {}  # used on the top-level message
+        self.bodies: dict[str, bytes] = {}
         self._prefix = f"mailpage-body-{secrets.token_hex(8)}-"
+        self.tokens = re.compile(re.escape(self._prefix).encode() + rb"\d+")
+
+    def attach(self, payload: EmailMessage) -> None:  # type: ignore[override]
+        """Any part (typeshed would have only MailMessages attached to a MailMessage)."""
+        super().attach(payload)  # type: ignore[arg-type]
 
     def body(self, part: EmailMessage, encoded: bytes) -> None:
-        """Make ``encoded`` (ASCII, LF lines) the body of ``part``."""
+        """Make ``encoded`` (ASCII, LF lines) the body of ``part``. Only quoted-printable
+        and base64 come here: no line of them can look like a MIME boundary."""
         token = f"{self._prefix}{len(self.bodies)}"
         self.bodies[token] = encoded.replace(b"\n", b"\r\n")
         part.set_payload(token)
@@ -152,14 +159,14 @@ _MIME_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.
 
 
 def _file_part(msg: MailMessage, file: Resource, disposition: str,
-               cid: str | None = None) -> MailMessage:
+               cid: str | None = None) -> EmailMessage:
     """An image or attachment, base64-encoded."""
     content_type = file.content_type.lower()
     if not _MIME_TYPE.fullmatch(content_type) or content_type.startswith(
             ("message/", "multipart/")):
         # Attached as the file it is: message/* may not be base64-encoded (RFC 2046).
         content_type = "application/octet-stream"
-    part = MailMessage(_OWN_HEADERS)
+    part = EmailMessage(policy=_OWN_HEADERS)
     part["Content-Type"] = content_type
     part["Content-Transfer-Encoding"] = "base64"
     name = safe_filename(file.filename)
@@ -174,12 +181,15 @@ def _file_part(msg: MailMessage, file: Resource, disposition: str,
     return part
 
 
-def _text_part(msg: MailMessage, text: str, subtype: str) -> MailMessage:
+_LINE_END = re.compile(r"\r\n?")
+
+
+def _text_part(msg: MailMessage, text: str, subtype: str) -> EmailMessage:
     """A UTF-8 text part, quoted-printable (7-bit)."""
-    part = MailMessage()
+    part = EmailMessage(policy=SMTP_POLICY)
     part["Content-Type"] = f'text/{subtype}; charset="utf-8"'
     part["Content-Transfer-Encoding"] = "quoted-printable"
-    raw = text.replace("\r\n", "\n").encode("utf-8")
+    raw = _LINE_END.sub("\n", text).encode("utf-8")  # a lone CR too: it never goes bare
     msg.body(part, binascii.b2a_qp(raw, istext=True))
     return part
 
@@ -187,12 +197,9 @@ def _text_part(msg: MailMessage, text: str, subtype: str) -> MailMessage:
 def to_bytes(msg: EmailMessage) -> bytes:
     """The message as it goes on the wire (CRLF), bodies joined in."""
     data = msg.as_bytes(policy=SMTP_POLICY)
-    bodies = getattr(msg, "bodies", None)
-    if not bodies:
+    if not isinstance(msg, MailMessage):
         return data
-    pieces = re.split(b"(" + re.escape(next(iter(bodies)).rsplit("-", 1)[0].encode())
-                      + rb"-\d+)", data)
-    return b"".join(bodies.get(p.decode(), p) if n % 2 else p for n, p in enumerate(pieces))
+    return msg.tokens.sub(lambda token: msg.bodies[token[0].decode()], data)
 
 
 def part_sizes(msg: EmailMessage) -> Mapping[str, int]:

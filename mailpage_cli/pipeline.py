@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -181,7 +181,8 @@ class Run:
     def page_ref(self, text: str) -> pagerefs.PageRef:
         return pagerefs.parse(text, self.settings.confluence.url)
 
-    def recipients(self, options: SendOptions, page_id: str | None) -> Recipients:
+    def recipients(self, options: SendOptions,
+                   page_id: Callable[[], str | None] = lambda: None) -> Recipients:
         def resolve(spec: str) -> list[Recipient]:
             resolver = recipients.confluence_resolver(
                 self.confluence, page_id, skip_unresolvable=options.skip_unresolvable,
@@ -237,16 +238,26 @@ class Run:
         sender = sender or self.sender
         sources = prepared.image_sources
         with self.ui.step("download images"):
-            shown = {unquote(urlsplit(src).path) for src in sources}
-            wanted = self._wanted_attachments(page, export, options, listed, shown)
+            wanted = self._wanted_attachments(page, export, options, listed)
+            # A picture the page shows is fetched once, for both its places in the mail.
+            shown = {unquote(urlsplit(src).path): src for src in sources}
             jobs: list[Callable[[], Resource | None]] = [
                 *(functools.partial(self._image, src, export, options) for src in sources),
-                *(load for _, load in wanted),
+                *(load for _, path, load in wanted if path not in shown),
             ]
             found = parallel(lambda job: job(), jobs, self.concurrency)
         images = dict(zip(sources, found[:len(sources)], strict=True))
-        attachments = found[len(sources):]
-        missing = [name for (name, _), got in zip(wanted, attachments, strict=True) if got is None]
+        fetched_files = iter(found[len(sources):])
+        attachments: list[Resource | None] = []
+        for name, path, load in wanted:
+            if path not in shown:
+                attachments.append(next(fetched_files))
+            elif (image := images[shown[path]]) is not None:
+                attachments.append(replace(image, filename=name))
+            else:  # left out of the page (not an image, say): the file itself, then
+                attachments.append(load())
+        missing = [name for (name, _, _), got in zip(wanted, attachments, strict=True)
+                   if got is None]
         if missing:
             raise UsageError(f"Attachments missing from the export: {', '.join(missing)}",
                              "Export the space again with its attachments.")
@@ -281,11 +292,9 @@ class Run:
 
     def _wanted_attachments(
         self, page: Page, export: localexport.ExportPage | None, options: SendOptions,
-        listed: Future[list[AttachmentInfo]] | None, shown: set[str],
-    ) -> list[tuple[str, Callable[[], Resource | None]]]:
-        """The attachments ``--attachments`` / ``--attach`` ask for, each with its loader.
-        ``--attachments`` leaves out the pictures the page already shows (``shown``: their
-        paths); ``--attach GLOB`` takes what it names."""
+        listed: Future[list[AttachmentInfo]] | None,
+    ) -> list[tuple[str, str, Callable[[], Resource | None]]]:
+        """The attachments ``--attachments`` / ``--attach`` ask for: name, path, loader."""
         if not (options.attachments or options.attach):
             return []
         available: list[tuple[str, str, Callable[[], Resource | None]]]
@@ -296,9 +305,8 @@ class Run:
             infos = listed.result() if listed else self.confluence.attachments(str(page.id))
             available = [(a.filename, unquote(urlsplit(a.url).path), self._confluence_file(a))
                          for a in infos]
-        wanted = [(name, load) for name, path, load in available
-                  if any(fnmatch.fnmatch(name, glob) for glob in options.attach)
-                  or (options.attachments and path not in shown)]
+        wanted = [(name, path, load) for name, path, load in available if options.attachments
+                  or any(fnmatch.fnmatch(name, glob) for glob in options.attach)]
         if options.attach and not wanted:
             names = ", ".join(name for name, _, _ in available) or "no attachments"
             raise UsageError(f"No attachment of the page matches {', '.join(options.attach)}",
@@ -364,42 +372,49 @@ def _check_policy(found: Recipients, run: Run, ask: bool) -> None:
         )
 
 
-def _resolve_and_check(run: Run, options: SendOptions, page_id: str | None) -> Recipients:
-    found = run.recipients(options, page_id)
-    if not found.all:
+def _check_options(options: SendOptions) -> None:
+    """Mistakes in the options alone: reported before anything is looked up."""
+    if not (options.to or options.cc or options.bcc):
         raise UsageError("No recipients", "Give at least one --to, --cc or --bcc.")
     if options.individually and options.save:
         raise UsageError("--individually makes one message per recipient; --save writes one",
                          "Leave out one of them (--dry-run shows what would be sent).")
+
+
+def _check_recipients(found: Recipients, run: Run, options: SendOptions) -> None:
+    """The resolved recipients: someone (a group may be empty), and within the policy."""
+    if not found.all:
+        raise UsageError("No recipients", "Give at least one --to, --cc or --bcc.")
     _check_policy(found, run, ask=not (options.dry_run or options.save or options.yes))
-    return found
 
 
 def send(
     settings: Settings, env: Mapping[str, str], options: SendOptions, ui: Conversation
 ) -> SendResult:
-    """Resolve, check policy, fetch; stop if unchanged; render, then send (or save, or stop
-    for a dry run). Lookups that do not depend on each other (the page, the attachment
-    list, who "me" is, the recipients) run at the same time."""
+    """Fetch the page while resolving the recipients, check the policy; stop if unchanged;
+    render, then send (or save, or stop for a dry run). Lookups that do not depend on each
+    other (the page, the attachment list, who "me" is, the recipients) run at once."""
+    _check_options(options)
     run = Run(settings, env, ui)
     ref = run.page_ref(options.page)
-    page_id = ref.id if isinstance(ref, pagerefs.PageId) else None
     run.sender_address()
+    known = ref.id if isinstance(ref, pagerefs.PageId) else None
+
+    def page_id() -> str | None:  # for watchers; a SPACE:Title page must load first
+        return None if isinstance(ref, pagerefs.LocalFile) else known or page.result().page.id
+
     with ThreadPoolExecutor(3) as lookups:
-        if not isinstance(ref, pagerefs.LocalFile):
-            client = run.confluence  # connects (and may prompt) here, not in a thread
-            page = lookups.submit(run.fetch, ref)
-            listed = (lookups.submit(client.attachments, page_id)
-                      if page_id and (options.attachments or options.attach) else None)
-            if settings.sender.reply_to.strip().lower() == "me":
-                lookups.submit(client.me)  # cached for Reply-To
-        else:
-            page, listed = lookups.submit(run.fetch, ref), None
-        specs = " ".join((*options.to, *options.cc, *options.bcc)).lower()
-        if page_id is None and "watchers" in specs and not isinstance(ref, pagerefs.LocalFile):
-            page_id = page.result().page.id  # SPACE:Title: the watchers need its id first
-        found = _resolve_and_check(run, options, page_id)
+        # Connects (and may prompt for the token) here, not in a thread.
+        client = None if isinstance(ref, pagerefs.LocalFile) else run.confluence
+        page = lookups.submit(run.fetch, ref)
+        listed = (lookups.submit(client.attachments, known)
+                  if client and known and (options.attachments or options.attach) else None)
+        if client and settings.sender.reply_to.strip().lower() == "me":
+            lookups.submit(client.me)  # cached for Reply-To
+        found = run.recipients(options, page_id)
         fetched = page.result()
+    # After the fetch: a question must not share the terminal with its spinner.
+    _check_recipients(found, run, options)
     page_key = fetched.page.id or str(ref)
     recipient_set = state.recipients_hash(r.address for r in found.all)
     sent = state.SentState(state.state_dir(env))
@@ -467,9 +482,11 @@ def digest(
 ) -> SendResult:
     """One message listing the pages a CQL query finds, newest first; nothing found: nothing
     sent (status ``empty``)."""
+    _check_options(options)
     run = Run(settings, env, ui)
     run.sender_address()
-    found = _resolve_and_check(run, options, None)
+    found = run.recipients(options)
+    _check_recipients(found, run, options)
     since = digests.parse_duration(options.since) if options.since else None
     with ui.step("search"):
         hits = run.confluence.search(digests.cql(options.cql, options.since))
@@ -524,7 +541,7 @@ def resolve_recipients(settings: Settings, env: Mapping[str, str], specs: tuple[
             raise UsageError("--page must be a page on Confluence", "Give its id or URL.")
         page_id = ref.id if isinstance(ref, pagerefs.PageId) else run.confluence.page(ref).id
     options = SendOptions(page="", to=specs, skip_unresolvable=skip_unresolvable)
-    found = run.recipients(options, page_id)
+    found = run.recipients(options, lambda: page_id)
     return found, tuple(run.warnings)
 
 

@@ -178,12 +178,13 @@ def find_user(directory: Directory, query: str) -> Person:
 
 def confluence_resolver(
     directory: Directory,
-    page_id: str | None,
+    page_id: Callable[[], str | None],
     *,
     skip_unresolvable: bool = False,
     warn: Callable[[str], None] = lambda _: None,
 ) -> Resolver:
-    """A resolver for ``me``, ``user:``, ``group:`` and ``watchers``."""
+    """A resolver for ``me``, ``user:``, ``group:`` and ``watchers`` (whose page id
+    ``page_id()`` gives only then: it may still be loading)."""
 
     def people(spec: str) -> list[Person]:
         kind, _, value = spec.partition(":")
@@ -195,10 +196,10 @@ def confluence_resolver(
         if kind == "group" and value:
             return [p for p in directory.group_members(value) if p.active and not p.app]
         if kind == "watchers":
-            if page_id is None:
+            if (watched := page_id()) is None:
                 raise UsageError("`watchers` needs a Confluence page",
                                  "Give a page on Confluence (for `recipients`: --page PAGE).")
-            return [p for p in directory.watchers(page_id) if p.active and not p.app]
+            return [p for p in directory.watchers(watched) if p.active and not p.app]
         raise UsageError(f"{spec!r} is not a valid recipient", f"Use one of: {SPEC_HELP}.")
 
     def resolve(spec: str) -> list[Recipient]:

@@ -92,9 +92,11 @@ def test_no_smtp_host_is_a_configuration_error() -> None:
     assert "MAILPAGE_SMTP_HOST" in result.stderr
 
 
-def test_no_recipients_is_a_usage_error() -> None:
-    result = run("send", str(EXAMPLE), "--dry-run")
-    assert result.exit_code == 2
+@pytest.mark.parametrize("page", [str(EXAMPLE), "123"])
+def test_no_recipients_is_a_usage_error(page: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAILPAGE_CONFLUENCE_URL", "https://acme.atlassian.net")
+    result = run("--no-input", "send", page, "--dry-run")  # before any lookup or token
+    assert result.exit_code == 2, result.stderr
     assert "--to" in result.stderr
 
 

@@ -157,10 +157,12 @@ def test_cloud_page_url_to_me_and_a_group_with_attachments(
     assert f'href="{on_cloud.root}/wiki/spaces/ENG/pages/1/Other"' in html
     assert f'href="{on_cloud.url}/spaces/ENG/pages/98487/Release+notes+2.4"' in html
     names = sorted(str(p.get_filename()) for p in msg.iter_attachments())
-    shown = {"chart.png", "diagram.png"}  # inline already: not attached again
-    assert names == sorted(a.filename for a in attachments() if a.filename not in shown)
+    assert names == sorted(a.filename for a in attachments())
     media = on_cloud.media_requests
     assert media and all(r.authorization is None and r.status == 200 for r in media)
+    downloads = [r.path.rsplit("/", 1)[-1] for r in on_cloud.requests
+                 if "/download/" in r.path]
+    assert downloads.count("diagram.png") == 1  # shown and attached: fetched once
     attachment_pages = [r for r in on_cloud.requests if r.path.endswith("/child/attachment")]
     assert len(attachment_pages) == 3  # five attachments, two a page
     assert all(r.path.startswith("/wiki/") for r in on_cloud.requests)
@@ -319,6 +321,17 @@ def test_watchers_on_cloud(on_cloud: FakeConfluence) -> None:
     assert result.exit_code == 0, result.stderr
     rows = json.loads(result.stdout)["recipients"]
     assert [r["address"] for r in rows] == ["bob@example.com", "cy@example.com"]
+
+
+def test_a_list_file_naming_everyone_watching_a_page_given_by_title(
+    on_cloud: FakeConfluence, tmp_path: Path,
+) -> None:
+    listed = tmp_path / "list.txt"
+    listed.write_text("watchers\n")  # known only once the list is read: the page id waits
+    result = run("send", "ENG:Release notes 2.4", "--to", f"file:{listed}", "--dry-run",
+                 "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["recipients"]["to"] == ["bob@example.com", "cy@example.com"]
 
 
 def test_watchers_on_data_center_say_there_is_no_api(on_datacenter: FakeConfluence) -> None:

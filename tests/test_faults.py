@@ -270,6 +270,19 @@ def test_552_too_big_refuses_everyone_with_the_reply(
     assert "Not sent" in stderr
 
 
+def test_a_refused_data_command_refuses_that_message_only(
+    site: FakeConfluence, smtp_env: smtp.SmtpServer, fast_smtp: None,
+) -> None:
+    smtp_env.recorder.refuse_data = 1  # the transaction stays open: mailpage must reset it
+    code, report, stderr = send_json("--to", "a@example.com,b@example.com,c@example.com",
+                                     "--individually")
+    assert code == 7, stderr
+    assert report["refused"] == {"a@example.com": "554 5.7.1 Transaction refused"}
+    assert report["delivered"] == ["b@example.com", "c@example.com"]
+    assert smtp_env.recorder.connections == 1
+    once_each(smtp_env)
+
+
 def test_a_stalling_server_is_given_up_with_exit_6(
     site: FakeConfluence, smtp_env: smtp.SmtpServer, fast_smtp: None,
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from email import message_from_bytes, policy
 
 import pytest
@@ -35,6 +36,13 @@ def test_header_injection_through_titles_and_names_is_neutralised() -> None:
     assert parsed["Subject"] == "Plan Bcc: evil@example.com"
     assert b"secret@example.com" not in data
     assert parsed["Reply-To"] == "reply@example.com"
+
+
+def test_no_bare_carriage_return_or_line_feed_reaches_the_wire() -> None:
+    """A lone CR in a title (written into the text part) could end DATA early on servers
+    that take ``\r.\r\n`` for its end (SMTP smuggling)."""
+    data = message.to_bytes(build(title="Evil\r.\r\nMAIL FROM:<x@example.com>\rmore\nend"))
+    assert re.search(rb"\r(?!\n)|(?<!\r)\n", data) is None
 
 
 def test_non_ascii_names_and_subjects_are_encoded_and_parts_are_7bit() -> None:

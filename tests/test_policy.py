@@ -32,7 +32,7 @@ def test_many_recipients_need_yes_without_a_tty(smtp_env: smtp.SmtpServer) -> No
 
 def test_oversized_message_is_refused_before_connecting(smtp_env: smtp.SmtpServer) -> None:
     run("config", "set-policy", "--max-size", "0.01")
-    result = run("send", str(EXAMPLE), "--to", "a@example.com", "--attach", "*.png", "--json")
+    result = run("send", str(EXAMPLE), "--to", "a@example.com", "--attachments", "--json")
     assert result.exit_code == 8
     assert "build-times.png" in result.stderr and "--max-size" in result.stderr
     assert result.stdout == ""

@@ -93,9 +93,10 @@ def test_text_alternative_keeps_links_and_is_never_empty() -> None:
     out = rendered('<p>See <a href="https://example.com/doc">the doc</a>.</p>')
     assert "[the doc](https://example.com/doc)" in out.text
     assert "Sent by Ann Example <ann@example.com>" in out.text
-    empty = rendered("")
-    assert empty.text.strip()
-    assert "no text" in empty.text
+    empty_box = ('<div class="confluence-information-macro">'
+                 '<div class="confluence-information-macro-body"><p></p></div></div>')
+    for blank in ("", empty_box):
+        assert "(This page has no text.)" in rendered(blank).text
 
 
 def test_text_alternative_has_no_escape_noise() -> None:

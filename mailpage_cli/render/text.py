@@ -19,6 +19,7 @@ from mailpage_cli.render.images import alt_text
 from mailpage_cli.render.tree import (
     Element,
     new,
+    remove,
     replace,
     replace_with_text,
     serialize,
@@ -183,7 +184,10 @@ def _write_boxes(page: Element) -> None:
         if not (box.text or "").strip() and all(
                 child.tag == "mp-text" and not (child.tail or "").strip() for child in box):
             quoted = "\n\n".join(str(child.get("data-text")) for child in box).strip()
-            _opaque(box, _indented(quoted, "> ", ">"))
+            if quoted:
+                _opaque(box, _indented(quoted, "> ", ">"))
+            else:  # nothing to quote: a lone ">" would be noise
+                remove(box)
 
 
 def _merge_runs(page: Element) -> None:

@@ -43,6 +43,7 @@ class Recorder:
     offer_auth: bool = True
     busy: int = 0  # the next N connections get "421" and are closed
     drop_data: int = 0  # the next N DATA transactions end with the connection dropped
+    refuse_data: int = 0  # the next N DATA commands are answered 554 (the transaction stays)
     stall_data: float = 0.0  # seconds each DATA waits before it is answered
     data_started: list[list[str]] = field(default_factory=list)  # recipients, as DATA begins
     accepted_at: list[float] = field(default_factory=list)  # time.monotonic() of each 250
@@ -89,7 +90,8 @@ class Recorder:
 
 
 class _BusySMTP(SMTP):
-    """Says 421 to the first ``recorder.busy`` connections, as a server under load does."""
+    """Says 421 to the first ``recorder.busy`` connections, as a server under load does, and
+    554 to the first ``recorder.refuse_data`` DATA commands."""
 
     recorder: Recorder
 
@@ -101,6 +103,13 @@ class _BusySMTP(SMTP):
             self.transport.close()
             return
         await super()._handle_client()
+
+    async def smtp_DATA(self, arg: str) -> None:
+        if self.recorder.refuse_data > 0:
+            self.recorder.refuse_data -= 1
+            await self.push("554 5.7.1 Transaction refused")
+            return
+        await super().smtp_DATA(arg)
 
 
 class _Controller(Controller):
