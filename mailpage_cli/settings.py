@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit  # pathlib loads it anyway
 
 from mailpage_cli.choices import AUTH, DEPLOYMENTS, MAX_SIZE_MB, SECURITY
 from mailpage_cli.errors import ConfigError
@@ -34,6 +35,18 @@ def _text(raw: object) -> str:
     if not isinstance(raw, str):
         raise TypeError("a string")
     return raw.strip()
+
+
+def _site_url(raw: object) -> str:
+    url = _text(raw)
+    try:
+        credentials_in_it = "@" in urlsplit(url).netloc
+    except ValueError:  # not a URL at all: the site check says so
+        credentials_in_it = False
+    if credentials_in_it:
+        raise TypeError("the site's address alone, without a user or password in it (the token"
+                        " goes to the keyring with `config set-site URL --token-stdin`)")
+    return url
 
 
 def _whole_number(low: int, high: int, what: str) -> Callable[[object], int]:
@@ -94,7 +107,7 @@ class Field:
 
 
 FIELDS: tuple[Field, ...] = (
-    Field("confluence", "url", "MAILPAGE_CONFLUENCE_URL", _text),
+    Field("confluence", "url", "MAILPAGE_CONFLUENCE_URL", _site_url),
     Field("confluence", "user", "MAILPAGE_CONFLUENCE_USER", _text),
     Field("confluence", "auth", "MAILPAGE_CONFLUENCE_AUTH", _choice(*AUTH)),
     Field("confluence", "deployment", "MAILPAGE_CONFLUENCE_DEPLOYMENT", _choice(*DEPLOYMENTS)),
@@ -321,8 +334,6 @@ def _derive_defaults(values: dict[str, Resolved]) -> None:
         auth = "basic" if values["confluence.user"].value else "bearer"
         values["confluence.auth"] = Resolved(auth, "default")
     if values["confluence.deployment"].value is None:
-        from urllib.parse import urlsplit  # noqa: PLC0415 - start-up time
-
         host = urlsplit(values["confluence.url"].value or "").hostname or ""
         deployment = "cloud" if host.endswith(".atlassian.net") else "datacenter"
         values["confluence.deployment"] = Resolved(deployment, "default")

@@ -116,6 +116,19 @@ def test_a_secret_in_the_config_file_is_an_error(config_file: Path) -> None:
     assert "oops" not in result.stderr
 
 
+def test_a_site_url_with_a_password_in_it_is_refused(
+    config_file: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url = "https://ann:S3CRET@acme.atlassian.net"
+    result = run("config", "set-site", url, "--user", "ann@example.com")
+    assert result.exit_code == 3
+    assert "without a user or password" in result.stderr and "S3CRET" not in result.stderr
+    assert not config_file.exists()
+    monkeypatch.setenv("MAILPAGE_CONFLUENCE_URL", url)
+    shown = run("config", "show")
+    assert shown.exit_code == 3 and "S3CRET" not in shown.stdout + shown.stderr
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
