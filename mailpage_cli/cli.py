@@ -331,7 +331,7 @@ def preview(app: App, page: str, html_path: str | None, text: bool, note: str | 
     from mailpage_cli import pipeline  # noqa: PLC0415 - rendering libraries load only here
 
     composed = pipeline.preview(app.settings, app.env, page, note, app.output)
-    for warning in composed.rendered.warnings:
+    for warning in composed.warnings:
         app.output.warn(warning)
     if html_path:
         html = pipeline.with_data_uris(composed.rendered)

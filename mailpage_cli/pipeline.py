@@ -129,11 +129,12 @@ class Fetched:
 
 @dataclass(frozen=True)
 class Composed:
-    """A page fetched and rendered, with its attachments."""
+    """A page fetched and rendered, with its attachments and every warning so far."""
 
     page: Page
     rendered: RenderedPage
     attachments: tuple[Resource, ...]
+    warnings: tuple[str, ...]
 
 
 def parallel(function: Callable[[T], R], items: Iterable[T], limit: int) -> list[R]:
@@ -264,7 +265,11 @@ class Run:
         with self.ui.step("render"):
             rendered = render.finish(prepared, images, sender=sender, note=options.note,
                                      cid_domain=sender.address.rpartition("@")[2])
-        return Composed(page, rendered, tuple(a for a in attachments if a is not None))
+        return self.composed(page, rendered, tuple(a for a in attachments if a is not None))
+
+    def composed(self, page: Page, rendered: RenderedPage,
+                 attachments: tuple[Resource, ...] = ()) -> Composed:
+        return Composed(page, rendered, attachments, (*self.warnings, *rendered.warnings))
 
     def _image(self, src: str, export: localexport.ExportPage | None,
                options: SendOptions) -> Resource | None:
@@ -441,7 +446,7 @@ def _dispatch(run: Run, options: SendOptions, found: Recipients, composed: Compo
     message.check_size(msg, len(data), run.settings.policy.max_size_mb)
     page, message_id = composed.page, str(msg["Message-ID"])
     images, attachments = len(composed.rendered.images), len(composed.attachments)
-    warnings = (*run.warnings, *composed.rendered.warnings)
+    warnings = composed.warnings
     # From here on only the encoded message is needed: the parts, the downloaded files and
     # the EmailMessage go, so a 20 MB send holds about one copy of it, not four.
     del msg, composed
@@ -500,7 +505,7 @@ def digest(
         rendered = render.finish(render.prepare(page), {}, sender=run.sender, note=options.note,
                                  cid_domain=run.sender.address.rpartition("@")[2])
     subject = message.subject(options.subject, page, settings.sender.subject_prefix)
-    return _dispatch(run, options, found, Composed(page, rendered, ()), subject)
+    return _dispatch(run, options, found, run.composed(page, rendered), subject)
 
 
 def _write_private(path: Path, data: bytes) -> None:

@@ -360,6 +360,15 @@ def test_preview_writes_html_with_data_uris_and_prints_text(tmp_path: Path) -> N
     assert "[image: Build times of the release candidates]" in text.stdout
 
 
+def test_preview_shows_the_warnings_a_send_would(tmp_path: Path) -> None:
+    page = tmp_path / "Page_1.html"
+    page.write_text('<title>Space : T</title><div id="main-content"><img src="notes.txt"></div>')
+    (tmp_path / "notes.txt").write_text("not a picture")
+    result = run("preview", str(page), "--text")
+    assert result.exit_code == 0, result.stderr
+    assert "notes.txt is not an image" in result.stderr
+
+
 def test_password_stdin_needs_a_username() -> None:
     result = run("config", "set-smtp", "--host", "h.example.com", "--password-stdin", input="x\n")
     assert result.exit_code == 2
