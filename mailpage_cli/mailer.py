@@ -51,7 +51,7 @@ class Account:
 class Envelope:
     sender: str
     recipients: tuple[str, ...]
-    data: bytes
+    message: Callable[[], bytes]  # made when sent: 500 personal copies are never all in memory
 
 
 class _TransientError(Exception):
@@ -235,7 +235,7 @@ class Connection:
             return
         started = time.perf_counter()
         report.in_flight = tuple(accepted)
-        code, reply = _data(smtp, envelope.data)
+        code, reply = _data(smtp, envelope.message())
         report.in_flight = ()
         _step("data", started, code)
         for address in accepted:

@@ -120,8 +120,7 @@ def build(
         msg["To"] = "undisclosed-recipients:;"
     msg["Subject"] = clean_text(subject)
     msg["Date"] = format_datetime(date or datetime.now(UTC))
-    # The sender's domain, given: make_msgid would otherwise look up this host's name.
-    msg["Message-ID"] = make_msgid(domain=sender.address.rpartition("@")[2])
+    msg["Message-ID"] = message_id(sender.address)
     if sender.reply_to:
         local, _, domain = sender.reply_to.rpartition("@")
         msg["Reply-To"] = Address("", local, domain)
@@ -234,7 +233,13 @@ def check_size(msg: EmailMessage, size: int, max_size_mb: float) -> None:
     )
 
 
-def personalised(data: bytes, recipient: Recipient, sender_address: str) -> bytes:
+def message_id(sender_address: str) -> str:
+    """A new Message-ID in the sender's domain (given: make_msgid would otherwise look up
+    this host's name)."""
+    return make_msgid(domain=sender_address.rpartition("@")[2])
+
+
+def personalised(data: bytes, recipient: Recipient, message_id: str) -> bytes:
     """The same message addressed to one recipient alone: its own To and Message-ID, no Cc.
 
     Only the top header block is rewritten, so 500 copies cost 500 small header blocks, not
@@ -249,7 +254,6 @@ def personalised(data: bytes, recipient: Recipient, sender_address: str) -> byte
             fields.append(line)
     replaced = {b"to", b"cc", b"message-id"}
     kept = [f for f in fields if f.split(b":", 1)[0].strip().lower() not in replaced]
-    message_id = make_msgid(domain=sender_address.rpartition("@")[2])
     name = clean_text(recipient.name)
     if _PLAIN_NAME.fullmatch(name):  # most names: written directly, no header machinery
         to = f'To: "{name}" <{recipient.address}>' if name else f"To: {recipient.address}"

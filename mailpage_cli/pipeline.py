@@ -450,11 +450,12 @@ def _dispatch(run: Run, options: SendOptions, found: Recipients, composed: Compo
     # From here on only the encoded message is needed: the parts, the downloaded files and
     # the EmailMessage go, so a 20 MB send holds about one copy of it, not four.
     del msg, composed
-    envelopes = [mailer.Envelope(sender.address, tuple(r.address for r in found.all), data)]
+    envelopes = [mailer.Envelope(sender.address, tuple(r.address for r in found.all),
+                                 lambda: data)]
     if options.individually:
-        envelopes = [mailer.Envelope(sender.address, (r.address,),
-                                     message.personalised(data, r, sender.address))
-                     for r in found.all]
+        envelopes = [mailer.Envelope(sender.address, (r.address,), functools.partial(
+            message.personalised, data, r, message.message_id(sender.address)))
+            for r in found.all]
 
     def result(status: str, **extra: Any) -> SendResult:
         return SendResult(status=status, page=page, recipients=found, message_id=message_id,
