@@ -8,8 +8,6 @@ import base64
 import fnmatch
 import functools
 import hashlib
-import os
-import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
@@ -43,7 +41,7 @@ from mailpage_cli.models import (
     Resource,
     Sender,
 )
-from mailpage_cli.settings import Settings
+from mailpage_cli.settings import Settings, write_private
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -511,18 +509,10 @@ def digest(
 
 def _write_private(path: Path, data: bytes) -> None:
     """The saved message holds page content: readable by its owner only, even when it
-    replaces an existing file (a new file, renamed over it; a symlink is replaced, not
-    followed)."""
+    replaces an existing file."""
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".mailpage-", suffix=".tmp")
+        write_private(path, data)
     except OSError as exc:
-        raise UsageError(f"Cannot write {path} ({exc.strerror})", "Check the path.") from exc
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        Path(tmp).replace(path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
         raise UsageError(f"Cannot write {path} ({exc.strerror})", "Check the path.") from exc
 
 

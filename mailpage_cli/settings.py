@@ -377,14 +377,21 @@ def tomli_w_dumps(data: Mapping[str, Any]) -> str:
 
 
 def write_file(path: Path, data: Mapping[str, Any]) -> None:
-    """Write atomically, mode 0600 from the first byte (never briefly world-readable)."""
+    """Write the config file (see :func:`write_private`), its folder private too."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    write_private(path, tomli_w_dumps(data).encode())
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` atomically, readable by its owner only from the first
+    byte: a new file (mkstemp makes it 0600) renamed over the old one, so a symlink there is
+    replaced, not followed."""
     import tempfile  # noqa: PLC0415 - only writers need it
 
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".config-", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".mailpage-", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as handle:  # mkstemp made it 0600
-            handle.write(tomli_w_dumps(data).encode())
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
         Path(tmp).replace(path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

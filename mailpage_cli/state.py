@@ -10,14 +10,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from mailpage_cli.errors import ConfigError
+from mailpage_cli.settings import write_private
 
 FILE = "sent.json"
 
@@ -77,11 +76,4 @@ class SentState:
             yield
 
     def _write(self, data: dict[str, Any]) -> None:
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".sent-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:  # mkstemp made it 0600
-                json.dump(data, handle, indent=1, sort_keys=True)
-            Path(tmp).replace(self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_private(self.path, json.dumps(data, indent=1, sort_keys=True).encode())
