@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from mailpage_cli import (
@@ -42,6 +42,9 @@ from mailpage_cli.models import (
     Sender,
 )
 from mailpage_cli.settings import Settings, write_private
+
+if TYPE_CHECKING:
+    import requests
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -173,6 +176,11 @@ class Run:
                                     self.env, self.ui.prompt)
         return confluence.Client(site, token)
 
+    @cached_property
+    def public(self) -> requests.Session:
+        """One credential-free session for every image from another site."""
+        return downloads.bare_session()
+
     @property
     def connected(self) -> bool:
         return "confluence" in self.__dict__
@@ -287,8 +295,8 @@ class Run:
             if site and pagerefs.same_site(src, site):
                 return self.confluence.download(src, self.budget)
             if options.external_images == "embed":
-                return downloads.fetch(src, session=downloads.bare_session(), site_url=None,
-                                       budget=self.budget)
+                return downloads.fetch(src, session=self.public, site_url=None,
+                                       budget=self.budget, public=self.public)
         except downloads.DownloadError as exc:
             self.warn(str(exc))
         return None
