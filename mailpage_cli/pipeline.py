@@ -216,10 +216,9 @@ class Run:
         config = self.settings.sender
         address = self.sender_address()
         name = recipients.clean_text(config.name or "")
-        choice = config.reply_to.strip().lower()
-        if choice == "none":
+        if config.reply_to == "none":
             return Sender(address, name)
-        if choice != "me":
+        if config.reply_to != "me":
             return Sender(address, name, _setting_address(config.reply_to, "sender.reply_to"))
         if not self.connected:
             return Sender(address, name)
@@ -420,7 +419,7 @@ def send(
         page = lookups.submit(run.fetch, ref)
         listed = (lookups.submit(client.attachments, known)
                   if client and known and (options.attachments or options.attach) else None)
-        if client and settings.sender.reply_to.strip().lower() == "me":
+        if client and settings.sender.reply_to == "me":
             lookups.submit(client.me)  # cached for Reply-To
         found = run.recipients(options, page_id)
         fetched = page.result()

@@ -49,6 +49,12 @@ def _site_url(raw: object) -> str:
     return url
 
 
+def _reply_to(raw: object) -> str:
+    """An address, or the keywords ``me`` and ``none`` in any case (kept lower-case)."""
+    value = _text(raw)
+    return value.lower() if value.lower() in ("me", "none") else value
+
+
 def _whole_number(low: int, high: int, what: str) -> Callable[[object], int]:
     def parse(raw: object) -> int:
         text = raw.strip() if isinstance(raw, str) else ""
@@ -122,7 +128,7 @@ FIELDS: tuple[Field, ...] = (
     Field("sender", "name", "MAILPAGE_SENDER_NAME", _text),
     Field("sender", "address", "MAILPAGE_SENDER_ADDRESS", _text),
     Field("sender", "subject_prefix", "MAILPAGE_SUBJECT_PREFIX", _text, ""),
-    Field("sender", "reply_to", "MAILPAGE_REPLY_TO", _text, "me"),
+    Field("sender", "reply_to", "MAILPAGE_REPLY_TO", _reply_to, "me"),
     # Policy has no variables (SPEC): a job's environment cannot lift the file's limits.
     Field("policy", "allowed_domains", None, normalise_domains, ()),
     Field("policy", "max_recipients", None,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from mailpage_cli.render.boxes import box
+from mailpage_cli.render.styles import COLOUR
 from mailpage_cli.render.tree import Element, classes, find, move_children, remove, replace, text_of
 
 _KINDS = {
@@ -14,7 +14,6 @@ _KINDS = {
     "confluence-information-macro-warning": "warning",
     "confluence-information-macro-tip": "tip",
 }
-_COLOUR = re.compile(r"#[0-9a-fA-F]{3,8}|rgba?\([\d\s.,%]+\)")
 _CANDIDATES = ("descendant::div[@data-macro-name or contains(@class, 'panel')"
                " or contains(@class, 'confluence-information-macro')]")
 
@@ -70,11 +69,11 @@ def _background(element: Element, body: Element | None) -> str | None:
             continue
         for key in ("data-panel-bg-color", "data-bg-color"):
             value = str(candidate.get(key) or "")
-            if _COLOUR.fullmatch(value):
+            if COLOUR.fullmatch(value):
                 return value
         for declaration in str(candidate.get("style") or "").split(";"):
             name, _, value = declaration.partition(":")
-            if name.strip().lower() == "background-color" and _COLOUR.fullmatch(value.strip()):
+            if name.strip().lower() == "background-color" and COLOUR.fullmatch(value.strip()):
                 return value.strip()
     return None
 

@@ -8,6 +8,7 @@ clients that honour them (Apple Mail, iOS, some webmails); the rest are inlined.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -20,6 +21,8 @@ class Colours:
     accent: str
 
 
+# A colour value a page may carry (panel backgrounds, cell highlights), safe to copy.
+COLOUR = re.compile(r"#[0-9a-fA-F]{3,8}|rgba?\([\d\s.,%]+\)")
 PAGE = Colours("#ffffff", "#172b4d", "#dfe1e6")
 MUTED_TEXT = "#5e6c84"
 LINK = "#0052cc"

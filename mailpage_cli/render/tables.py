@@ -3,12 +3,9 @@ both colours set, wide tables scrollable."""
 
 from __future__ import annotations
 
-import re
-
-from mailpage_cli.render.styles import HEADER_CELL, PAGE
+from mailpage_cli.render.styles import COLOUR, HEADER_CELL, PAGE
 from mailpage_cli.render.tree import Element, classes
 
-_COLOUR = re.compile(r"#[0-9a-fA-F]{3,6}|rgb\(\s*\d+\s*,\s*\d+\s*,\s*\d+\s*\)")
 _HIGHLIGHTS = {
     "grey": "#f4f5f7", "red": "#ffebe6", "green": "#e3fcef", "blue": "#deebff",
     "yellow": "#fffae6", "purple": "#eae6ff", "teal": "#e6fcff",
@@ -42,7 +39,7 @@ def _style(cell: Element) -> None:
 
 def _highlight(cell: Element) -> str | None:
     value = str(cell.get("data-highlight-colour") or "")
-    if _COLOUR.fullmatch(value):
+    if COLOUR.fullmatch(value):
         return value
     for css in classes(cell):
         if css.startswith("highlight-") and css.removeprefix("highlight-") in _HIGHLIGHTS:
