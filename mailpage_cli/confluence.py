@@ -135,7 +135,7 @@ def _retry_after(response: requests.Response) -> float | None:
     if value.isdigit():
         return float(value)
     try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+        return max(0.0, parsedate_to_datetime(value).timestamp() - CLOCK.wall())
     except (TypeError, ValueError):
         return None
 
@@ -153,6 +153,7 @@ class Clock:
 
     now = staticmethod(time.monotonic)
     sleep = staticmethod(time.sleep)
+    wall = staticmethod(time.time)  # for Retry-After given as a date
 
 
 CLOCK = Clock()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import keyring
@@ -15,6 +15,7 @@ from click.testing import CliRunner, Result
 
 from mailpage_cli.cli import cli
 from tests.support import smtp
+from tests.support.confluence_server import FakeConfluence
 from tests.support.keyrings import MemoryKeyring
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -109,7 +110,23 @@ def smtp_env(
     starttls_server: smtp.SmtpServer, ca_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> smtp.SmtpServer:
     """mailpage configured, through the environment, for the STARTTLS server."""
-    for name, value in starttls_server.env(ca_file).items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("MAILPAGE_SMTP_PASSWORD", smtp.PASSWORD)
+    set_env(monkeypatch, starttls_server.env(ca_file, password=True))
     return starttls_server
+
+
+def unattended_env(confluence: FakeConfluence, server: smtp.SmtpServer, ca_file: Path,
+                   tmp_path: Path) -> dict[str, str]:
+    """A job's environment with the test servers and their secrets: no config file, state
+    in ``tmp_path``."""
+    return {
+        **confluence.env(),
+        **server.env(ca_file, password=True),
+        "MAILPAGE_STATE_DIR": str(tmp_path / "state"),
+        "MAILPAGE_CONFIG": str(tmp_path / "no-such-config.toml"),
+    }
+
+
+def set_env(monkeypatch: pytest.MonkeyPatch, variables: Mapping[str, str]) -> None:
+    """Put ``variables`` (a test server's MAILPAGE_*) into the environment for one test."""
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, unattended_env
 from tests.support import smtp
 from tests.support.confluence_server import FakeConfluence, Page, Site, User
 
@@ -56,13 +56,9 @@ def environment(confluence: FakeConfluence, starttls_server: smtp.SmtpServer, ca
                 tmp_path: Path) -> dict[str, str]:
     """Everything from the environment: no config file exists, no keyring works."""
     return {
-        **confluence.env(),
-        **starttls_server.env(ca_file),
-        "MAILPAGE_SMTP_PASSWORD": smtp.PASSWORD,
+        **unattended_env(confluence, starttls_server, ca_file, tmp_path),
         "MAILPAGE_SENDER_ADDRESS": "wiki-bot@example.com",
         "MAILPAGE_SENDER_NAME": "Wiki Bot",
-        "MAILPAGE_STATE_DIR": str(tmp_path / "state"),
-        "MAILPAGE_CONFIG": str(tmp_path / "no-such-config.toml"),
         "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
     }
 

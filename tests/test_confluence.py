@@ -13,7 +13,7 @@ import pytest
 
 from mailpage_cli.confluence import make_site
 from mailpage_cli.errors import ConfigError
-from tests.conftest import ROOT, run
+from tests.conftest import ROOT, run, set_env
 from tests.support import smtp
 from tests.support.confluence_server import (
     DATACENTER,
@@ -85,7 +85,8 @@ def make_site_data(deployment: str, context: str) -> Site:
                  watchers=[BOB, ROBOT, CY]),
             Page("65639", "Launch day", type="blogpost", posting_day="2024-01-15",
                  export_view=None, view="<p>Blog body from view</p>"),
-            Page("1", "Other"),
+            Page("1", "Other", export_view="<p>Body from export_view</p>",
+                 view="<p>Body from view</p>"),
             Page("4242", "Secret plans", restricted=True),
         ],
     )
@@ -105,15 +106,13 @@ def datacenter() -> Iterator[FakeConfluence]:
 
 @pytest.fixture
 def on_cloud(cloud: FakeConfluence, monkeypatch: pytest.MonkeyPatch) -> FakeConfluence:
-    for name, value in cloud.env().items():
-        monkeypatch.setenv(name, value)
+    set_env(monkeypatch, cloud.env())
     return cloud
 
 
 @pytest.fixture
 def on_datacenter(datacenter: FakeConfluence, monkeypatch: pytest.MonkeyPatch) -> FakeConfluence:
-    for name, value in datacenter.env().items():
-        monkeypatch.setenv(name, value)
+    set_env(monkeypatch, datacenter.env())
     return datacenter
 
 
@@ -222,7 +221,10 @@ def test_every_data_center_page_form_resolves(on_datacenter: FakeConfluence, for
     assert report["page"]["id"] == page_id  # type: ignore[index]
 
 
-def test_export_view_falls_back_to_view(on_cloud: FakeConfluence) -> None:
+def test_export_view_is_preferred_and_falls_back_to_view(on_cloud: FakeConfluence) -> None:
+    preferred = run("preview", "1", "--text")
+    assert preferred.exit_code == 0, preferred.stderr
+    assert "Body from export_view" in preferred.stdout and "from view" not in preferred.stdout
     result = run("preview", "65639", "--text")
     assert result.exit_code == 0, result.stderr
     assert "Blog body from view" in result.stdout

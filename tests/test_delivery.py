@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from mailpage_cli import mailer
 from tests.conftest import EXAMPLE, run
 from tests.support import smtp
 
@@ -102,7 +103,7 @@ def test_bcc_only_gets_undisclosed_recipients(smtp_env: smtp.SmtpServer) -> None
 
 
 def test_implicit_tls_delivers(ssl_server: smtp.SmtpServer, ca_file: Path) -> None:
-    env = {**ssl_server.env(ca_file), "MAILPAGE_SMTP_PASSWORD": smtp.PASSWORD}
+    env = ssl_server.env(ca_file, password=True)
     result = run("send", str(EXAMPLE), "--to", "a@example.com", env=env)
     assert result.exit_code == 0, result.stderr
     assert len(ssl_server.received) == 1
@@ -114,7 +115,7 @@ def test_untrusted_certificate_is_refused_and_ca_file_fixes_it(
     server_name: str, request: pytest.FixtureRequest, ca_file: Path
 ) -> None:
     server: smtp.SmtpServer = request.getfixturevalue(server_name)
-    env = {**server.env(), "MAILPAGE_SMTP_PASSWORD": smtp.PASSWORD}
+    env = server.env(password=True)
     refused = run("send", str(EXAMPLE), "--to", "a@example.com", env=env)
     assert refused.exit_code == 3
     assert "not trusted" in refused.stderr and "--ca-file" in refused.stderr
@@ -129,7 +130,7 @@ def test_untrusted_certificate_is_refused_and_ca_file_fixes_it(
 def test_certificate_for_another_host_name_is_refused(ca, ca_file: Path) -> None:  # type: ignore[no-untyped-def]
     server = smtp.start("starttls", ca, cert_names=("mail.example.test",))
     try:
-        env = {**server.env(ca_file), "MAILPAGE_SMTP_PASSWORD": smtp.PASSWORD}
+        env = server.env(ca_file, password=True)
         result = run("send", str(EXAMPLE), "--to", "a@example.com", env=env)
     finally:
         server.stop()
@@ -141,7 +142,7 @@ def test_certificate_for_another_host_name_is_refused(ca, ca_file: Path) -> None
 def test_auth_over_plaintext_is_refused_before_any_password_is_sent(
     plain_server: smtp.SmtpServer,
 ) -> None:
-    env = {**plain_server.env(), "MAILPAGE_SMTP_PASSWORD": smtp.PASSWORD}
+    env = plain_server.env(password=True)
     result = run("send", str(EXAMPLE), "--to", "a@example.com", env=env)
     assert result.exit_code == 3
     assert "unencrypted" in result.stderr
@@ -150,8 +151,7 @@ def test_auth_over_plaintext_is_refused_before_any_password_is_sent(
 
 
 def test_starttls_required_but_not_offered_fails_closed(plain_server: smtp.SmtpServer) -> None:
-    env = {**plain_server.env(), "MAILPAGE_SMTP_SECURITY": "starttls",
-           "MAILPAGE_SMTP_PASSWORD": smtp.PASSWORD}
+    env = {**plain_server.env(password=True), "MAILPAGE_SMTP_SECURITY": "starttls"}
     result = run("send", str(EXAMPLE), "--to", "a@example.com", env=env)
     assert result.exit_code == 3
     assert "does not offer STARTTLS" in result.stderr
@@ -207,7 +207,7 @@ def test_a_server_without_auth_but_a_username_is_a_configuration_error(
 ) -> None:
     server = smtp.start("starttls", ca, auth=False)
     try:
-        env = {**server.env(ca_file), "MAILPAGE_SMTP_PASSWORD": smtp.PASSWORD}
+        env = server.env(ca_file, password=True)
         result = run("send", str(EXAMPLE), "--to", "a@example.com", env=env)
     finally:
         server.stop()
@@ -291,17 +291,18 @@ def test_transient_rcpt_failure_is_retried_once_per_recipient(
     assert [r.rcpt_tos for r in smtp_env.received] == [["a@example.com"], ["busy@example.com"]]
 
 
-def test_lines_starting_with_a_dot_arrive_intact_across_chunks(
-    smtp_env: smtp.SmtpServer, monkeypatch: pytest.MonkeyPatch,
+def test_lines_starting_with_a_dot_arrive_intact_at_every_chunk_size(
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """DATA is streamed in chunks, each dot-stuffed on its own (SMTP's transparency rule)."""
-    monkeypatch.setattr("mailpage_cli.mailer.CHUNK", 64)  # many chunks, many boundaries
-    note = ".starts with a dot\n\n..two dots\n\n.\n\nend"
-    saved = run("send", str(EXAMPLE), "--to", "a@example.com", "--message", note, "--save", "-")
-    sent = run("send", str(EXAMPLE), "--to", "a@example.com", "--message", note)
-    assert sent.exit_code == 0, sent.stderr
-    (received,) = smtp_env.received
-    text = received.message.get_body(("plain",)).get_content()
-    expected = message_from_bytes(saved.stdout_bytes, policy=policy.default)
-    assert text == expected.get_body(("plain",)).get_content()
-    assert ".starts with a dot" in text and "..two dots" in text
+    """DATA is streamed in chunks, each dot-stuffed on its own (SMTP's transparency rule):
+    whichever byte a chunk would end at, a dot line arrives as written."""
+    dotted = b"Subject: dots\r\n\r\n.one\r\n..two\r\n.\r\nmiddle\r\n.\r\n"
+    server = smtp.start("none", auth=False)
+    try:
+        for chunk in range(1, len(dotted) + 1):
+            monkeypatch.setattr("mailpage_cli.mailer.CHUNK", chunk)
+            mailer.deliver(mailer.Account(server.host, server.port, "none"),
+                           [mailer.Envelope("a@example.com", ("b@example.com",), lambda: dotted)])
+    finally:
+        server.stop()
+    assert [r.data for r in server.received] == [dotted] * len(dotted)

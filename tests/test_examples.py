@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, unattended_env
 from tests.support import smtp
 from tests.support.confluence_server import FakeConfluence, Fault, Page, Site, User
 
@@ -39,14 +39,8 @@ def confluence() -> Iterator[FakeConfluence]:
 def test_env(confluence: FakeConfluence, starttls_server: smtp.SmtpServer, ca_file: Path,
              tmp_path: Path) -> dict[str, str]:
     """The values a job's environment gets in the test: the test servers and secrets."""
-    return {
-        **confluence.env(),
-        **starttls_server.env(ca_file),
-        "MAILPAGE_SMTP_PASSWORD": smtp.PASSWORD,
-        "MAILPAGE_SENDER_ADDRESS": "wiki-bot@acme.com",
-        "MAILPAGE_STATE_DIR": str(tmp_path / "state"),
-        "MAILPAGE_CONFIG": str(tmp_path / "none.toml"),
-    }
+    return {**unattended_env(confluence, starttls_server, ca_file, tmp_path),
+            "MAILPAGE_SENDER_ADDRESS": "wiki-bot@acme.com"}
 
 
 def job_env(declared: dict[str, str], test_env: dict[str, str]) -> dict[str, str]:

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from mailpage_cli import pagerefs, recipients
 from mailpage_cli import settings as mailpage_settings
 from mailpage_cli.errors import MailpageError
-from tests.conftest import run
+from tests.conftest import run, set_env
 from tests.support import smtp
 from tests.support.confluence_server import Attachment, FakeConfluence, Page, Site, User
 
@@ -181,8 +181,7 @@ def hostile_site(pixel_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator
                 users=[User("Ann\r\nBcc: evil3@attacker.example", "ann@example.com")],
                 pages=pages)
     with FakeConfluence(data) as fake:
-        for name, value in fake.env().items():
-            monkeypatch.setenv(name, value)
+        set_env(monkeypatch, fake.env())
         yield fake
 
 

@@ -39,8 +39,10 @@ def test_oversized_message_is_refused_before_connecting(smtp_env: smtp.SmtpServe
     assert smtp_env.recorder.connections == 0
 
 
-def test_dry_run_reports_without_asking() -> None:
-    run("config", "set-policy", "--max-recipients", "1")
+def test_dry_run_reports_without_asking_but_keeps_the_domain_rule() -> None:
+    run("config", "set-policy", "--max-recipients", "1", "--allowed-domain", "example.com")
     result = run("send", str(EXAMPLE), "--to", "a@example.com,b@example.com", "-n", "--json")
     assert result.exit_code == 0
     assert json.loads(result.stdout)["status"] == "dry-run"
+    outside = run("send", str(EXAMPLE), "--to", "a@example.com,x@elsewhere.org", "-n")
+    assert outside.exit_code == 8 and "x@elsewhere.org" in outside.stderr

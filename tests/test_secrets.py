@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.conftest import EXAMPLE, ROOT, run
+from tests.conftest import EXAMPLE, ROOT, run, set_env
 from tests.support import smtp
 from tests.support.confluence_server import Attachment, FakeConfluence, Page, Site, User
 
@@ -106,23 +106,28 @@ def test_no_stream_or_file_holds_a_secret(
 def test_no_log_record_holds_a_secret(
     site: FakeConfluence, smtp_env: smtp.SmtpServer, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Every LogRecord any library creates during a --debug send, checked at birth: none
-    holds a secret or page content (atlassian-python-api would log response bodies)."""
-    for name, value in site.env().items():
-        monkeypatch.setenv(name, value)
+    """Every LogRecord mailpage or atlassian-python-api creates during a --debug send,
+    checked at birth, even with the root logger at DEBUG (as a host program might set it):
+    none holds a secret or page content (atlassian-python-api would log requests as curl
+    commands and response bodies)."""
+    set_env(monkeypatch, site.env())
+    root, level = logging.getLogger(), logging.getLogger().level
     records: list[str] = []
     default = logging.getLogRecordFactory()
 
     def capture(*args: object, **kwargs: object) -> logging.LogRecord:
         record = default(*args, **kwargs)
-        records.append(f"{record.name} {record.getMessage()}")
+        if record.name.startswith(("mailpage_cli", "atlassian")):
+            records.append(f"{record.name} {record.getMessage()}")
         return record
 
     logging.setLogRecordFactory(capture)
+    root.setLevel(logging.DEBUG)  # setLevel, not an attribute: it clears the loggers' caches
     try:
         result = run("--debug", "send", "98487", "--to", "me", "--attachments")
     finally:
         logging.setLogRecordFactory(default)
+        root.setLevel(level)
     assert result.exit_code == 0, result.stderr
     assert any("confluence GET" in r for r in records)
     for record in records:
@@ -133,8 +138,7 @@ def test_no_log_record_holds_a_secret(
 def test_debug_logs_every_step_and_no_user_data(
     site: FakeConfluence, smtp_env: smtp.SmtpServer, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for name, value in site.env().items():
-        monkeypatch.setenv(name, value)
+    set_env(monkeypatch, site.env())
     result = run("--debug", "send", "98487", "--to", "me", "--cc", "group:secret-club",
                  "--bcc", "carol@example.com", "--attachments", "--message", "Top secret note")
     assert result.exit_code == 0, result.stderr
@@ -161,4 +165,5 @@ def test_the_config_file_is_refused_when_it_holds_a_secret_even_for_show(
     for args in (["config", "show"], ["send", str(EXAMPLE), "--to", "a@example.com", "-n"]):
         result = run(*args)
         assert result.exit_code == 3
+        assert "holds a secret" in result.stderr  # not just an unknown key
         assert "abc-very-secret" not in result.stderr + result.stdout

@@ -141,8 +141,10 @@ class SmtpServer:
     def received(self) -> list[Received]:
         return self.recorder.received
 
-    def env(self, ca_file: Path | None = None, *, login: bool = True) -> dict[str, str]:
-        """The MAILPAGE_* variables that point mailpage at this server."""
+    def env(self, ca_file: Path | None = None, *, login: bool = True,
+            password: bool = False) -> dict[str, str]:
+        """The MAILPAGE_* variables that point mailpage at this server (``password``: the
+        right one in MAILPAGE_SMTP_PASSWORD too)."""
         env = {
             "MAILPAGE_SMTP_HOST": self.host,
             "MAILPAGE_SMTP_PORT": str(self.port),
@@ -152,6 +154,8 @@ class SmtpServer:
             env["MAILPAGE_SMTP_USERNAME"] = USERNAME
         if ca_file:
             env["MAILPAGE_SMTP_CA_FILE"] = str(ca_file)
+        if password:
+            env["MAILPAGE_SMTP_PASSWORD"] = PASSWORD
         return env
 
     def stop(self) -> None:
