@@ -1,17 +1,25 @@
 """The only module that talks to Confluence (Cloud and Data Center).
 
-atlassian-python-api's ``ConfluenceServer`` holds the authenticated, pooled session for both
-deployments (its ``Confluence`` facade breaks Cloud). Requests go through :meth:`Client.get`,
+atlassian-python-api's ``ConfluenceServer`` puts the credentials on the pooled session for
+both deployments (its ``Confluence`` facade breaks Cloud). Requests go through :meth:`Client.get`,
 which owns retries (429/502/503/504 and connection errors: exponential backoff with jitter,
 honouring ``Retry-After``, at most 4 tries and 60 s), the mapping of HTTP statuses to exit
 codes, and a debug line per call without user data. Paging follows ``_links.base`` +
 ``_links.next`` (the library's own pagers drop ``/wiki`` or the context path).
+
+GETs use that session directly, streamed, because the library reads every body whole (for its
+debug log) and follows redirects. Here an answer is read up to MAX_ANSWER bytes and
+ANSWER_DEADLINE seconds, a redirect is an error (the credentials and the session cookie stay
+on the site), and an answer of the wrong shape says that Confluence sent it, never that
+mailpage has a bug. Server-supplied text shown to the user is cleared of the token first.
 """
 
 from __future__ import annotations
 
+import base64
 import html
 import ipaddress
+import json
 import logging
 import random
 import re
@@ -30,6 +38,7 @@ from mailpage_cli.errors import (
     AuthError,
     ConfigError,
     NotFoundError,
+    PolicyError,
     TLSError,
     UnavailableError,
     UsageError,
@@ -42,7 +51,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TIMEOUT = 30
+TIMEOUT = 30  # seconds of silence, per read
+ANSWER_DEADLINE = 120.0  # seconds for one whole answer (a server may trickle byte by byte)
+MAX_ANSWER = 64_000_000  # bytes of one answer, after decompression (a gzip bomb stops here)
+MAX_PAGES = 1000  # pages of one paged list
 ATTEMPTS = 4
 DEADLINE = 60.0  # seconds for all tries of one request, waits included
 BACKOFF = 1.0
@@ -50,6 +62,7 @@ RETRY_STATUSES = frozenset({429, 502, 503, 504})
 PAGE_EXPAND = "body.export_view,body.view,version,space,history"
 SEARCH_EXPAND = "content.space,content.version"
 LIMIT = 50
+_HEADERS = {"Accept": "application/json"}
 # Path segments that are part of the API, not user data; anything else is logged as "*".
 _API_WORDS = frozenset({
     "rest", "api", "content", "child", "attachment", "attachments", "user", "current", "group",
@@ -204,10 +217,17 @@ class Client:
             "session": self.session, "timeout": TIMEOUT, "cloud": site.cloud,
             "backoff_and_retry": False, "retry_with_header": False,  # our retries, our limits
         }
+        secret = token.reveal()
         if site.auth == "basic":
-            options |= {"username": site.user, "password": token.reveal()}
+            options |= {"username": site.user, "password": secret}
+            basic = base64.b64encode(f"{site.user}:{secret}".encode()).decode()
         else:
-            options["token"] = token.reveal()
+            options["token"] = secret
+            basic = ""
+        # The forms in which the secret could come back in an answer (an echoed header).
+        self._secrets = sorted({s for s in (secret, quote(secret, safe=""), basic) if s},
+                               key=len, reverse=True)
+        # It sets the session's credentials; requests then go through the session (see above).
         self.api = ConfluenceServer(site.url, **options)  # type: ignore[no-untyped-call] # untyped
 
     # --- requests -------------------------------------------------------------------------
@@ -224,16 +244,19 @@ class Client:
             f"{self.site.url}/{path.lstrip('/')}")
         retry = _Retry()
         while True:
-            started = time.perf_counter()
+            # Real time, not CLOCK: this bounds waiting on the network, not the retries' pauses.
+            started = time.monotonic()
             try:
-                response = self.api.get(url, params=dict(params or {}), absolute=True,
-                                        advanced_mode=True)
-                log.debug("confluence GET %s %s %.0f ms", _loggable(url, params),
-                          response.status_code, (time.perf_counter() - started) * 1000)
-                if response.status_code in RETRY_STATUSES:
-                    raise _TransientError(f"Confluence is busy or rate-limiting"
-                                     f" ({response.status_code})", _retry_after(response))
-                return self._json(response, missing)
+                response = self.session.get(url, params=dict(params or {}), headers=_HEADERS,
+                                            timeout=TIMEOUT, stream=True, allow_redirects=False)
+                with response:
+                    log.debug("confluence GET %s %s %.0f ms", _loggable(url, params),
+                              response.status_code, (time.monotonic() - started) * 1000)
+                    if response.status_code in RETRY_STATUSES:
+                        raise _TransientError(f"Confluence is busy or rate-limiting"
+                                              f" ({response.status_code})",
+                                              _retry_after(response))
+                    return self._json(response, missing, started)
             except requests.exceptions.SSLError as exc:
                 raise TLSError(
                     f"The certificate of {urlsplit(url).hostname} is not trusted",
@@ -256,7 +279,7 @@ class Client:
                                            f"Nothing was sent; try again {later}.") from None
                 CLOCK.sleep(wait)
 
-    def _json(self, response: requests.Response, missing: str) -> Any:
+    def _json(self, response: requests.Response, missing: str, started: float) -> Any:
         status = response.status_code
         if status in (401, 403):
             raise AuthError(
@@ -264,36 +287,91 @@ class Client:
                 "Check the site, user and token: `mailpage config set-site URL --user EMAIL"
                 " --token-stdin`, or MAILPAGE_CONFLUENCE_USER / MAILPAGE_CONFLUENCE_TOKEN.",
             )
+        if 300 <= status < 400:
+            raise self._redirected(response)
         if status == 404:
             if not missing:
                 return None
             raise NotFoundError(missing, "Check the name or id, and that you may see it.")
         if status == 400:
-            raise UsageError(f"Confluence rejected the request: {_message(response)}",
+            raise UsageError(f"Confluence rejected the request: {self._message(response)}",
                              "Check the query.")
         if status >= 400:
             raise UnavailableError(f"Confluence answered {status}", "Try again later.")
         if "html" in response.headers.get("content-type", "").lower():
-            raise AuthError(
-                "Confluence answered with a web page (a login page?) instead of data",
-                "Check the site URL and that the token is accepted for the REST API"
-                " (single sign-on may refuse API tokens).",
-            )
+            raise _web_page()
+        body = downloads.read_body(
+            response, limit=MAX_ANSWER, seconds=ANSWER_DEADLINE - (time.monotonic() - started),
+            too_big=lambda _: PolicyError(
+                f"Confluence sent an answer larger than {MAX_ANSWER / 1_000_000:g} MB",
+                "A page that large cannot go by mail: send its link instead. If it is not"
+                " that large, a proxy or the site is sending garbage; tell its administrator."),
+            too_slow=lambda: UnavailableError(
+                f"Confluence took more than {ANSWER_DEADLINE:g} s to send one answer",
+                "Nothing was sent; try again later."),
+        )
         try:
-            return response.json()
-        except ValueError:  # a body cut short on the way
+            # As the library did: UTF-8, and a broken byte is a U+FFFD, not a failure.
+            return json.loads(body.decode("utf-8-sig", "replace"))
+        except ValueError:
+            if body.lstrip()[:1] == b"<":  # HTML however it is labelled: trying again won't help
+                raise _web_page() from None
             raise _TransientError("Confluence sent an incomplete answer", None) from None
+
+    def _redirected(self, response: requests.Response) -> ConfigError:
+        try:
+            target = urlsplit(urljoin(response.url, response.headers.get("location", "")))
+            where = f"{target.scheme}://{target.netloc.rpartition('@')[2]}{target.path}"
+        except ValueError:  # not even a URL
+            where = "an address that is not a URL"
+        return ConfigError(
+            f"Confluence redirected the request ({response.status_code}) to"
+            f" {self._redact(where)[:120]}; mailpage does not follow redirects with its"
+            " credentials",
+            "Use the address the site answers at: `mailpage config set-site URL`"
+            " (on Cloud https://SITE.atlassian.net).",
+        )
+
+    def _message(self, response: requests.Response) -> str:
+        """The ``message`` of a Confluence error answer, without any secret, cut short."""
+        try:
+            body = downloads.read_body(response, limit=64_000, seconds=TIMEOUT,
+                                       too_big=lambda _: ValueError(), too_slow=ValueError)
+            data = json.loads(body.decode("utf-8", "replace"))
+        except ValueError:
+            return ""
+        message = data.get("message") if isinstance(data, dict) else None
+        return self._redact(str(message or ""))[:200]
+
+    def _redact(self, text: str) -> str:
+        """``text`` from the server, with the token in any form it was sent in masked."""
+        for secret in self._secrets:
+            text = text.replace(secret, "********")
+        return text
 
     def paged(self, path: str, params: Mapping[str, Any] | None = None, *,
               missing: str = "") -> Iterator[dict[str, Any]]:
-        """Every result of a paged list, following ``_links.base`` + ``_links.next``."""
-        data = self.get(path, {"limit": LIMIT, **(params or {})}, missing=missing)
+        """Every result of a paged list, following ``_links.base`` + ``_links.next``; at most
+        MAX_PAGES pages, and never the same page twice."""
+        data = _object(self.get(path, {"limit": LIMIT, **(params or {})}, missing=missing),
+                       "the list")
+        seen: set[str] = set()
         while data:
-            yield from data.get("results", [])
-            links = data.get("_links", {})
-            if not links.get("next"):
+            for item in _list(data.get("results"), "results"):
+                yield _object(item, "an item of results", required=True)
+            links = _object(data.get("_links"), "_links")
+            next_link = _text(links.get("next"), "_links.next")
+            if not next_link:
                 return
-            data = self.get(self._on_site(links.get("base", self.site.url) + links["next"]))
+            url = self._on_site((_text(links.get("base"), "_links.base") or self.site.url)
+                                + next_link)
+            if url in seen:
+                raise _unreadable("its link to the next page leads back to a page already read")
+            seen.add(url)
+            if len(seen) >= MAX_PAGES:
+                raise PolicyError(f"Confluence listed more than {MAX_PAGES} pages of results",
+                                  "Narrow the query or the group.")
+            data = _object(self.get(url), "the list")
 
     def _on_site(self, url: str) -> str:
         """A URL from a response, refused if it leads away from the site."""
@@ -314,13 +392,14 @@ class Client:
                       "expand": PAGE_EXPAND}
             if ref.posting_day:
                 params["postingDay"] = ref.posting_day
-            results = (self.get("rest/api/content", params) or {}).get("results") or []
+            found = _object(self.get("rest/api/content", params), "the list")
+            results = _list(found.get("results", []), "results")
             if not results:
                 raise NotFoundError(
                     f"No {ref.kind} titled {ref.title!r} in space {ref.space}; it may be"
                     " missing, or restricted so that you cannot see it",
                     "Check the space key and the exact title.")
-            data = results[0]
+            data = _object(results[0], "results[0]", required=True)
         else:
             raise TypeError(ref)
         return _page(data, self.site.url)
@@ -329,13 +408,14 @@ class Client:
         found = []
         for item in self.paged(f"rest/api/content/{page_id}/child/attachment",
                                missing=f"Page {page_id} was not found"):
-            links = item.get("_links", {})
-            download = links.get("download", "")
-            ext = item.get("extensions", {})
+            download = _text(_object(item.get("_links"), "_links").get("download"),
+                             "_links.download")
+            ext = _object(item.get("extensions"), "extensions")
             found.append(AttachmentInfo(
-                filename=item.get("title", "attachment"),
-                media_type=ext.get("mediaType") or "application/octet-stream",
-                size=int(ext.get("fileSize") or 0),
+                filename=_text(item.get("title"), "title") or "attachment",
+                media_type=_text(ext.get("mediaType"), "extensions.mediaType")
+                or "application/octet-stream",
+                size=_number(ext.get("fileSize"), "extensions.fileSize") or 0,
                 url=self._on_site(urljoin(self.site.url + "/", download.lstrip("/"))),
             ))
         return found
@@ -377,8 +457,12 @@ class Client:
     def group_members(self, name: str) -> list[Person]:
         missing = f"No Confluence group named {name!r}"
         if self.site.cloud:
-            group = self.get("rest/api/group/by-name", {"name": name}, missing=missing)
-            path = f"rest/api/group/{group['id']}/membersByGroupId"
+            group = _object(self.get("rest/api/group/by-name", {"name": name}, missing=missing),
+                            "the group")
+            group_id = _text(group.get("id"), "id")
+            if not group_id:
+                raise _unreadable("the group has no id")
+            path = f"rest/api/group/{quote(group_id, safe='')}/membersByGroupId"
             return [_person(user) for user in self.paged(path, missing=missing)]
         path = f"rest/api/group/{quote(name, safe='')}/member"
         params = {"expand": "status,details.personal"}
@@ -392,15 +476,17 @@ class Client:
             content = item.get("content")
             if not isinstance(content, dict):
                 continue
-            webui = (content.get("_links") or {}).get("webui") or item.get("url")
-            version = content.get("version") or {}
-            container = item.get("resultGlobalContainer") or {}
+            webui = (_text(_object(content.get("_links"), "content._links").get("webui"),
+                           "content._links.webui") or _text(item.get("url"), "url"))
+            version = _object(content.get("version"), "content.version")
+            container = _object(item.get("resultGlobalContainer"), "resultGlobalContainer")
+            space = _object(content.get("space"), "content.space")
             hits.append(SearchHit(
                 title=str(content.get("title") or item.get("title") or "?"),
                 url=self.site.url + webui if webui else None,
-                space=str((content.get("space") or {}).get("name") or container.get("title")
-                          or ""),
-                editor=str((version.get("by") or {}).get("displayName") or ""),
+                space=str(space.get("name") or container.get("title") or ""),
+                editor=str(_object(version.get("by"), "content.version.by").get("displayName")
+                           or ""),
                 modified=_when(item.get("lastModified") or version.get("when")),
                 excerpt=_excerpt(str(item.get("excerpt") or "")),
             ))
@@ -431,39 +517,106 @@ def _excerpt(text: str, limit: int = 280) -> str:
     return plain if len(plain) <= limit else plain[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
-def _message(response: requests.Response) -> str:
-    try:
-        return str(response.json().get("message", ""))[:200]
-    except ValueError:
+def _web_page() -> AuthError:
+    return AuthError(
+        "Confluence answered with a web page (a login page, or a proxy's?) instead of data",
+        "Check the site URL and that the token is accepted for the REST API"
+        " (single sign-on may refuse API tokens).",
+    )
+
+
+def _unreadable(detail: str) -> ConfigError:
+    """Confluence's answer has the wrong shape: no retry will mend it, and it is not a bug
+    in mailpage. Most often the URL leads to something that is not Confluence's REST API."""
+    return ConfigError(
+        f"Confluence sent an answer mailpage cannot read ({detail})",
+        "Check that the site URL leads to Confluence itself, not to a proxy or another"
+        " service; if it does, its REST API misbehaves: tell the site's administrator.",
+    )
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    return "a string" if isinstance(value, str) else "null"
+
+
+def _object(value: object, what: str, *, required: bool = False) -> dict[str, Any]:
+    """A JSON object from an answer; null or absent is an empty one unless ``required``."""
+    if isinstance(value, dict):
+        return value
+    if value is None and not required:
+        return {}
+    raise _unreadable(f"{what} is {_kind(value)}, not an object")
+
+
+def _list(value: object, what: str) -> list[Any]:
+    if isinstance(value, list):
+        return value
+    raise _unreadable(f"{what} is {_kind(value)}, not a list")
+
+
+def _text(value: object, what: str) -> str:
+    """A JSON string from an answer; null or absent is empty."""
+    if isinstance(value, str):
+        return value
+    if value is None:
         return ""
+    raise _unreadable(f"{what} is {_kind(value)}, not a string")
 
 
-def _person(data: Mapping[str, Any]) -> Person:
-    email = data.get("email") or (data.get("details") or {}).get("personal", {}).get("email")
+def _number(value: object, what: str) -> int | None:
+    """A whole number from an answer (digits in a string will do); null or absent is None."""
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isdecimal():
+        return int(value)
+    raise _unreadable(f"{what} is {_kind(value)}, not a whole number")
+
+
+def _person(value: object) -> Person:
+    data = _object(value, "a user", required=True)
+    personal = _object(_object(data.get("details"), "details").get("personal"),
+                       "details.personal")
+    email = (_text(data.get("email"), "email")
+             or _text(personal.get("email"), "details.personal.email"))
     status = data.get("status")
     return Person(
         display_name=str(data.get("displayName") or data.get("publicName")
                          or data.get("username") or "?"),
-        email=str(email) if email else None,
+        email=email or None,
         key=str(data.get("accountId") or data.get("username") or data.get("userKey") or ""),
         active=status is None or str(status).lower() == "active",
         app=data.get("accountType") == "app",
     )
 
 
-def _page(data: Mapping[str, Any], site_url: str) -> Page:
-    body = data.get("body") or {}
-    html = (body.get("export_view") or {}).get("value") or (body.get("view") or {}).get(
-        "value") or ""
-    links = data.get("_links") or {}
-    base = links.get("base") or site_url
-    version = (data.get("version") or {}).get("number")
+def _page(value: object, site_url: str) -> Page:
+    data = _object(value, "the page", required=True)
+    body = _object(data.get("body"), "body")
+    html = (_text(_object(body.get("export_view"), "body.export_view").get("value"),
+                  "body.export_view.value")
+            or _text(_object(body.get("view"), "body.view").get("value"), "body.view.value"))
+    links = _object(data.get("_links"), "_links")
+    base = _text(links.get("base"), "_links.base") or site_url
+    webui = _text(links.get("webui"), "_links.webui")
+    space = _object(data.get("space"), "space")
     return Page(
         title=str(data.get("title") or ""),
         html=html,
         id=str(data.get("id")),
-        version=int(version) if version else None,
-        space=(data.get("space") or {}).get("name") or (data.get("space") or {}).get("key"),
-        url=base + links["webui"] if links.get("webui") else None,
+        version=_number(_object(data.get("version"), "version").get("number"),
+                        "version.number") or None,
+        space=_text(space.get("name"), "space.name") or _text(space.get("key"), "space.key")
+        or None,
+        url=base + webui if webui else None,
         base_url=base,
     )

@@ -10,7 +10,8 @@ authentication, paging links and error bodies behave as they do against a real s
 - Cloud attachment downloads answer 302 to a "media" host on 127.0.0.2 that refuses any request
   carrying an Authorization header (the signed token is in the URL);
 - restricted pages answer 404, as Confluence does;
-- ``faults`` injects canned responses (429, 502, truncated JSON, an HTML login page) first.
+- ``faults`` injects canned responses (429, 502, truncated JSON, an HTML login page, a body
+  trickled byte by byte, an error that echoes a request header) first.
 """
 
 from __future__ import annotations
@@ -201,7 +202,10 @@ class Fault:
     """A canned response for the next request whose path (relative to the context, e.g.
     ``/rest/api/content/1``; "" matches every path) starts with ``prefix``. Faults are consumed
     first-in-first-out, before authentication and normal handling. ``declared_length`` sends a
-    Content-Length larger than the body and closes the connection mid-body."""
+    Content-Length larger than the body and closes the connection mid-body. ``trickle`` sends
+    the headers at once, then the body one byte every ``trickle`` seconds. With
+    ``echo_header`` the body is a Confluence error whose message is ``body`` (a str) followed
+    by the value of that request header, as some gateways and debug builds answer."""
 
     prefix: str = ""
     status: int = 500
@@ -209,6 +213,8 @@ class Fault:
     body: bytes | str | dict[str, Any] = b""
     declared_length: int | None = None
     reset: bool = False  # no answer at all: the connection is reset (TCP RST)
+    trickle: float = 0.0
+    echo_header: str = ""
 
     def payload(self) -> tuple[bytes, str]:
         if isinstance(self.body, dict):
@@ -285,6 +291,7 @@ class Response:
     content_type: str = JSON_TYPE
     headers: dict[str, str] = field(default_factory=dict)
     declared_length: int | None = None
+    trickle: float = 0.0  # seconds between the bytes of the body
 
 
 def _json(data: Any, status: int = 200) -> Response:
@@ -376,7 +383,17 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Connection", "close")
             self.close_connection = True
         self.end_headers()
-        self.wfile.write(body)
+        if not response.trickle:
+            self.wfile.write(body)
+            return
+        for index in range(len(body)):
+            time.sleep(response.trickle)
+            try:
+                self.wfile.write(body[index:index + 1])
+                self.wfile.flush()
+            except OSError:  # the client gave up
+                self.close_connection = True
+                return
 
     do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = _any  # noqa: N815 - http.server's names
 
@@ -544,9 +561,15 @@ class _SiteApp:
             raise ConnectionResetByFault
         if fault is not None:
             body, content_type = fault.payload()
+            if fault.echo_header:
+                echoed = next((v for k, v in record.headers.items()
+                               if k.lower() == fault.echo_header.lower()), "")
+                body = json.dumps(error_body(fault.status, str(fault.body) + echoed)).encode()
+                content_type = JSON_TYPE
             headers = dict(fault.headers)
             content_type = headers.pop("Content-Type", content_type)
-            return Response(fault.status, body, content_type, headers, fault.declared_length)
+            return Response(fault.status, body, content_type, headers, fault.declared_length,
+                            fault.trickle)
         if not inside:
             raise HttpError(404, f"No resource found at {record.path}")
         if record.method not in ("GET", "HEAD"):
