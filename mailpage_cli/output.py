@@ -3,18 +3,31 @@
 Results are plain lines (or JSON through ``json.dumps``): data for scripts, never wrapped,
 styled or tab-expanded by rich. The conversation goes through a rich console built per
 invocation, never at import (rich reads ``NO_COLOR`` and the terminal when a console is made),
-with markup and emoji codes off, so "Release [beta] :warning:" stays text.
+with markup and emoji codes off, so "Release [beta] :warning:" stays text, and without
+control characters, so that a page's text cannot drive the terminal.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
+
+# C0 but tab and newline, DEL, C1, bidi controls. Page titles, file names and server replies
+# reach the conversation; rich strips BEL, BS, VT, FF and CR but not ESC, so an OSC sequence
+# in an image's URL would retitle the terminal or write the clipboard.
+_UNPRINTABLE = re.compile(
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]+")
+
+
+def printable(text: str) -> str:
+    """``text`` without the characters that could act on a terminal instead of showing."""
+    return _UNPRINTABLE.sub("", text)
 
 
 class Output:
@@ -52,18 +65,18 @@ class Output:
 
     def summary(self, text: str) -> None:
         if not self.quiet:
-            self.err.print(text, markup=False)
+            self.err.print(printable(text), markup=False)
 
     def info(self, text: str) -> None:
         if self.verbose:
-            self.err.print(text, markup=False, style="dim")
+            self.err.print(printable(text), markup=False, style="dim")
 
     def warn(self, text: str) -> None:
         if not self.quiet:
-            self.err.print(f"warning: {text}", markup=False, style="yellow")
+            self.err.print(f"warning: {printable(text)}", markup=False, style="yellow")
 
     def error(self, text: str) -> None:
-        self.err.print(f"error: {text}", markup=False, style="bold red")
+        self.err.print(f"error: {printable(text)}", markup=False, style="bold red")
 
     @contextmanager
     def step(self, name: str) -> Iterator[None]:
@@ -80,7 +93,11 @@ class Output:
             return False
         from rich.prompt import Confirm  # noqa: PLC0415 - start-up time
 
-        return Confirm.ask(question, console=self.err, default=False)
+        try:
+            return Confirm.ask(printable(question), console=self.err, default=False)
+        except EOFError:  # Ctrl-D: no answer is "no"
+            self.err.print()
+            return False
 
     @property
     def prompt(self) -> Any:
@@ -91,6 +108,10 @@ class Output:
         def ask(label: str) -> str:
             from rich.prompt import Prompt  # noqa: PLC0415 - start-up time
 
-            return Prompt.ask(label, console=self.err, password=True)
+            try:
+                return Prompt.ask(label, console=self.err, password=True)
+            except EOFError:  # Ctrl-D: no secret given
+                self.err.print()
+                return ""
 
         return ask

@@ -26,14 +26,19 @@ _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _LOCAL = re.compile(rf"{_ATOM}(?:\.{_ATOM})*")
 _LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 _NAMED = re.compile(r"^(?P<name>[^<>]*)<(?P<address>[^<>]*)>$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")  # C0, DEL, C1, line breaks
+# Bidi embeddings, overrides, isolates and marks: "invoice_\u202efdp.exe" shows as
+# "invoice_exe.pdf" (Trojan Source, CVE-2021-42574).
+_BIDI = re.compile(r"[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]+")
 
 Resolver = Callable[[str], list[Recipient]]
 
 
 def clean_text(text: str) -> str:
-    """Control characters (CR/LF above all) become spaces: they must never start a header."""
-    return " ".join(_CONTROL.sub(" ", text).split())
+    """Control characters (CR/LF above all) become spaces: they must never start a header,
+    nor reach a terminal (ESC). Bidi controls go: they would make a text, or a file name,
+    show other than it is."""
+    return " ".join(_CONTROL.sub(" ", _BIDI.sub("", text)).split())
 
 
 def split_list(text: str) -> list[str]:

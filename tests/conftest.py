@@ -40,7 +40,11 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Memory
     previous = keyring.get_keyring()
     memory = MemoryKeyring()
     keyring.set_keyring(memory)
+    # The files tests make are not group-writable, whatever the user's umask: mailpage
+    # refuses a config file or folder that others can write.
+    umask = os.umask(0o022)
     yield memory
+    os.umask(umask)
     keyring.set_keyring(previous)
 
 

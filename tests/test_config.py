@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import tomllib
 from pathlib import Path
 
@@ -11,7 +12,8 @@ import pytest
 from keyring.backends import fail, null
 
 from mailpage_cli import settings
-from tests.conftest import run
+from tests.conftest import EXAMPLE, run
+from tests.support import smtp
 from tests.support.keyrings import MemoryKeyring
 
 
@@ -33,7 +35,9 @@ def test_set_smtp_writes_a_private_file_and_the_password_to_the_keyring(
     assert "hunter2" not in text
     assert tomllib.loads(text) == {"profiles": {"default": {"smtp": {
         "host": "smtp.example.com", "security": "starttls", "username": "ann"}}}}
-    assert isolated.store == {("mailpage", "default/smtp"): "hunter2-long"}
+    assert list(isolated.store) == [("mailpage", "default/smtp")]
+    assert json.loads(isolated.store["mailpage", "default/smtp"]) == {
+        "mailpage": 1, "for": "smtp://smtp.example.com:default as ann", "secret": "hunter2-long"}
 
 
 def test_set_smtp_without_password_warns_off_a_tty(isolated: MemoryKeyring) -> None:
@@ -210,3 +214,60 @@ def test_storing_into_a_keyring_that_drops_secrets_fails_clearly(config_file: Pa
     assert result.exit_code == 3
     assert "MAILPAGE_SMTP_PASSWORD" in result.stderr
     assert not config_file.exists()
+
+
+def _planted_config(config_file: Path, server: smtp.SmtpServer) -> None:
+    """A config file that sends the keyring password to ``server`` (an attacker's, say)."""
+    config_file.parent.mkdir(parents=True, mode=0o700)
+    config_file.write_text(f'[profiles.default.smtp]\nhost = "127.0.0.1"\nport = {server.port}\n')
+    config_file.chmod(0o600)
+
+
+def test_a_config_file_others_can_write_is_refused_before_anything_is_sent(
+    config_file: Path, smtp_env: smtp.SmtpServer
+) -> None:
+    _planted_config(config_file, smtp_env)
+    config_file.chmod(0o666)
+    result = run("send", str(EXAMPLE), "--to", "a@example.com")
+    assert result.exit_code == 3
+    assert f"The config file {config_file} is writable by other users (mode 0666)" in (
+        result.stderr)
+    assert f"chmod 600 {config_file}" in result.stderr
+    assert smtp_env.recorder.connections == 0
+    config_file.chmod(0o644)  # readable by others is no danger: only the write bits count
+    assert run("config", "show").exit_code == 0
+
+
+def test_a_config_folder_others_can_write_is_refused(
+    config_file: Path, smtp_env: smtp.SmtpServer
+) -> None:
+    _planted_config(config_file, smtp_env)
+    config_file.parent.chmod(0o770)
+    result = run("send", str(EXAMPLE), "--to", "a@example.com")
+    assert result.exit_code == 3
+    assert f"The folder {config_file.parent} of the config file is writable" in result.stderr
+    assert f"chmod go-w {config_file.parent}" in result.stderr
+    assert smtp_env.recorder.connections == 0
+
+
+def test_a_config_file_of_another_user_is_refused(
+    config_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config_file.parent.mkdir(parents=True, mode=0o700)
+    config_file.write_text('[profiles.default.sender]\nname = "Mallory"\n')
+    if os.getuid() == 0:
+        os.chown(config_file, 65534, -1)  # nobody
+    else:  # cannot give the file away: become someone else instead
+        me = os.getuid()
+        monkeypatch.setattr(os, "getuid", lambda: me + 1)
+    result = run("config", "show")
+    assert result.exit_code == 3
+    assert "belongs to another user" in result.stderr
+
+
+def test_an_absent_config_file_in_a_shared_folder_is_no_error(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o777)
+    shared.chmod(0o777)
+    result = run("config", "show", env={"MAILPAGE_CONFIG": str(shared / "none.toml")})
+    assert result.exit_code == 0, result.stderr

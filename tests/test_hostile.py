@@ -22,7 +22,14 @@ from mailpage_cli import settings as mailpage_settings
 from mailpage_cli.errors import MailpageError
 from tests.conftest import run, set_env
 from tests.support import smtp
-from tests.support.confluence_server import Attachment, FakeConfluence, Page, Site, User
+from tests.support.confluence_server import (
+    Attachment,
+    FakeConfluence,
+    Page,
+    Site,
+    StaticFile,
+    User,
+)
 
 SITE = "https://acme.atlassian.net/wiki"
 NASTY = ["\r\nBcc: evil@attacker.example", "\nX-Injected: yes", "\x00", "\x1b[31m", "\u2028",
@@ -286,3 +293,19 @@ def test_invalid_utf8_in_an_export_is_replaced_not_fatal(tmp_path: Path) -> None
     assert result.exit_code == 0, result.stderr
     msg = message_from_bytes(result.stdout_bytes, policy=policy.default)
     assert "Caf" in str(msg["Subject"]) and "\ufffd" in str(msg["Subject"])
+
+
+def test_terminal_escapes_in_page_data_never_reach_stderr(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An OSC sequence in an image's file name (retitle the terminal, write the clipboard)
+    reaches the warning that the file is not an image only as harmless text."""
+    name = "%1B%5D0%3BPWNED%07evil.png"
+    data = Site("cloud", "/wiki", me=User("Ann", "ann@example.com"), pages=[Page(
+        "100", "Escapes", export_view=None,
+        view=f'<p><img src="/wiki/download/attachments/100/{name}"></p>')],
+        files={f"/download/attachments/100/{name}": StaticFile("text/html", b"<html></html>")})
+    with FakeConfluence(data) as fake:
+        set_env(monkeypatch, fake.env())
+        result = run("send", "100", "--to", "a@example.com", "--dry-run")
+    assert result.exit_code == 0, result.stderr
+    assert "]0;PWNEDevil.png is not an image (text/html); left out" in result.stderr
+    assert "\x1b" not in result.stderr and "\x07" not in result.stderr

@@ -70,3 +70,29 @@ def test_size_limit_names_the_largest_parts() -> None:
     with pytest.raises(PolicyError, match=r"largest parts: huge\.bin \(2\.\d MB\)") as caught:
         message.check_size(msg, size, 1)
     assert caught.value.exit_code == 8
+
+
+BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+
+
+def test_bidi_controls_leave_the_title_in_every_place_it_shows() -> None:
+    """Right-to-left overrides would make the title read other than it is."""
+    parsed = message_from_bytes(message.to_bytes(build(
+        title="Quarterly \u202etxt.exe\u202c report \u2066RTL\u2069 \u200f\u061c!")),
+        policy=policy.default)
+    assert parsed["Subject"] == "Quarterly txt.exe report RTL !"
+    html = parsed.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    text = parsed.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "<title>Quarterly txt.exe report RTL !</title>" in html
+    assert text.startswith("# Quarterly txt.exe report RTL !")
+    assert not set(BIDI) & set(html + text)
+
+
+def test_bidi_controls_leave_attachment_file_names() -> None:
+    """"invoice_\u202efdp.exe" would show as invoice_exe.pdf."""
+    attachment = Resource("invoice_\u202efdp.exe", "application/octet-stream", b"MZ")
+    data = message.to_bytes(build(attachments=(attachment,)))
+    parsed = message_from_bytes(data, policy=policy.default)
+    (part,) = parsed.iter_attachments()
+    assert part.get_filename() == "invoice_fdp.exe"
+    assert b"%E2%80%AE" not in data.upper() and "\u202e".encode() not in data

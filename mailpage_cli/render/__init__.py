@@ -10,12 +10,13 @@ with its header and footer and inlines the CSS.
 from __future__ import annotations
 
 import html as htmllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import urljoin, urlsplit
 
 import css_inline
 
 from mailpage_cli.models import Page, RenderedPage, Resource, Sender
+from mailpage_cli.recipients import clean_text
 from mailpage_cli.render import (
     boxes,
     code,
@@ -94,7 +95,9 @@ def _image_sources(root: Element, page: Page) -> tuple[str, ...]:
 
 def prepare(page: Page) -> PreparedPage:
     """Sanitize and parse the page, make its links absolute, rewrite its macros, list the
-    images it needs."""
+    images it needs. The title, shown in <title>, the heading and the text part, is cleaned
+    as the Subject is: no control characters, no bidi overrides."""
+    page = replace(page, title=clean_text(page.title))
     root = parse(sanitize(page.html))
     flattened = nesting.flatten(root)
     colours.render(root)
