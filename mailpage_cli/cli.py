@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -20,18 +20,19 @@ from mailpage_cli import __version__, choices
 from mailpage_cli.errors import (
     ConfigError,
     ExitCode,
-    InterruptedSendError,
     KeyringUnavailableError,
     MailpageError,
+    Terminated,
     UsageError,
 )
 from mailpage_cli.output import Output
 
 if TYPE_CHECKING:
-    from mailpage_cli.credentials import SecretKind
+    from mailpage_cli.credentials import Destination, SecretKind
     from mailpage_cli.pipeline import SendResult
     from mailpage_cli.settings import Settings
 
+Command = TypeVar("Command", bound=Callable[..., Any])
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
@@ -44,6 +45,7 @@ class App:
     output: Output
     debug: bool
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    as_json: bool = False  # set by --json: errors are printed as a JSON object too
 
     @property
     def config_path(self) -> Path:
@@ -66,18 +68,12 @@ class MailpageGroup(click.Group):
             return super().invoke(ctx)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
             raise
-        except InterruptedSendError as exc:
-            app = ctx.find_object(App)
-            output = app.output if app else Output()
-            output.error(str(exc))
-            for label, addresses in exc.report.items():
-                if addresses:
-                    output.err.print(f"{label}: {', '.join(addresses)}", markup=False)
-            ctx.exit(exc.exit_code)
         except MailpageError as exc:
-            self._fail(ctx, str(exc), exc.exit_code)
-        except KeyboardInterrupt:
-            self._fail(ctx, "Interrupted", ExitCode.INTERRUPTED)
+            self._fail(ctx, str(exc), exc.exit_code, exc.report)
+        except KeyboardInterrupt as exc:
+            signalled = isinstance(exc, Terminated)
+            self._fail(ctx, "Stopped by SIGTERM" if signalled else "Interrupted",
+                       ExitCode.TERMINATED if signalled else ExitCode.INTERRUPTED)
         except BrokenPipeError:
             # The reader of stdout left (`mailpage config show | head`): stop quietly, as a
             # Unix tool killed by SIGPIPE would, without a second error when Python flushes.
@@ -92,14 +88,44 @@ class MailpageGroup(click.Group):
             )
 
     @staticmethod
-    def _fail(ctx: click.Context, text: str, code: int) -> NoReturn:
+    def _fail(ctx: click.Context, text: str, code: int,
+              report: Mapping[str, tuple[str, ...]] | None = None) -> NoReturn:
+        """The error line, who has the message if it went part-way, and with ``--json`` the
+        same as an object on stdout: a CI artifact is never empty."""
         app = ctx.find_object(App)
         if app and app.debug:
             import traceback  # noqa: PLC0415 - only for --debug
 
             traceback.print_exc()
-        (app.output if app else Output()).error(text)
+        output = app.output if app else Output()
+        output.error(text)
+        for key, addresses in (report or {}).items():
+            if addresses:
+                output.error(f"{REPORT_LABELS[key]}: {', '.join(addresses)}")
+        if app and app.as_json:
+            output.json({"status": "error", "exit": int(code), "error": text,
+                         **{key: list(addresses) for key, addresses in (report or {}).items()}})
         ctx.exit(code)
+
+
+REPORT_LABELS = {
+    "delivered": "delivered",
+    "unknown": "may have it (sent, but the server's answer never came)",
+    "not_sent": "not sent",
+}
+
+
+def _remember_json(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    """Errors come as JSON too once ``--json`` is given."""
+    app = ctx.find_object(App)
+    if app and value:
+        app.as_json = True
+    return value
+
+
+def json_option(help_text: str) -> Callable[[Command], Command]:
+    return click.option("--json", "as_json", is_flag=True, callback=_remember_json,
+                        help=help_text)
 
 
 def _setup_logging(debug: bool) -> None:
@@ -187,13 +213,15 @@ def _summary(result: SendResult, save: str | None) -> str:
     if result.status == "saved":
         where = "stdout" if save == "-" else save
         return f"Saved {title!r} for {count} recipient(s) to {where} ({what}); nothing sent."
-    if not result.delivered:
-        return f"Not sent: all {count} recipient(s) of {title!r} were refused."
-    return f"Sent {title!r} to {len(result.delivered)} of {count} recipient(s) ({what})."
+    if result.status == "refused":
+        return f"Not sent: none of the {count} recipient(s) of {title!r} got it (see above)."
+    maybe = f"; {len(result.unknown)} may have it" if result.unknown else ""
+    return f"Sent {title!r} to {len(result.delivered)} of {count} recipient(s) ({what}){maybe}."
 
 
 def send_report(result: SendResult) -> dict[str, Any]:
-    """The ``--json`` object of SPEC "Output" (plus ``delivered``, the addresses that got it)."""
+    """The ``--json`` object of SPEC "Output", plus who got it (``delivered``), who may have
+    it (``unknown``: the server's reply was lost) and who was not tried (``not_sent``)."""
     page = result.page
     return {
         "status": result.status,
@@ -204,6 +232,8 @@ def send_report(result: SendResult) -> dict[str, Any]:
         },
         "refused": dict(result.refused),
         "delivered": list(result.delivered),
+        "unknown": list(result.unknown),
+        "not_sent": list(result.not_sent),
         "message": {
             "id": result.message_id or None,
             "bytes": result.size,
@@ -218,8 +248,12 @@ def _report(app: App, result: SendResult, as_json: bool, save: str | None) -> No
     out = app.output
     for warning in result.warnings:
         out.warn(warning)
+    # Failures, even under -q: refused, maybe delivered, not sent.
     for address, reply in result.refused.items():
-        out.warn(f"refused: {address}: {reply}")
+        out.error(f"refused: {address}: {reply}")
+    for key in ("unknown", "not_sent"):
+        if addresses := getattr(result, key):
+            out.error(f"{REPORT_LABELS[key]}: {', '.join(addresses)}")
     if as_json:
         out.json(send_report(result))
     elif result.raw is not None:
@@ -249,7 +283,7 @@ def send_options(command: Any) -> Any:
         click.option("-n", "--dry-run", is_flag=True, help="Resolve and render; send nothing."),
         click.option("--save", metavar="PATH",
                      help="Write the message to PATH (- = stdout) instead."),
-        click.option("--json", "as_json", is_flag=True, help="Print the result as JSON."),
+        json_option("Print the result (or the error) as JSON."),
         click.option("-y", "--yes", is_flag=True,
                      help="Do not ask before sending to many recipients."),
     ]):
@@ -338,11 +372,7 @@ def preview(app: App, page: str, html_path: str | None, text: bool, note: str | 
         if html_path == "-":
             app.output.raw(html.encode())
         else:
-            try:
-                Path(html_path).write_text(html, encoding="utf-8")
-            except OSError as exc:
-                raise UsageError(f"Cannot write {html_path} ({exc.strerror})",
-                                 "Check the path.") from exc
+            pipeline.write_private_file(Path(html_path), html.encode(), "--html")
             app.output.summary(f"Wrote {html_path}; open it in a browser.")
     if text or not html_path:
         app.output.result(composed.rendered.text)
@@ -352,7 +382,7 @@ def preview(app: App, page: str, html_path: str | None, text: bool, note: str | 
 @click.argument("specs", nargs=-1, required=True, metavar="R...")
 @click.option("--page", metavar="PAGE", help="The page whose watchers `watchers` means.")
 @click.option("--skip-unresolvable", is_flag=True, help="Warn about hidden e-mails; go on.")
-@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@json_option("Print as JSON.")
 @click.pass_obj
 def recipients_command(
     app: App, specs: tuple[str, ...], page: str | None, skip_unresolvable: bool, as_json: bool,
@@ -390,8 +420,10 @@ def config() -> None:
     """
 
 
-def _store_secret(app: App, kind: SecretKind, from_stdin: bool) -> bool:
-    """Read the secret from stdin or a hidden prompt and keep it in the keyring."""
+def _store_secret(app: App, kind: SecretKind, from_stdin: bool,
+                  destination: Destination) -> bool:
+    """Read the secret from stdin or a hidden prompt and keep it in the keyring, bound to
+    ``destination``."""
     from mailpage_cli import credentials  # noqa: PLC0415 - start-up time
     if from_stdin:
         value = sys.stdin.readline().rstrip("\r\n")
@@ -401,7 +433,7 @@ def _store_secret(app: App, kind: SecretKind, from_stdin: bool) -> bool:
         return False
     if not value:
         raise UsageError(f"The {kind.label} is empty", "Pass it on stdin or at the prompt.")
-    credentials.store(kind, app.profile, credentials.Secret(value))
+    credentials.store(kind, app.profile, credentials.Secret(value), destination)
     return True
 
 
@@ -434,15 +466,18 @@ def set_site(
     resolved = settings.load(app.config_path, app.profile, {},
                              {f"confluence.{k}": v for k, v in changes.items() if v})
     config = resolved.confluence
-    make_site(config.url, config.deployment, config.auth, config.user)  # validates, or fails
-    stored = _store_secret(app, credentials.CONFLUENCE_TOKEN, token_stdin)
+    site = make_site(config.url, config.deployment, config.auth, config.user)  # or fails
+    destination = credentials.site_destination(site.url, app.profile)
+    stored = _store_secret(app, credentials.CONFLUENCE_TOKEN, token_stdin, destination)
     settings.update(app.config_path, app.profile, "confluence", changes, replace=True)
     app.output.summary(f"Confluence site saved in {app.config_path} (profile {app.profile}):"
                        f" {config.deployment}, {config.auth} auth.")
     if stored:
-        app.output.summary("Token stored in the OS keyring.")
+        app.output.summary(f"Token stored in the OS keyring, for {destination.where} only.")
     else:
-        app.output.warn("no token stored: pass --token-stdin, or set MAILPAGE_CONFLUENCE_TOKEN")
+        app.output.warn(f"no token stored for {destination.where} (a token stored for another"
+                        " site is not sent there): pass --token-stdin, or set"
+                        " MAILPAGE_CONFLUENCE_TOKEN")
 
 
 @config.command("check")
@@ -491,16 +526,21 @@ def set_smtp(
             "A login over an unencrypted connection would expose the password",
             "Use --security starttls or ssl, or leave out --username.",
         )
-    stored = bool(username) and _store_secret(app, credentials.SMTP_PASSWORD, password_stdin)
+    destination = credentials.smtp_destination(host.strip(), port, security, username or "",
+                                               app.profile)
+    stored = bool(username) and _store_secret(app, credentials.SMTP_PASSWORD, password_stdin,
+                                              destination)
     settings.update(app.config_path, app.profile, "smtp", {
         "host": host.strip(), "port": port, "security": security, "username": username,
         "ca_file": ca_file,
     }, replace=True)
     app.output.summary(f"SMTP settings saved in {app.config_path} (profile {app.profile}).")
     if stored:
-        app.output.summary("Password stored in the OS keyring.")
+        app.output.summary(f"Password stored in the OS keyring, for {destination.where} only.")
     elif username:
-        app.output.warn("no password stored: pass --password-stdin, or set MAILPAGE_SMTP_PASSWORD")
+        app.output.warn(f"no password stored for {destination.where} (a password stored for"
+                        " another server is not sent there): pass --password-stdin, or set"
+                        " MAILPAGE_SMTP_PASSWORD")
 
 
 @config.command("set-sender")
@@ -575,7 +615,7 @@ def set_policy(
 
 
 @config.command("show")
-@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@json_option("Print as JSON.")
 @click.pass_obj
 def show(app: App, as_json: bool) -> None:
     """Show every setting with its source; secrets only as where they come from.
@@ -633,5 +673,13 @@ def forget(app: App, what: str) -> None:
                            f" from {app.config_path}.")
 
 
+def _terminate(signum: int, _frame: object) -> None:
+    """SIGTERM (systemd, timeout, CI cancellation) stops the run as Ctrl-C does."""
+    raise Terminated(signum)
+
+
 def main() -> None:
+    import signal  # noqa: PLC0415 - the installed command only; tests drive cli() directly
+
+    signal.signal(signal.SIGTERM, _terminate)
     cli(prog_name="mailpage")

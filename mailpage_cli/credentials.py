@@ -3,13 +3,20 @@
 The keyring is reached only through the ``keyring`` API (so ``PYTHON_KEYRING_BACKEND``
 applies), under service ``mailpage`` and usernames ``PROFILE/smtp`` and ``PROFILE/confluence``.
 A secret travels as :class:`Secret`, whose ``repr`` and ``str`` never show it.
+
+A stored secret is bound to its destination: the keyring holds it together with the site
+(scheme, host, port, path) or the SMTP account (username, host, port) it was stored for, and
+it is handed out only for that destination. Whoever changes the config file (or the
+environment) to point elsewhere gets an error, not the secret.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from mailpage_cli.errors import ConfigError, KeyringUnavailableError
 
@@ -66,6 +73,51 @@ KINDS = {kind.name: kind for kind in (SMTP_PASSWORD, CONFLUENCE_TOKEN)}
 Prompt = Callable[[str], str]
 
 
+@dataclass(frozen=True)
+class Destination:
+    """Where a secret may go (``where``), and the command that stores one for it."""
+
+    where: str
+    store_command: str
+
+
+def site_destination(url: str, profile: str) -> Destination:
+    parts = urlsplit(url)
+    port = parts.port or {"https": 443, "http": 80}.get(parts.scheme.lower(), 0)
+    where = (f"{parts.scheme.lower()}://{(parts.hostname or '').lower()}:{port}"
+             f"{parts.path.rstrip('/')}")
+    return Destination(where, f"{_mailpage(profile)} config set-site {url} --token-stdin")
+
+
+def smtp_destination(host: str, port: int | None, security: str, username: str,
+                     profile: str) -> Destination:
+    where = f"smtp://{host.lower()}:{port or 'default'} as {username}"
+    flags = f" --port {port}" if port else ""
+    return Destination(where, f"{_mailpage(profile)} config set-smtp --host {host}{flags}"
+                              f" --security {security} --username {username} --password-stdin")
+
+
+def _mailpage(profile: str) -> str:
+    return "mailpage" if profile == "default" else f"mailpage --profile {profile}"
+
+
+def _pack(secret: Secret, destination: Destination) -> str:
+    return json.dumps({"mailpage": 1, "for": destination.where, "secret": secret.reveal()})
+
+
+def _unpack(stored: str) -> tuple[str, str | None]:
+    """The secret and the destination it was stored for (``None``: stored unbound, by an
+    older mailpage or by hand)."""
+    try:
+        data = json.loads(stored)
+    except ValueError:
+        return stored, None
+    if isinstance(data, dict) and isinstance(data.get("secret"), str):
+        bound = data.get("for")
+        return data["secret"], bound if isinstance(bound, str) else None
+    return stored, None
+
+
 def _keyring() -> ModuleType:
     import keyring  # noqa: PLC0415 - loads its backends; only commands that need a secret pay
 
@@ -84,20 +136,33 @@ def _unavailable(kind: SecretKind, reason: str) -> KeyringUnavailableError:
     )
 
 
-def from_keyring(kind: SecretKind, profile: str) -> Secret | None:
-    """The stored secret, ``None`` if there is none; raises when no backend works."""
+def from_keyring(kind: SecretKind, profile: str, destination: Destination) -> Secret | None:
+    """The secret stored for ``destination``, ``None`` if there is none; raises when no
+    backend works, and when the one stored was stored for somewhere else."""
     try:
-        value = _keyring().get_password(SERVICE, _account(kind, profile))
+        stored = _keyring().get_password(SERVICE, _account(kind, profile))
     except Exception as exc:  # noqa: BLE001 - backends raise anything from D-Bus to OS errors
         raise _unavailable(kind, type(exc).__name__) from None
+    if not stored:
+        return None
+    value, bound = _unpack(stored)
+    if bound != destination.where:
+        stored_for = f"stored for {bound}" if bound else "stored without its destination"
+        raise ConfigError(
+            f"The {kind.label} in the keyring was {stored_for}; it is not sent to"
+            f" {destination.where}",
+            f"Store one for it with `{destination.store_command}`"
+            f" (or set {kind.env}).",
+        )
     return Secret(value) if value else None
 
 
-def lookup(kind: SecretKind, profile: str, env: Mapping[str, str]) -> tuple[Secret | None, str]:
+def lookup(kind: SecretKind, profile: str, env: Mapping[str, str],
+           destination: Destination) -> tuple[Secret | None, str]:
     """The secret and its source ("env VAR", "keyring"), without prompting."""
     if env.get(kind.env):
         return Secret(env[kind.env]), f"env {kind.env}"
-    return from_keyring(kind, profile), "keyring"
+    return from_keyring(kind, profile, destination), "keyring"
 
 
 def describe(kind: SecretKind, env: Mapping[str, str]) -> tuple[str, str]:
@@ -111,11 +176,12 @@ def describe(kind: SecretKind, env: Mapping[str, str]) -> tuple[str, str]:
 
 
 def require(
-    kind: SecretKind, profile: str, env: Mapping[str, str], prompt: Prompt | None
+    kind: SecretKind, profile: str, env: Mapping[str, str], prompt: Prompt | None,
+    destination: Destination,
 ) -> Secret:
     """env > keyring > prompt (``prompt`` is ``None`` off a TTY) > ``ConfigError``."""
     try:
-        secret, _ = lookup(kind, profile, env)
+        secret, _ = lookup(kind, profile, env, destination)
     except KeyringUnavailableError:
         if prompt is None:
             raise
@@ -128,20 +194,22 @@ def require(
             return Secret(value)
     raise ConfigError(
         f"No {kind.label} for profile {profile!r}",
-        f"Set {kind.env}, or store it in the keyring with `{kind.store_command}`.",
+        f"Set {kind.env}, or store it in the keyring with `{destination.store_command}`.",
     )
 
 
-def store(kind: SecretKind, profile: str, secret: Secret) -> None:
-    """Save to the keyring and read it back: some backends (null, fail) drop it silently."""
+def store(kind: SecretKind, profile: str, secret: Secret, destination: Destination) -> None:
+    """Save to the keyring, bound to ``destination``, and read it back: some backends (null,
+    fail) drop it silently."""
     keyring = _keyring()
     account = _account(kind, profile)
+    packed = _pack(secret, destination)
     try:
-        keyring.set_password(SERVICE, account, secret.reveal())
+        keyring.set_password(SERVICE, account, packed)
         stored = keyring.get_password(SERVICE, account)
     except Exception as exc:  # noqa: BLE001 - see from_keyring
         raise _unavailable(kind, type(exc).__name__) from None
-    if stored != secret.reveal():
+    if stored != packed:
         raise _unavailable(kind, "the backend did not keep it")
 
 

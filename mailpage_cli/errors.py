@@ -7,12 +7,16 @@ saying what happened and, last, how to fix it::
     ├── UsageError                2  bad arguments: unknown placeholder, unreadable file
     ├── ConfigError               3  missing or invalid setting or secret, no TTY to prompt,
     │   ├── TLSError                 certificate or STARTTLS trouble
-    │   └── KeyringUnavailableError  no usable OS keyring backend
+    │   ├── KeyringUnavailableError  no usable OS keyring backend
+    │   └── StateError               the --if-changed state cannot be read or written
     ├── AuthError                 4  credentials refused (SMTP 535, Confluence 401/403)
     ├── NotFoundError             5  page, user or group not found
     ├── UnavailableError          6  service down or rate-limited after retries
     ├── PolicyError               8  allowed domains, recipient count, message size
-    └── InterruptedSendError         130  Ctrl-C while sending: who has the message, who has not
+    └── InterruptedSendError    130/143  Ctrl-C or SIGTERM while sending: who has the message
+
+An error raised part-way through delivery carries ``report``: who has the message
+(``delivered``), who may have it (``unknown``) and who does not (``not_sent``).
 
 Partial delivery (7) is not an exception: the send finishes and its report says who refused.
 """
@@ -34,13 +38,15 @@ class ExitCode(IntEnum):
     UNAVAILABLE = 6  # service unavailable or rate-limited after retries (safe to retry later)
     PARTIAL = 7  # partial delivery: some recipients refused
     POLICY = 8  # refused by policy: domain, recipient count, size
-    INTERRUPTED = 130  # interrupted
+    INTERRUPTED = 130  # interrupted (Ctrl-C)
+    TERMINATED = 143  # stopped by SIGTERM (systemd, timeout, CI cancellation)
 
 
 class MailpageError(Exception):
     """An error with a message for the user and, last, how to fix it."""
 
     exit_code = ExitCode.UNEXPECTED
+    report: dict[str, tuple[str, ...]] | None = None  # set when raised part-way through sending
 
     def __init__(self, message: str, fix: str = "") -> None:
         super().__init__(message)
@@ -67,6 +73,10 @@ class KeyringUnavailableError(ConfigError):
     """No usable OS keyring on this machine (a headless server, a container)."""
 
 
+class StateError(ConfigError):
+    """The ``--if-changed`` state file cannot be read, locked or written."""
+
+
 class AuthError(MailpageError):
     exit_code = ExitCode.AUTH
 
@@ -83,17 +93,25 @@ class PolicyError(MailpageError):
     exit_code = ExitCode.POLICY
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is so that it stops as Ctrl-C does: temporary
+    files removed, the report of who has the message printed, the state saved."""
+
+    signal = 15
+
+
 class InterruptedSendError(MailpageError):
     """Interrupted in the middle of delivery; says who already has the message."""
 
     exit_code = ExitCode.INTERRUPTED
 
     def __init__(self, *, delivered: tuple[str, ...], unknown: tuple[str, ...],
-                 not_sent: tuple[str, ...]) -> None:
+                 not_sent: tuple[str, ...], signal: int = 2) -> None:
         super().__init__(
             f"Interrupted while sending: {len(delivered)} recipient(s) have the message,"
             f" {len(not_sent)} do not" + (f", {len(unknown)} may" if unknown else ""),
             "Send again only to those who do not (listed below).",
         )
-        self.report = {"delivered": delivered, "may have it (interrupted while the server"
-                       " was accepting it)": unknown, "not sent": not_sent}
+        self.report = {"delivered": delivered, "unknown": unknown, "not_sent": not_sent}
+        if signal == Terminated.signal:
+            self.exit_code = ExitCode.TERMINATED

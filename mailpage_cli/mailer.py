@@ -3,12 +3,15 @@
 One connection carries every message of a run. A recipient the server refuses for good
 (5xx) is reported with the server's reply; the others still get the message. Transient
 trouble (4xx, a dropped connection) is retried with backoff, only for the recipients that
-have not yet received the message, so nobody gets it twice from one run.
+have not yet received the message, so nobody gets it twice from one run. A message whose
+final reply never came (the connection dropped or timed out after the last dot of DATA) may
+have been queued: its recipients are "unknown" and never retried.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
 import random
 import smtplib
@@ -24,6 +27,9 @@ from mailpage_cli.errors import (
     AuthError,
     ConfigError,
     InterruptedSendError,
+    MailpageError,
+    PolicyError,
+    StateError,
     TLSError,
     UnavailableError,
 )
@@ -32,6 +38,8 @@ from mailpage_cli.models import Delivery
 log = logging.getLogger(__name__)
 
 TIMEOUT = 30.0
+# RFC 5321 4.5.3.2.6: wait 10 minutes for the reply to the final dot; content filters run then.
+FINAL_REPLY_TIMEOUT = 600.0
 ATTEMPTS = 4
 BACKOFF = 1.0  # seconds before the second attempt; doubles, with jitter
 
@@ -65,11 +73,13 @@ class _Report:
     envelope: Envelope
     in_flight: tuple[str, ...] = ()  # sent, the server's answer not yet in
     delivered: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)  # the final reply was lost: may have it
     refused: dict[str, str] = field(default_factory=dict)
     deferred: dict[str, str] = field(default_factory=dict)  # last 4xx reply, worth a retry
+    told: tuple[int, int] = (0, 0)  # how many delivered and unknown ``on_sent`` has heard of
 
     def pending(self) -> list[str]:
-        done = set(self.delivered) | set(self.refused)
+        done = set(self.delivered) | set(self.refused) | set(self.unknown)
         return [a for a in self.envelope.recipients if a not in done]
 
     def freeze(self) -> Delivery:
@@ -81,7 +91,8 @@ class _Report:
                 refused[address] = self.deferred[address]
             else:
                 not_attempted.append(address)
-        return Delivery(tuple(self.delivered), refused, tuple(not_attempted))
+        return Delivery(tuple(self.delivered), refused, tuple(not_attempted),
+                        tuple(self.unknown))
 
 
 def tls_context(ca_file: Path | None) -> ssl.SSLContext:
@@ -99,6 +110,33 @@ def tls_context(ca_file: Path | None) -> ssl.SSLContext:
     return context
 
 
+def _refuse_mistakes(account: Account) -> None:
+    """Settings that can only fail, caught before any connection."""
+    host, colon, port = account.host.rpartition(":")
+    if colon and port.isdigit() and ":" not in host:  # not an IPv6 literal
+        raise ConfigError(
+            f"The SMTP host {account.host!r} holds a port",
+            f"Give the host alone and the port apart: `mailpage config set-smtp --host"
+            f" {host} --port {port}` (or MAILPAGE_SMTP_HOST and MAILPAGE_SMTP_PORT).",
+        )
+    if account.security == "none" and account.username:
+        raise ConfigError(
+            "Refusing to send the SMTP password over an unencrypted connection",
+            "Use `mailpage config set-smtp --security starttls` (or ssl), or remove the"
+            " username if the server needs no login.",
+        )
+
+
+def _unknown_host(host: str, exc: socket.gaierror) -> Exception:
+    if exc.errno == socket.EAI_AGAIN:  # the resolver is down: that may pass
+        return _TransientError(f"cannot look up {host}: {exc.strerror}")
+    # No such name: a typo, which no retry will fix.
+    return ConfigError(
+        f"Cannot find the SMTP server {host} ({exc.strerror})",
+        "Check the host name with `mailpage config set-smtp --host` (or MAILPAGE_SMTP_HOST).",
+    )
+
+
 def _step(name: str, started: float, reply: object = "") -> None:
     log.debug("smtp %s %s %.0f ms", name, reply, (time.perf_counter() - started) * 1000)
 
@@ -112,12 +150,7 @@ class Connection:
 
     def _open(self) -> smtplib.SMTP:
         account = self.account
-        if account.security == "none" and account.username:
-            raise ConfigError(
-                "Refusing to send the SMTP password over an unencrypted connection",
-                "Use `mailpage config set-smtp --security starttls` (or ssl), or remove the"
-                " username if the server needs no login.",
-            )
+        _refuse_mistakes(account)
         # Loading the system's CA store costs 30 ms: only for a connection that uses TLS.
         context = tls_context(account.ca_file) if account.security != "none" else None
         timeout = account.timeout or TIMEOUT
@@ -164,8 +197,11 @@ class Connection:
             ) from exc
         except smtplib.SMTPConnectError as exc:
             raise _TransientError(f"the server refused the connection ({exc.smtp_code})") from exc
+        except socket.gaierror as exc:
+            raise _unknown_host(account.host, exc) from None
         except OSError as exc:
-            raise _TransientError(str(exc) or type(exc).__name__) from exc
+            raise _TransientError(
+                f"cannot talk to {account.host}:{account.port}: {_describe(exc)}") from exc
         return smtp
 
     def _starttls(self, smtp: smtplib.SMTP, context: ssl.SSLContext) -> None:
@@ -212,31 +248,24 @@ class Connection:
         smtp, envelope, recipients = self.smtp, report.envelope, report.pending()
         if not recipients:
             return
-        started = time.perf_counter()
-        code, reply = smtp.mail(envelope.sender)
-        _step("mail", started, code)
-        if code == 552:  # the message is too big for the server: every recipient refused
-            for address in recipients:
-                report.refused[address] = _reply(code, reply)
-            smtp.rset()
+        data = envelope.message()
+        if not self._mail(envelope.sender, len(data), recipients, report):
             return
-        if code >= 500:
-            raise ConfigError(
-                f"The SMTP server refused the sender address ({_reply(code, reply)})",
-                "Check sender.address (`mailpage config set-sender --address`) is allowed"
-                " for this SMTP account.",
-            )
-        if code >= 400:
-            smtp.rset()
-            raise _TransientError(_reply(code, reply))
         accepted = self._rcpt(recipients, report)
         if not accepted:
             smtp.rset()
             return
         started = time.perf_counter()
-        report.in_flight = tuple(accepted)
-        code, reply = _data(smtp, envelope.message())
-        report.in_flight = ()
+        code, reply = smtp.docmd("data")
+        if code == 354:
+            _send_data(smtp, data)
+            # From the final dot on, the server may queue the message whatever happens to
+            # its reply: a lost reply leaves these recipients "unknown", never retried.
+            report.in_flight = tuple(accepted)
+            code, reply = self._final_reply()
+            report.in_flight = ()
+        else:  # refused before the message: the transaction is still open
+            smtp.rset()
         _step("data", started, code)
         for address in accepted:
             if code == 250:
@@ -245,6 +274,56 @@ class Connection:
                 report.refused[address] = _reply(code, reply)
             else:
                 report.deferred[address] = _reply(code, reply)
+
+    def _mail(self, sender: str, size: int, recipients: list[str], report: _Report) -> bool:
+        """MAIL FROM; False when the server refused the message for every recipient."""
+        started = time.perf_counter()
+        code, reply = self.smtp.mail(sender, self._size_option(size))
+        _step("mail", started, code)
+        if code == 552:  # the message is too big for the server: every recipient refused
+            for address in recipients:
+                report.refused[address] = _reply(code, reply)
+            self.smtp.rset()
+            return False
+        if code == 530:  # "Must issue a STARTTLS command first", "Authentication required"
+            raise ConfigError(
+                f"The SMTP server wants TLS or a login first ({_reply(code, reply)})",
+                "Check --security (starttls or ssl) and the username with"
+                " `mailpage config set-smtp`.",
+            )
+        if code >= 500:
+            raise ConfigError(
+                f"The SMTP server refused the sender address ({_reply(code, reply)})",
+                "Check sender.address (`mailpage config set-sender --address`) is allowed"
+                " for this SMTP account.",
+            )
+        if code >= 400:
+            self.smtp.rset()
+            raise _TransientError(_reply(code, reply))
+        return True
+
+    def _size_option(self, size: int) -> list[str]:
+        """RFC 1870: say the size up front, and stop before uploading what the server
+        has said it will not take."""
+        if not self.smtp.has_extn("size"):
+            return []
+        limit = self.smtp.esmtp_features.get("size", "")
+        if limit.isdigit() and 0 < int(limit) < size:
+            raise PolicyError(
+                f"The message is {size / 1e6:.1f} MB; {self.account.host} takes at most"
+                f" {int(limit) / 1e6:.1f} MB",
+                "Leave out attachments or large images, or ask the mail admin.",
+            )
+        return [f"SIZE={size}"]
+
+    def _final_reply(self) -> tuple[int, bytes]:
+        sock = self.smtp.sock
+        if sock is not None:
+            sock.settimeout(max(FINAL_REPLY_TIMEOUT, self.account.timeout or TIMEOUT))
+        code, reply = self.smtp.getreply()
+        if sock is not None:
+            sock.settimeout(self.account.timeout or TIMEOUT)
+        return code, reply
 
     def _rcpt(self, recipients: list[str], report: _Report) -> list[str]:
         """RCPT each address; returns those accepted, records the others in ``report``."""
@@ -284,14 +363,10 @@ def _login_plain_utf8(smtp: smtplib.SMTP, username: str, password: str) -> int:
 CHUNK = 1 << 20
 
 
-def _data(smtp: smtplib.SMTP, data: bytes) -> tuple[int, bytes]:
-    """DATA, streamed: the message (already CRLF) goes out a megabyte at a time, each chunk
+def _send_data(smtp: smtplib.SMTP, data: bytes) -> None:
+    """The message (already CRLF) and the final dot, streamed a megabyte at a time, each chunk
     dot-stuffed on its own. smtplib's ``data()`` makes three whole copies first, which for a
     20 MB message is 60 MB more memory than the sending needs."""
-    code, reply = smtp.docmd("data")
-    if code != 354:  # refused before the message: the transaction is still open
-        smtp.rset()
-        return code, reply
     start, size = 0, len(data)
     while start < size:
         # Cut just before a CRLF: a "\r\n." never straddles two chunks.
@@ -304,7 +379,6 @@ def _data(smtp: smtplib.SMTP, data: bytes) -> tuple[int, bytes]:
             chunk += b".\r\n" if chunk.endswith(b"\r\n") else b"\r\n.\r\n"
         smtp.send(chunk)
         start = end
-    return smtp.getreply()
 
 
 def _reply(code: int, reply: bytes) -> str:
@@ -317,8 +391,13 @@ def deliver(
     *,
     attempts: int = ATTEMPTS,
     sleep: Callable[[float], None] = time.sleep,
+    on_sent: Callable[[Delivery], None] = lambda _: None,
 ) -> list[Delivery]:
     """Send every envelope over one connection (reopened only after a transient failure).
+
+    ``on_sent`` hears who has each message as soon as the server has answered (or failed to
+    answer) its final dot, before the next one goes out. A :class:`StateError` it raises
+    stops the sending, and carries the report of who has the message.
 
     Raises :class:`UnavailableError` when nothing at all could be delivered or refused.
     """
@@ -333,31 +412,62 @@ def deliver(
                 connection = connection or Connection(account)
                 for report in reports:
                     connection.send(report)
+                    _tell(report, on_sent)
             except (_TransientError, OSError) as exc:  # smtplib's errors are OSErrors
                 last_error = _describe(exc)
                 if connection:
                     connection.smtp.close()
                 connection = None
+                _settle(reports, on_sent)  # a final dot went out: the server may have it
             if not any(report.pending() for report in reports):
                 break
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, StateError) as exc:
         if connection:  # no polite QUIT: it would wait for the answer being interrupted
             connection.smtp.close()
             connection = None
-        raise InterruptedSendError(
-            delivered=tuple(a for r in reports for a in r.delivered),
-            unknown=tuple(a for r in reports for a in r.in_flight),
-            not_sent=tuple(a for r in reports for a in r.pending() if a not in r.in_flight),
-        ) from None
+        if isinstance(exc, KeyboardInterrupt):  # keep who has it, or may, for the rerun
+            with contextlib.suppress(StateError):
+                _settle(reports, on_sent)
+        raise _stopped(exc, reports) from None
     finally:
         if connection:
             connection.close()
-    if all(not r.delivered and not r.refused for r in reports):
+    if all(not r.delivered and not r.refused and not r.unknown for r in reports):
         raise UnavailableError(
             f"The SMTP server could not take the message ({last_error or 'try again'})",
-            "Nothing was sent; try again later.",
+            "Nothing was sent. Check host and port if this persists, or try again later.",
         )
     return [report.freeze() for report in reports]
+
+
+def _stopped(exc: KeyboardInterrupt | StateError, reports: list[_Report]) -> MailpageError:
+    """The error that ends a delivery stopped part-way, with who has the message."""
+    who = {
+        "delivered": tuple(a for r in reports for a in r.delivered),
+        "unknown": tuple(a for r in reports for a in r.unknown),
+        "not_sent": tuple(a for r in reports for a in r.pending()),
+    }
+    if isinstance(exc, StateError):
+        exc.report = who
+        return exc
+    return InterruptedSendError(**who, signal=getattr(exc, "signal", 2))
+
+
+def _settle(reports: list[_Report], on_sent: Callable[[Delivery], None]) -> None:
+    """After a failure: recipients of a message whose final dot went out may have it."""
+    for report in reports:
+        report.unknown += report.in_flight
+        report.in_flight = ()
+        _tell(report, on_sent)
+
+
+def _tell(report: _Report, on_sent: Callable[[Delivery], None]) -> None:
+    """Pass on the recipients settled since the last call (delivered or unknown)."""
+    told = report.told
+    news = Delivery(tuple(report.delivered[told[0]:]), unknown=tuple(report.unknown[told[1]:]))
+    report.told = (len(report.delivered), len(report.unknown))
+    if news.delivered or news.unknown:
+        on_sent(news)
 
 
 def _describe(exc: BaseException) -> str:

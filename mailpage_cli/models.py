@@ -81,6 +81,7 @@ class Delivery:
     delivered: tuple[str, ...] = ()
     refused: dict[str, str] = field(default_factory=dict)  # address -> "550 5.1.1 reply"
     not_attempted: tuple[str, ...] = ()
+    unknown: tuple[str, ...] = ()  # the server's answer to the whole message was lost
 
 
 @dataclass(frozen=True)

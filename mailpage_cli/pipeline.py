@@ -8,7 +8,7 @@ import base64
 import fnmatch
 import functools
 import hashlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Set
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
@@ -33,6 +33,7 @@ from mailpage_cli import (
 from mailpage_cli.confluence import AttachmentInfo
 from mailpage_cli.errors import ConfigError, ExitCode, MailpageError, PolicyError, UsageError
 from mailpage_cli.models import (
+    Delivery,
     Page,
     Person,
     Recipient,
@@ -41,7 +42,7 @@ from mailpage_cli.models import (
     Resource,
     Sender,
 )
-from mailpage_cli.settings import Settings, write_private
+from mailpage_cli.settings import NotRegularFileError, Settings, write_private
 
 if TYPE_CHECKING:
     import requests
@@ -94,7 +95,7 @@ class DigestOptions(SendOptions):
 
 @dataclass(frozen=True)
 class SendResult:
-    status: str  # sent | partial | dry-run | saved | unchanged | empty
+    status: str  # sent | partial | refused | dry-run | saved | unchanged | empty
     page: Page
     recipients: Recipients
     message_id: str
@@ -104,12 +105,14 @@ class SendResult:
     warnings: tuple[str, ...]
     refused: Mapping[str, str]  # address -> the server's reply, or why it was not attempted
     delivered: tuple[str, ...] = ()
+    unknown: tuple[str, ...] = ()  # the server's reply to the message was lost: may have it
+    not_sent: tuple[str, ...] = ()  # not attempted: the connection failed before their turn
     messages: int = 1
     raw: bytes | None = None  # the message, when saved to "-"
 
     @property
     def exit_code(self) -> ExitCode:
-        return ExitCode.PARTIAL if self.status == "partial" else ExitCode.OK
+        return ExitCode.PARTIAL if self.status in ("partial", "refused") else ExitCode.OK
 
 
 @dataclass(frozen=True)
@@ -172,8 +175,9 @@ class Run:
     def confluence(self) -> confluence.Client:
         config = self.settings.confluence
         site = confluence.make_site(config.url, config.deployment, config.auth, config.user)
-        token = credentials.require(credentials.CONFLUENCE_TOKEN, self.settings.profile,
-                                    self.env, self.ui.prompt)
+        profile = self.settings.profile
+        token = credentials.require(credentials.CONFLUENCE_TOKEN, profile, self.env,
+                                    self.ui.prompt, credentials.site_destination(site.url, profile))
         return confluence.Client(site, token)
 
     @cached_property
@@ -230,11 +234,26 @@ class Run:
 
     def fetch(self, ref: pagerefs.PageRef) -> Fetched:
         with self.ui.step("fetch page"):
+            export = None
             if isinstance(ref, pagerefs.LocalFile):
                 export = localexport.load(ref.path, self.settings.confluence.url)
-                return Fetched(export.page, export, render.prepare(export.page))
-            page = self.confluence.page(ref)
-            return Fetched(page, None, render.prepare(page))
+                page = export.page
+            else:
+                page = self.confluence.page(ref)
+            self._check_page_size(page)
+            return Fetched(page, export, render.prepare(page))
+
+    def _check_page_size(self, page: Page) -> None:
+        """A page whose HTML alone is twice the message limit cannot make a message within
+        it (the mail carries the HTML and a text part): refused before rendering, which
+        would cost seconds and gigabytes for nothing."""
+        if len(page.html) > 2 * self.budget:
+            raise PolicyError(
+                f"The page is {message.human_size(len(page.html))} of HTML; its message would"
+                f" be over the limit of {self.settings.policy.max_size_mb:g} MB",
+                "Send a smaller page, or raise the limit with"
+                " `mailpage config set-policy --max-size MB`.",
+            )
 
     def render(self, fetched: Fetched, options: SendOptions, sender: Sender | None = None,
                listed: Future[list[AttachmentInfo]] | None = None) -> Composed:
@@ -336,8 +355,11 @@ class Run:
             )
         password = None
         if smtp.username:
+            profile = self.settings.profile
             password = credentials.require(
-                credentials.SMTP_PASSWORD, self.settings.profile, self.env, self.ui.prompt)
+                credentials.SMTP_PASSWORD, profile, self.env, self.ui.prompt,
+                credentials.smtp_destination(smtp.host, smtp.port, smtp.security,
+                                             smtp.username, profile))
         return mailer.Account(smtp.host, smtp.port, smtp.security, smtp.username, password,
                               smtp.ca_file)
 
@@ -425,25 +447,39 @@ def send(
         fetched = page.result()
     # After the fetch: a question must not share the terminal with its spinner.
     _check_recipients(found, run, options)
-    page_key = fetched.page.id or str(ref)
-    recipient_set = state.recipients_hash(r.address for r in found.all)
-    sent = state.SentState(state.state_dir(env))
-    if options.if_changed and sent.last_version(
-            settings.profile, page_key, recipient_set) == fetched.version:
-        return SendResult("unchanged", fetched.page, found, message_id="", size=0, images=0,
-                          attachments=0, warnings=tuple(run.warnings), refused={}, messages=0)
     subject = message.subject(options.subject, fetched.page, settings.sender.subject_prefix)
-    result = _dispatch(run, options, found, run.render(fetched, options, listed=listed),
-                       subject)
-    if options.if_changed and result.status == "sent":
-        sent.record(settings.profile, page_key, recipient_set, fetched.version)
-    return result
+    if not options.if_changed or options.dry_run or options.save:
+        return _dispatch(run, options, found, run.render(fetched, options, listed=listed),
+                         subject)
+    key, version = fetched.page.id or str(ref), fetched.version
+    with state.SentState(state.state_dir(env)).locked() as sent:
+        done = sent.done(settings.profile, key, version, (r.address for r in found.all))
+        if unknown := [a for a, outcome in done.items() if outcome == "unknown"]:
+            run.warn(f"{len(unknown)} recipient(s) may already have version {version}: the"
+                     " server's reply to an earlier send was lost; not sending to them again")
+        if done and len(done) < len(found.all):
+            run.warn(f"{len(done)} of {len(found.all)} recipient(s) already have version"
+                     f" {version}; sending to the other {len(found.all) - len(done)}")
+        if len(done) == len(found.all):
+            return SendResult("unchanged", fetched.page, found, message_id="", size=0,
+                              images=0, attachments=0, warnings=tuple(run.warnings),
+                              refused={}, messages=0)
+        sent.ensure_writable()
+
+        def record(delivery: Delivery) -> None:
+            sent.record(settings.profile, key, version, delivered=delivery.delivered,
+                        unknown=delivery.unknown)
+
+        return _dispatch(run, options, found, run.render(fetched, options, listed=listed),
+                         subject, skip=set(done), on_sent=record)
 
 
 def _dispatch(run: Run, options: SendOptions, found: Recipients, composed: Composed,
-              subject: str) -> SendResult:
+              subject: str, skip: Set[str] = frozenset(),
+              on_sent: Callable[[Delivery], None] = lambda _: None) -> SendResult:
     """Build the message (one per recipient with ``--individually``), check its size, then
-    stop for a dry run, save it, or send it over one connection."""
+    stop for a dry run, save it, or send it over one connection to all but ``skip`` (those
+    who already have it), telling ``on_sent`` who got each message."""
     sender = run.sender
     msg = message.build(sender=sender, recipients=found, subject=subject,
                         rendered=composed.rendered, attachments=composed.attachments)
@@ -455,12 +491,12 @@ def _dispatch(run: Run, options: SendOptions, found: Recipients, composed: Compo
     # From here on only the encoded message is needed: the parts, the downloaded files and
     # the EmailMessage go, so a 20 MB send holds about one copy of it, not four.
     del msg, composed
-    envelopes = [mailer.Envelope(sender.address, tuple(r.address for r in found.all),
-                                 lambda: data)]
+    due = [r for r in found.all if r.address not in skip]
+    envelopes = [mailer.Envelope(sender.address, tuple(r.address for r in due), lambda: data)]
     if options.individually:
         envelopes = [mailer.Envelope(sender.address, (r.address,), functools.partial(
             message.personalised, data, r, message.message_id(sender.address)))
-            for r in found.all]
+            for r in due]
 
     def result(status: str, **extra: Any) -> SendResult:
         return SendResult(status=status, page=page, recipients=found, message_id=message_id,
@@ -472,20 +508,24 @@ def _dispatch(run: Run, options: SendOptions, found: Recipients, composed: Compo
     if options.save:
         if options.save == "-":
             return result("saved", refused={}, raw=data)
-        _write_private(Path(options.save), data)
+        write_private_file(Path(options.save), data)
         return result("saved", refused={})
     account = run.smtp_account()
     with run.ui.step("send"):
-        deliveries = mailer.deliver(account, envelopes)
+        deliveries = mailer.deliver(account, envelopes, on_sent=on_sent)
     refused: dict[str, str] = {}
     delivered: list[str] = []
+    unknown: list[str] = []
+    not_sent: list[str] = []
     for delivery in deliveries:
         refused |= delivery.refused
-        refused |= dict.fromkeys(delivery.not_attempted,
-                                 "not attempted: the connection failed before it was sent")
         delivered += delivery.delivered
-    return result("partial" if refused else "sent", refused=refused,
-                  delivered=tuple(delivered))
+        unknown += delivery.unknown
+        not_sent += delivery.not_attempted
+    status = ("sent" if len(delivered) == len(due) else "partial" if delivered or unknown
+              else "refused")
+    return result(status, refused=refused, delivered=tuple(delivered), unknown=tuple(unknown),
+                  not_sent=tuple(not_sent))
 
 
 def digest(
@@ -514,13 +554,18 @@ def digest(
     return _dispatch(run, options, found, run.composed(page, rendered), subject)
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    """The saved message holds page content: readable by its owner only, even when it
-    replaces an existing file."""
+def write_private_file(path: Path, data: bytes, flag: str = "--save") -> None:
+    """Write ``data`` (page content) to the regular file ``path`` for its owner alone, even
+    when it replaces an existing file; ``flag`` names the option in the refusals."""
     try:
         write_private(path, data)
+    except NotRegularFileError as exc:
+        link = ", which mailpage does not follow" if exc.kind == "a symbolic link" else ""
+        raise UsageError(f"{path} is not a regular file: it is {exc.kind}{link}",
+                         f"Give the path of a file, or use {flag} - for stdout.") from exc
     except OSError as exc:
-        raise UsageError(f"Cannot write {path} ({exc.strerror})", "Check the path.") from exc
+        raise UsageError(f"Cannot write {path} ({exc.strerror or exc})",
+                         "Check the path.") from exc
 
 
 def preview(settings: Settings, env: Mapping[str, str], page: str, note: str | None,

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
@@ -21,6 +23,16 @@ from tests.support.confluence_server import FakeConfluence, Page, Site, User
 
 ME = User("Ann Example", "ann@example.com")
 TEAM = [User(f"Member {n:02}", f"member{n:02}@example.com") for n in range(50)]
+
+
+class _AnyText(str):
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and bool(other)
+
+    __hash__ = str.__hash__
+
+
+ANY_TEXT = _AnyText()
 
 
 def days_ago(days: float) -> str:
@@ -114,10 +126,144 @@ def test_a_failed_send_leaves_no_state(
     failing = {**environment, "MAILPAGE_SMTP_PASSWORD": "wrong"}
     failed = mailpage(failing, "send", "98487", "--to", "a@example.com", "--if-changed")
     assert failed.returncode == 4
-    assert not (tmp_path / "state" / "sent.json").exists()
+    assert "pages" not in json.loads((tmp_path / "state" / "sent.json").read_text())
     again = mailpage(environment, "send", "98487", "--to", "a@example.com", "--if-changed",
                      "--json")
     assert report(again)["status"] == "sent"
+
+
+def test_if_changed_remembers_each_recipient_so_a_rerun_mails_only_the_rest(
+    environment: dict[str, str], starttls_server: smtp.SmtpServer,
+) -> None:
+    starttls_server.recorder.refuse["bad@example.com"] = "550 5.1.1 Mailbox unknown"
+    send = ["send", "98487", "--to", "a@example.com,bad@example.com,c@example.com",
+            "--if-changed", "--json"]
+    first = mailpage(environment, *send)
+    assert first.returncode == 7
+    assert sorted(report(first)["delivered"]) == ["a@example.com", "c@example.com"]  # type: ignore[arg-type]
+    del starttls_server.recorder.refuse["bad@example.com"]  # the mailbox is created
+    second = mailpage(environment, *send)
+    assert second.returncode == 0, second.stderr
+    assert report(second)["delivered"] == ["bad@example.com"]
+    assert "2 of 3 recipient(s) already have version 3" in second.stderr
+    assert [r.rcpt_tos for r in starttls_server.received] == [
+        ["a@example.com", "c@example.com"], ["bad@example.com"]]
+    third = mailpage(environment, *send)
+    assert report(third)["status"] == "unchanged"
+    assert len(starttls_server.received) == 2
+
+
+def test_overlapping_if_changed_runs_send_once(
+    environment: dict[str, str], starttls_server: smtp.SmtpServer,
+) -> None:
+    """Two cron runs of one new version: the second waits for the first's lock, then finds
+    the version sent (A1)."""
+    starttls_server.recorder.stall_data = 1.5  # the first run is still sending
+    command = [sys.executable, "-m", "mailpage_cli", "send", "98487", "--to", "a@example.com",
+               "--if-changed", "--json"]
+    full = {**{k: v for k, v in os.environ.items() if not k.startswith("MAILPAGE_")},
+            "PYTHONPATH": str(ROOT), **environment}
+    runs = [subprocess.Popen(command, env=full, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)]
+    outcomes = sorted(json.loads(run.communicate(timeout=60)[0])["status"] for run in runs)
+    assert outcomes == ["sent", "unchanged"]
+    assert len(starttls_server.received) == 1
+
+
+def test_a_state_directory_that_cannot_be_written_stops_before_sending(
+    environment: dict[str, str], starttls_server: smtp.SmtpServer, tmp_path: Path,
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    process = mailpage({**environment, "MAILPAGE_STATE_DIR": str(blocker / "state")},
+                       "send", "98487", "--to", "a@example.com", "--if-changed", "--json")
+    assert process.returncode == 3, process.stderr
+    assert "Cannot lock the --if-changed state" in process.stderr
+    assert "bug" not in process.stderr
+    assert report(process) == {"status": "error", "exit": 3, "error": ANY_TEXT}
+    assert starttls_server.received == []
+
+
+def test_a_full_disk_after_the_first_message_stops_and_says_who_has_it(
+    environment: dict[str, str], starttls_server: smtp.SmtpServer, tmp_path: Path,
+) -> None:
+    """The file-size limit lets the state be checked (an empty state is written first),
+    then no record fits: the first message is out, nothing more is sent, and the report
+    says so (A2e)."""
+    first = mailpage(environment, "send", "98487", "--to", "x@example.com", "--if-changed")
+    assert first.returncode == 0, first.stderr
+    size = (tmp_path / "state" / "sent.json").stat().st_size
+    command = [sys.executable, "-m", "mailpage_cli", "send", "98487", "--to",
+               "a1@example.com,a2@example.com,a3@example.com", "--individually",
+               "--if-changed", "--json"]
+    full = {**{k: v for k, v in os.environ.items() if not k.startswith("MAILPAGE_")},
+            "PYTHONPATH": str(ROOT), **environment}
+    process = subprocess.run(command, env=full, stdin=subprocess.DEVNULL, capture_output=True,
+                             text=True, timeout=60, check=False,
+                             preexec_fn=lambda: resource.setrlimit(
+                                 resource.RLIMIT_FSIZE, (size + 1, size + 1)))
+    assert process.returncode == 3, process.stderr
+    assert "Cannot write the --if-changed state" in process.stderr
+    data = report(process)
+    assert data["status"] == "error"
+    assert data["delivered"] == ["a1@example.com"]
+    assert data["not_sent"] == ["a2@example.com", "a3@example.com"]
+    assert [r.rcpt_tos for r in starttls_server.received][1:] == [["a1@example.com"]]
+
+
+@pytest.mark.parametrize("content", ['{"sent": []}', '{"pages": {"default": "x"}}', "[]",
+                                     '{"pages": {"default": {"98487": {"delivered": 3}}}}'])
+def test_a_state_file_of_the_wrong_shape_is_a_clear_error(
+    environment: dict[str, str], starttls_server: smtp.SmtpServer, tmp_path: Path,
+    content: str,
+) -> None:
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "sent.json").write_text(content)
+    process = mailpage(environment, "send", "98487", "--to", "a@example.com", "--if-changed")
+    assert process.returncode == 3, process.stderr
+    assert "is not in mailpage's format" in process.stderr
+    assert starttls_server.received == []
+
+
+def test_sigterm_mid_send_reports_and_records_who_has_it(
+    environment: dict[str, str], starttls_server: smtp.SmtpServer,
+) -> None:
+    """systemd's stop, `timeout`, a cancelled CI job (G8): like Ctrl-C, with exit 143; the
+    state keeps who has the message, so the rerun sends only to the others."""
+    original = starttls_server.recorder.handle_DATA
+    arrived: list[str] = []
+
+    async def slow_third(server, session, envelope):  # type: ignore[no-untyped-def]
+        arrived.append(envelope.rcpt_tos[0])
+        if envelope.rcpt_tos == ["r2@example.com"] and len(arrived) == 3:
+            await __import__("asyncio").sleep(30)
+        return await original(server, session, envelope)
+
+    starttls_server.recorder.handle_DATA = slow_third  # type: ignore[method-assign]
+    everyone = [f"r{n}@example.com" for n in range(5)]
+    command = [sys.executable, "-m", "mailpage_cli", "send", "98487", "--to", ",".join(everyone),
+               "--individually", "--if-changed", "--json"]
+    full = {**{k: v for k, v in os.environ.items() if not k.startswith("MAILPAGE_")},
+            "PYTHONPATH": str(ROOT), **environment}
+    process = subprocess.Popen(command, env=full, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while len(arrived) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.terminate()
+    stdout, stderr = process.communicate(timeout=30)
+    assert process.returncode == 143, stderr
+    assert "Traceback" not in stderr
+    data = json.loads(stdout)
+    assert (data["delivered"], data["unknown"], data["not_sent"]) == (
+        everyone[:2], everyone[2:3], everyone[3:])
+    rerun = mailpage(environment, *command[3:])
+    assert rerun.returncode == 0, rerun.stderr
+    assert report(rerun)["delivered"] == everyone[3:]
+    assert "1 recipient(s) may already have version 3" in rerun.stderr
+    counts = [r.rcpt_tos[0] for r in starttls_server.received]
+    assert sorted(counts) == sorted(everyone[:2] + everyone[3:])  # r2 is still stalled
 
 
 def test_individually_delivers_50_messages_over_one_connection(

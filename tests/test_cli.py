@@ -130,7 +130,8 @@ def test_no_prompt_without_a_tty_exit_3_names_the_variable(smtp_env: smtp.SmtpSe
                           env={"MAILPAGE_SMTP_PASSWORD": ""})
     assert process.returncode == 3
     assert "MAILPAGE_SMTP_PASSWORD" in process.stderr
-    assert "config set-smtp --password-stdin" in process.stderr
+    assert "config set-smtp --host localhost" in process.stderr
+    assert "--password-stdin" in process.stderr
     assert "Traceback" not in process.stderr
     assert smtp_env.received == []
 
@@ -150,7 +151,8 @@ def test_headless_machine_without_keyring_gets_a_clear_message(
 
 
 def test_password_from_the_keyring_is_used(smtp_env: smtp.SmtpServer, tmp_path: Path) -> None:
-    stored = run_process("config", "set-smtp", "--host", "localhost", "--username", smtp.USERNAME,
+    stored = run_process("config", "set-smtp", "--host", "localhost", "--port",
+                         str(smtp_env.port), "--username", smtp.USERNAME,
                          "--password-stdin", input=smtp.PASSWORD + "\n",
                          env={"MAILPAGE_SMTP_PASSWORD": ""})
     assert stored.returncode == 0, stored.stderr
@@ -292,8 +294,9 @@ def test_debug_shows_a_traceback_only_when_asked(monkeypatch: pytest.MonkeyPatch
 
 
 def test_a_keyring_password_is_used_and_never_shown(smtp_env: smtp.SmtpServer) -> None:
-    stored = run_process("config", "set-smtp", "--host", "localhost", "--username",
-                         smtp.USERNAME, "--password-stdin", input=smtp.PASSWORD + "\n")
+    stored = run_process("config", "set-smtp", "--host", "localhost", "--port",
+                         str(smtp_env.port), "--username", smtp.USERNAME, "--password-stdin",
+                         input=smtp.PASSWORD + "\n")
     assert stored.returncode == 0, stored.stderr
     for args in (["--debug", "-v", "send", str(EXAMPLE), "--to", "a@example.com", "--json"],
                  ["--debug", "config", "check"]):

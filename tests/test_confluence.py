@@ -360,7 +360,8 @@ def test_set_site_and_check_prove_both_logins(
     stored = run("config", "set-site", cloud.url, "--user", str(ME.email), "--deployment",
                  "cloud", "--token-stdin", input=cloud.site.token + "\n")
     assert stored.exit_code == 0, stored.stderr
-    assert isolated.store[("mailpage", "default/confluence")] == cloud.site.token
+    assert json.loads(isolated.store[("mailpage", "default/confluence")])["secret"] == (
+        cloud.site.token)
     assert cloud.site.token not in config_file.read_text()
     result = run("config", "check")
     assert result.exit_code == 0, result.stdout + result.stderr

@@ -17,6 +17,7 @@ from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
+import trustme
 
 from mailpage_cli import confluence as confluence_module
 from tests.conftest import ROOT, run, set_env
@@ -167,13 +168,14 @@ def test_a_login_page_instead_of_json_is_an_authentication_problem(
     assert clock.sleeps == []
 
 
-def test_a_redirect_to_another_host_carries_no_credentials(site: FakeConfluence,
-                                                          clock: FakeClock) -> None:
+def test_a_redirect_of_an_api_call_is_not_followed(site: FakeConfluence,
+                                                  clock: FakeClock) -> None:
     elsewhere = f"{site.media_url}/steal{CONTENT}"
     site.fail(Fault(CONTENT, 302, headers={"Location": elsewhere}))
     result = dry_run()
-    assert result.exit_code != 0
-    assert site.media_requests and all(r.authorization is None for r in site.media_requests)
+    assert result.exit_code == 3
+    assert f"redirected the request (302) to {site.media_url}/steal" in result.stderr
+    assert site.media_requests == []  # nothing, with or without credentials, went there
     assert "Traceback" not in result.stderr
 
 
@@ -248,15 +250,74 @@ def test_4xx_that_never_clears_is_reported_as_refused(
     assert report["delivered"] == ["a@example.com"]
 
 
-def test_a_connection_dropped_during_data_is_retried_once_delivered(
+def test_a_connection_dropped_before_the_message_is_retried_once_delivered(
     site: FakeConfluence, smtp_env: smtp.SmtpServer, fast_smtp: None,
 ) -> None:
-    smtp_env.recorder.drop_data = 1
+    smtp_env.recorder.drop_at_data = 1
     code, report, stderr = send_json("--to", "a@example.com", "--cc", "b@example.com")
     assert code == 0, stderr
     assert report["status"] == "sent"
-    assert len(smtp_env.recorder.data_started) == 2
+    assert smtp_env.recorder.connections == 2
     assert once_each(smtp_env) == {"a@example.com": 1, "b@example.com": 1}
+
+
+@pytest.mark.parametrize("drops", [1, 99])  # once (A3a), and on every connection (A3b)
+def test_a_reply_lost_after_the_final_dot_is_unknown_and_never_resent(
+    site: FakeConfluence, smtp_env: smtp.SmtpServer, fast_smtp: None, drops: int,
+) -> None:
+    smtp_env.recorder.queue_then_drop = drops
+    code, report, stderr = send_json("--to", "a@example.com", "--cc", "b@example.com")
+    assert once_each(smtp_env) == {"a@example.com": 1, "b@example.com": 1}
+    assert code == 7, stderr
+    assert report["status"] == "partial"
+    assert report["unknown"] == ["a@example.com", "b@example.com"]
+    assert report["delivered"] == [] and report["refused"] == {}
+    assert "Nothing was sent" not in stderr
+    assert "may have it" in stderr
+
+
+def test_individually_a_lost_reply_leaves_that_one_unknown_and_the_rest_sent(
+    site: FakeConfluence, smtp_env: smtp.SmtpServer, fast_smtp: None,
+) -> None:
+    original = smtp_env.recorder.handle_DATA
+
+    async def drop_second(server, session, envelope):  # type: ignore[no-untyped-def]
+        reply = await original(server, session, envelope)
+        if envelope.rcpt_tos == ["a2@example.com"]:
+            server.transport.abort()
+        return reply
+
+    smtp_env.recorder.handle_DATA = drop_second  # type: ignore[method-assign]
+    code, report, _ = send_json("--to", "a1@example.com,a2@example.com,a3@example.com",
+                                "--individually")
+    assert once_each(smtp_env) == dict.fromkeys(
+        ["a1@example.com", "a2@example.com", "a3@example.com"], 1)
+    assert code == 7
+    assert report["delivered"] == ["a1@example.com", "a3@example.com"]
+    assert report["unknown"] == ["a2@example.com"]
+
+
+def test_a_slow_final_reply_is_waited_for_longer_than_the_command_timeout(
+    site: FakeConfluence, smtp_env: smtp.SmtpServer, fast_smtp: None,
+) -> None:
+    smtp_env.recorder.stall_data = 2.0  # a content filter; commands time out after 1 s here
+    code, report, stderr = send_json("--to", "a@example.com")
+    assert code == 0, stderr
+    assert report["delivered"] == ["a@example.com"]
+    assert once_each(smtp_env) == {"a@example.com": 1}
+    assert smtp_env.recorder.connections == 1
+
+
+def test_a_final_reply_that_never_comes_is_unknown_not_resent(
+    site: FakeConfluence, smtp_env: smtp.SmtpServer, fast_smtp: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("mailpage_cli.mailer.FINAL_REPLY_TIMEOUT", 1.0)
+    smtp_env.recorder.stall_data = 3.0
+    code, report, stderr = send_json("--to", "a@example.com")
+    assert code == 7, stderr
+    assert report["unknown"] == ["a@example.com"]
+    assert len(smtp_env.recorder.data_started) == 1
 
 
 def test_552_too_big_refuses_everyone_with_the_reply(
@@ -271,6 +332,7 @@ def test_552_too_big_refuses_everyone_with_the_reply(
     assert report["refused"] == dict.fromkeys(
         ["a@example.com", "b@example.com"], "552 5.3.4 Message size exceeds fixed limit")
     assert report["delivered"] == []
+    assert report["status"] == "refused"  # nobody has it: not "partial"
     assert "Not sent" in stderr
 
 
@@ -290,7 +352,7 @@ def test_a_refused_data_command_refuses_that_message_only(
 def test_a_stalling_server_is_given_up_with_exit_6(
     site: FakeConfluence, smtp_env: smtp.SmtpServer, fast_smtp: None,
 ) -> None:
-    smtp_env.recorder.stall_data = 3.0
+    smtp_env.recorder.stall_rcpt = 3.0
     code, _, stderr = send_json("--to", "a@example.com")
     assert code == 6
     assert "Nothing was sent" in stderr and "Traceback" not in stderr
@@ -300,20 +362,20 @@ def test_a_stalling_server_is_given_up_with_exit_6(
 def test_a_stall_after_some_deliveries_reports_who_got_it(
     site: FakeConfluence, smtp_env: smtp.SmtpServer, fast_smtp: None,
 ) -> None:
-    original = smtp_env.recorder.handle_DATA
+    original = smtp_env.recorder.handle_RCPT
 
-    async def stall_for_c(server, session, envelope):  # type: ignore[no-untyped-def]
-        if envelope.rcpt_tos == ["c@example.com"]:
+    async def stall_for_c(server, session, envelope, address, options):  # type: ignore[no-untyped-def]
+        if address == "c@example.com":
             await __import__("asyncio").sleep(3)
-        return await original(server, session, envelope)
+        return await original(server, session, envelope, address, options)
 
-    smtp_env.recorder.handle_DATA = stall_for_c  # type: ignore[method-assign]
-    code, report, _ = send_json("--to", "a@example.com,b@example.com,c@example.com",
-                                "--individually")
+    smtp_env.recorder.handle_RCPT = stall_for_c  # type: ignore[method-assign]
+    code, report, stderr = send_json("--to", "a@example.com,b@example.com,c@example.com",
+                                     "--individually")
     assert code == 7
     assert sorted(report["delivered"]) == ["a@example.com", "b@example.com"]  # type: ignore[arg-type]
-    assert list(report["refused"]) == ["c@example.com"]  # type: ignore[arg-type]
-    assert "not attempted" in report["refused"]["c@example.com"]  # type: ignore[index]
+    assert report["not_sent"] == ["c@example.com"] and report["refused"] == {}
+    assert "error: not sent: c@example.com" in stderr
     once_each(smtp_env)
 
 
@@ -346,6 +408,97 @@ def test_interrupt_mid_send_exits_130_and_reports_what_went_out(
     assert process.returncode == 130
     assert "Traceback" not in stderr
     assert "delivered: member0@example.com, member1@example.com" in stderr
-    assert "may have it (interrupted while the server was accepting it): member2" in stderr
+    assert "may have it (sent, but the server's answer never came): member2" in stderr
     assert "not sent: member3@example.com, member4@example.com" in stderr
     assert len(starttls_server.received) == 2  # it did not wait for the stalled answer
+
+
+def test_the_size_goes_with_mail_from(
+    site: FakeConfluence, smtp_env: smtp.SmtpServer, fast_smtp: None,
+) -> None:
+    code, report, stderr = send_json("--to", "a@example.com")
+    assert code == 0, stderr
+    size = report["message"]["bytes"]  # type: ignore[index]
+    assert smtp_env.recorder.mail_options == [[f"SIZE={size}"]]
+
+
+def test_a_message_over_the_servers_size_is_refused_before_uploading(
+    site: FakeConfluence, ca: trustme.CA, ca_file: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server = smtp.start("starttls", ca, size_limit=1000)
+    try:
+        set_env(monkeypatch, server.env(ca_file, password=True))
+        code, report, stderr = send_json("--to", "a@example.com,b@example.com")
+        assert code == 8, stderr
+        assert "takes at most 0.0 MB" in stderr
+        assert report["status"] == "error" and report["exit"] == 8
+        assert server.recorder.data_started == []  # nothing uploaded
+    finally:
+        server.stop()
+
+
+def test_530_starttls_required_blames_the_security_not_the_sender(
+    site: FakeConfluence, smtp_env: smtp.SmtpServer, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MAILPAGE_SMTP_SECURITY", "none")
+    monkeypatch.delenv("MAILPAGE_SMTP_USERNAME")
+    code, _, stderr = send_json("--to", "a@example.com")
+    assert code == 3, stderr
+    assert "530" in stderr and "--security" in stderr
+    assert "sender" not in stderr
+
+
+@pytest.mark.parametrize(("host", "expected"), [
+    ("nosuchhost.invalid", "Cannot find the SMTP server nosuchhost.invalid"),
+    ("localhost:587", "--host localhost --port 587"),
+])
+def test_a_wrong_host_is_a_configuration_error_not_a_retry(
+    site: FakeConfluence, smtp_env: smtp.SmtpServer, monkeypatch: pytest.MonkeyPatch,
+    host: str, expected: str,
+) -> None:
+    monkeypatch.setenv("MAILPAGE_SMTP_HOST", host)
+    monkeypatch.setattr("mailpage_cli.mailer.BACKOFF", 30.0)  # a retry would show as a hang
+    code, report, stderr = send_json("--to", "a@example.com")
+    assert code == 3, stderr
+    assert expected in stderr
+    assert report == {"status": "error", "exit": 3, "error": stderr.strip()[len("error: "):]}
+
+
+def test_a_refused_connection_says_to_check_host_and_port(
+    site: FakeConfluence, smtp_env: smtp.SmtpServer, fast_smtp: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MAILPAGE_SMTP_PORT", str(smtp.free_port()))
+    code, _, stderr = send_json("--to", "a@example.com")
+    assert code == 6
+    assert "cannot talk to localhost:" in stderr and "Check host and port" in stderr
+
+
+def test_quiet_still_prints_refusals_as_errors(
+    site: FakeConfluence, smtp_env: smtp.SmtpServer,
+) -> None:
+    smtp_env.recorder.refuse["nobody@example.com"] = "550 5.1.1 No such user"
+    result = run("-q", "send", "98487", "--to", "nobody@example.com")
+    assert result.exit_code == 7
+    assert "error: refused: nobody@example.com: 550 5.1.1 No such user" in result.stderr
+
+
+@pytest.mark.parametrize(("flags", "code"), [((), 3), (("--to", "group:team"), 8)])
+def test_end_of_input_at_a_prompt_means_no(
+    site: FakeConfluence, smtp_env: smtp.SmtpServer, monkeypatch: pytest.MonkeyPatch,
+    flags: tuple[str, ...], code: int,
+) -> None:
+    """Ctrl-D at the password prompt: no password (exit 3); at "send to 7?": no (exit 8)."""
+    def end_of_input(*args: object, **kwargs: object) -> object:
+        raise EOFError
+
+    monkeypatch.setattr("mailpage_cli.cli._stdin_is_tty", lambda: True)
+    monkeypatch.setattr("rich.prompt.PromptBase.get_input", end_of_input)
+    if code == 3:
+        monkeypatch.setenv("MAILPAGE_SMTP_PASSWORD", "")
+    else:
+        assert run("config", "set-policy", "--max-recipients", "1").exit_code == 0
+    result = run("send", "98487", *(flags or ("--to", "a@example.com")))
+    assert result.exit_code == code, result.stderr
+    assert "bug" not in result.stderr
+    assert smtp_env.received == []

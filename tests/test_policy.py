@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+
+import pytest
 
 from tests.conftest import EXAMPLE, run
 from tests.support import smtp
@@ -35,7 +38,9 @@ def test_oversized_message_is_refused_before_connecting(smtp_env: smtp.SmtpServe
     result = run("send", str(EXAMPLE), "--to", "a@example.com", "--attachments", "--json")
     assert result.exit_code == 8
     assert "build-times.png" in result.stderr and "--max-size" in result.stderr
-    assert result.stdout == ""
+    error = json.loads(result.stdout)  # a CI artifact that says why
+    assert (error["status"], error["exit"]) == ("error", 8)
+    assert "build-times.png" in error["error"]
     assert smtp_env.recorder.connections == 0
 
 
@@ -46,3 +51,19 @@ def test_dry_run_reports_without_asking_but_keeps_the_domain_rule() -> None:
     assert json.loads(result.stdout)["status"] == "dry-run"
     outside = run("send", str(EXAMPLE), "--to", "a@example.com,x@elsewhere.org", "-n")
     assert outside.exit_code == 8 and "x@elsewhere.org" in outside.stderr
+
+
+def test_a_page_far_over_the_size_limit_is_refused_before_rendering(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A 50 MB page once took 40 s and 3 GB to render before the size policy said no (E4)."""
+    rendered: list[object] = []
+    monkeypatch.setattr("mailpage_cli.render.prepare", rendered.append)
+    run("config", "set-policy", "--max-size", "0.1")
+    page = tmp_path / "Big_1.html"
+    page.write_text('<title>ENG : Big</title><div id="main-content">'
+                    + "<p>word</p>" * 30_000 + "</div>")
+    result = run("send", str(page), "--to", "a@example.com", "--dry-run")
+    assert result.exit_code == 8, result.stderr
+    assert "of HTML; its message would be over the limit of 0.1 MB" in result.stderr
+    assert rendered == []

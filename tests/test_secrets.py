@@ -167,3 +167,68 @@ def test_the_config_file_is_refused_when_it_holds_a_secret_even_for_show(
         assert result.exit_code == 3
         assert "holds a secret" in result.stderr  # not just an unknown key
         assert "abc-very-secret" not in result.stderr + result.stdout
+
+
+def _site(token: str) -> Site:
+    return Site("cloud", "/wiki", me=ME, token=token, pages=[Page("98487", "Notes")])
+
+
+def test_a_token_never_goes_to_a_site_it_was_not_stored_for(isolated: object) -> None:
+    """set-site NEW without a new token keeps the old one in the keyring, bound to the old
+    site: it is refused for the new one (exit 3, naming the command), not sent (D1)."""
+    with FakeConfluence(_site(TOKEN)) as first, FakeConfluence(_site("other")) as second:
+        stored = run("config", "set-site", first.url, "--user", str(ME.email), "--deployment",
+                     "cloud", "--token-stdin", input=TOKEN + "\n")
+        assert stored.exit_code == 0, stored.stderr
+        assert run("send", "98487", "--to", "a@example.com", "--dry-run").exit_code == 0
+        moved = run("config", "set-site", second.url, "--user", str(ME.email),
+                    "--deployment", "cloud")
+        assert moved.exit_code == 0
+        assert f"no token stored for {second.url}" in moved.stderr
+        refused = run("send", "98487", "--to", "a@example.com", "--dry-run", "--json")
+        assert refused.exit_code == 3
+        assert f"stored for {first.url}; it is not sent to {second.url}" in refused.stderr
+        assert f"config set-site {second.url} --token-stdin" in refused.stderr
+        assert all(r.authorization is None for r in second.requests)
+        assert first.requests  # the first site did get it, while it was the site
+
+
+def test_a_password_never_goes_to_a_server_it_was_not_stored_for(
+    smtp_env: smtp.SmtpServer, ca: object, ca_file: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    other = smtp.start("starttls", ca)  # type: ignore[arg-type]
+    try:
+        monkeypatch.delenv("MAILPAGE_SMTP_PASSWORD")
+        for name in ("MAILPAGE_SMTP_HOST", "MAILPAGE_SMTP_PORT", "MAILPAGE_SMTP_USERNAME"):
+            monkeypatch.delenv(name)
+        first = run("config", "set-smtp", "--host", "localhost", "--port", str(smtp_env.port),
+                    "--username", smtp.USERNAME, "--ca-file", str(ca_file), "--password-stdin",
+                    input=smtp.PASSWORD + "\n")
+        assert first.exit_code == 0, first.stderr
+        assert run("config", "check").stdout.count("smtp: ok") == 1
+        moved = run("config", "set-smtp", "--host", "localhost", "--port", str(other.port),
+                    "--username", smtp.USERNAME, "--ca-file", str(ca_file))
+        assert "no password stored for smtp://localhost:" in moved.stderr
+        check = run("config", "check")
+        assert check.exit_code == 3
+        assert "smtp: FAILED" in check.stdout and "it is not sent to" in check.stdout
+        sent = run("send", str(EXAMPLE), "--to", "a@example.com")
+        assert sent.exit_code == 3
+        assert other.recorder.logins == [] and other.received == []
+        assert "--password-stdin" in sent.stderr and f"--port {other.port}" in sent.stderr
+    finally:
+        other.stop()
+
+
+def test_a_secret_stored_without_its_destination_is_not_used(
+    smtp_env: smtp.SmtpServer, isolated: object, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A bare value in the keyring (an older mailpage, or stored by hand) names no host."""
+    import keyring  # noqa: PLC0415
+
+    monkeypatch.delenv("MAILPAGE_SMTP_PASSWORD")
+    keyring.set_password("mailpage", "default/smtp", smtp.PASSWORD)
+    result = run("send", str(EXAMPLE), "--to", "a@example.com")
+    assert result.exit_code == 3
+    assert "stored without its destination" in result.stderr
+    assert smtp_env.recorder.logins == []

@@ -42,10 +42,13 @@ class Recorder:
     peers: set[tuple[str, int]] = field(default_factory=set)  # one client port a connection
     offer_auth: bool = True
     busy: int = 0  # the next N connections get "421" and are closed
-    drop_data: int = 0  # the next N DATA transactions end with the connection dropped
+    drop_at_data: int = 0  # the next N DATA commands drop the connection (no message yet)
+    queue_then_drop: int = 0  # the next N messages are queued, then dropped without a reply
     refuse_data: int = 0  # the next N DATA commands are answered 554 (the transaction stays)
-    stall_data: float = 0.0  # seconds each DATA waits before it is answered
+    stall_rcpt: float = 0.0  # seconds each RCPT waits before it is answered
+    stall_data: float = 0.0  # seconds each message waits after its final dot for the reply
     data_started: list[list[str]] = field(default_factory=list)  # recipients, as DATA begins
+    mail_options: list[list[str]] = field(default_factory=list)  # of each MAIL FROM, at DATA
     accepted_at: list[float] = field(default_factory=list)  # time.monotonic() of each 250
 
     @property
@@ -62,6 +65,8 @@ class Recorder:
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
                           rcpt_options: list[str]) -> str:
+        if self.stall_rcpt:
+            await asyncio.sleep(self.stall_rcpt)
         if address in self.refuse:
             return self.refuse[address]
         envelope.rcpt_tos.append(address)
@@ -69,14 +74,15 @@ class Recorder:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.data_started.append(list(envelope.rcpt_tos))
+        self.mail_options.append(list(envelope.mail_options))
         if self.stall_data:
             await asyncio.sleep(self.stall_data)
-        if self.drop_data > 0:
-            self.drop_data -= 1
-            server.transport.abort()  # gone before any reply: nothing was accepted
-            return "421 4.4.2 Connection dropped"
         self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos),
                                       envelope.original_content))
+        if self.queue_then_drop > 0:  # a load balancer's idle timeout, a crashed filter
+            self.queue_then_drop -= 1
+            server.transport.abort()
+            return "421 4.4.2 Connection dropped"
         self.accepted_at.append(time.monotonic())
         return "250 Message accepted for delivery"
 
@@ -90,8 +96,9 @@ class Recorder:
 
 
 class _BusySMTP(SMTP):
-    """Says 421 to the first ``recorder.busy`` connections, as a server under load does, and
-    554 to the first ``recorder.refuse_data`` DATA commands."""
+    """Says 421 to the first ``recorder.busy`` connections, as a server under load does; drops
+    the first ``recorder.drop_at_data`` DATA commands and answers the next
+    ``recorder.refuse_data`` with 554."""
 
     recorder: Recorder
 
@@ -105,6 +112,11 @@ class _BusySMTP(SMTP):
         await super()._handle_client()
 
     async def smtp_DATA(self, arg: str) -> None:
+        if self.recorder.drop_at_data > 0:
+            self.recorder.drop_at_data -= 1
+            assert self.transport is not None
+            self.transport.abort()
+            return
         if self.recorder.refuse_data > 0:
             self.recorder.refuse_data -= 1
             await self.push("554 5.7.1 Transaction refused")
@@ -169,12 +181,15 @@ def server_context(ca: trustme.CA, *names: str) -> ssl.SSLContext:
 
 
 def start(security: str, ca: trustme.CA | None = None, *, auth: bool = True,
-          recorder: Recorder | None = None, cert_names: tuple[str, ...] = ()) -> SmtpServer:
+          recorder: Recorder | None = None, cert_names: tuple[str, ...] = (),
+          size_limit: int = 33554432) -> SmtpServer:
     """``security``: "starttls" (STARTTLS required), "ssl" (implicit TLS) or "none"
-    (plaintext; with ``auth`` it even offers AUTH without TLS, as a careless server would)."""
+    (plaintext; with ``auth`` it even offers AUTH without TLS, as a careless server would).
+    ``size_limit`` is advertised as SIZE (RFC 1870), as Postfix's message_size_limit is."""
     recorder = recorder or Recorder(offer_auth=auth)
     port = free_port()
-    kwargs: dict[str, Any] = {"hostname": "127.0.0.1", "port": port}
+    kwargs: dict[str, Any] = {"hostname": "127.0.0.1", "port": port,
+                              "data_size_limit": size_limit}
     if auth:
         kwargs["authenticator"] = recorder.authenticate
     if security == "starttls":
