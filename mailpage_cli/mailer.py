@@ -200,8 +200,8 @@ class Connection:
         except socket.gaierror as exc:
             raise _unknown_host(account.host, exc) from None
         except OSError as exc:
-            raise _TransientError(
-                f"cannot talk to {account.host}:{account.port}: {_describe(exc)}") from exc
+            where = f"{account.host}:{account.port}"
+            raise _TransientError(f"cannot talk to {where}: {_describe(exc, account)}") from exc
         return smtp
 
     def _starttls(self, smtp: smtplib.SMTP, context: ssl.SSLContext) -> None:
@@ -271,35 +271,35 @@ class Connection:
             if code == 250:
                 report.delivered.append(address)
             elif code >= 500:
-                report.refused[address] = _reply(code, reply)
+                report.refused[address] = _reply(code, reply, self.account)
             else:
-                report.deferred[address] = _reply(code, reply)
+                report.deferred[address] = _reply(code, reply, self.account)
 
     def _mail(self, sender: str, size: int, recipients: list[str], report: _Report) -> bool:
         """MAIL FROM; False when the server refused the message for every recipient."""
         started = time.perf_counter()
         code, reply = self.smtp.mail(sender, self._size_option(size))
         _step("mail", started, code)
+        said = _reply(code, reply, self.account)
         if code == 552:  # the message is too big for the server: every recipient refused
-            for address in recipients:
-                report.refused[address] = _reply(code, reply)
+            report.refused |= dict.fromkeys(recipients, said)
             self.smtp.rset()
             return False
         if code == 530:  # "Must issue a STARTTLS command first", "Authentication required"
             raise ConfigError(
-                f"The SMTP server wants TLS or a login first ({_reply(code, reply)})",
+                f"The SMTP server wants TLS or a login first ({said})",
                 "Check --security (starttls or ssl) and the username with"
                 " `mailpage config set-smtp`.",
             )
         if code >= 500:
             raise ConfigError(
-                f"The SMTP server refused the sender address ({_reply(code, reply)})",
+                f"The SMTP server refused the sender address ({said})",
                 "Check sender.address (`mailpage config set-sender --address`) is allowed"
                 " for this SMTP account.",
             )
         if code >= 400:
             self.smtp.rset()
-            raise _TransientError(_reply(code, reply))
+            raise _TransientError(said)
         return True
 
     def _size_option(self, size: int) -> list[str]:
@@ -335,9 +335,9 @@ class Connection:
             if code in (250, 251):
                 accepted.append(address)
             elif code >= 500:
-                report.refused[address] = _reply(code, reply)
+                report.refused[address] = _reply(code, reply, self.account)
             else:
-                report.deferred[address] = _reply(code, reply)
+                report.deferred[address] = _reply(code, reply, self.account)
         return accepted
 
     def close(self) -> None:
@@ -381,8 +381,16 @@ def _send_data(smtp: smtplib.SMTP, data: bytes) -> None:
         start = end
 
 
-def _reply(code: int, reply: bytes) -> str:
-    return f"{code} {reply.decode('utf-8', 'replace')}".strip()
+def _reply(code: int, reply: bytes, account: Account) -> str:
+    """The server's reply as text, with the password masked in any form it was sent in: a
+    server (or a proxy) may echo what it received."""
+    text = f"{code} {reply.decode('utf-8', 'replace')}".strip()
+    if account.password:
+        secret = account.password.reveal()
+        plain = f"\0{account.username or ''}\0{secret}"
+        for form in (secret, *(base64.b64encode(f.encode()).decode() for f in (secret, plain))):
+            text = text.replace(form, "********")
+    return text
 
 
 def deliver(
@@ -414,7 +422,7 @@ def deliver(
                     connection.send(report)
                     _tell(report, on_sent)
             except (_TransientError, OSError) as exc:  # smtplib's errors are OSErrors
-                last_error = _describe(exc)
+                last_error = _describe(exc, account)
                 if connection:
                     connection.smtp.close()
                 connection = None
@@ -470,10 +478,11 @@ def _tell(report: _Report, on_sent: Callable[[Delivery], None]) -> None:
         on_sent(news)
 
 
-def _describe(exc: BaseException) -> str:
+def _describe(exc: BaseException, account: Account) -> str:
     if isinstance(exc, smtplib.SMTPResponseException):
         error = exc.smtp_error
-        return _reply(exc.smtp_code, error if isinstance(error, bytes) else error.encode())
+        return _reply(exc.smtp_code, error if isinstance(error, bytes) else error.encode(),
+                      account)
     return str(exc) or type(exc).__name__
 
 
@@ -482,5 +491,5 @@ def check(account: Account) -> None:
     try:
         Connection(account).close()
     except (_TransientError, OSError) as exc:
-        raise UnavailableError(f"Cannot talk to the SMTP server ({_describe(exc)})",
+        raise UnavailableError(f"Cannot talk to the SMTP server ({_describe(exc, account)})",
                                "Check host and port, or try again later.") from None

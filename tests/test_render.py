@@ -116,3 +116,20 @@ def test_personal_note_is_markdown_and_cannot_inject_html() -> None:
                         note="**Read** this <script>alert(1)</script>")
     assert "<strong>Read</strong>" in out.html
     assert "<script" not in out.html
+
+
+def test_markup_nested_past_the_source_limit_loses_its_tags_not_its_text() -> None:
+    """The sanitiser's parser is quadratic in depth (50,000 nested lists took 43 s): tags
+    below MAX_SOURCE_DEPTH go before it runs; the text stays, and the usual warning says so."""
+    from mailpage_cli.render.sanitize import MAX_SOURCE_DEPTH, shallow  # noqa: PLC0415
+
+    levels = MAX_SOURCE_DEPTH * 4
+    page = Page(title="Deep", html="<div>" * levels + "bottom text" + "</div>" * levels,
+                id="1", base_url="https://acme.atlassian.net/wiki")
+    cut = shallow(page.html)
+    assert cut.count("<div>") == cut.count("</div>") == MAX_SOURCE_DEPTH
+    prepared = render.prepare(page)
+    assert "bottom text" in render.finish(prepared, {}, sender=Sender("a@example.com")).text
+    assert any("nests its markup" in w for w in prepared.warnings)
+    normal = "<table><tr><td><p>a<br/>b<img src='x.png'/></p></td></tr></table>"
+    assert shallow(normal) is normal

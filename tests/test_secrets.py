@@ -232,3 +232,14 @@ def test_a_secret_stored_without_its_destination_is_not_used(
     assert result.exit_code == 3
     assert "stored without its destination" in result.stderr
     assert smtp_env.recorder.logins == []
+
+
+def test_an_smtp_reply_that_echoes_the_password_is_masked(smtp_env: smtp.SmtpServer) -> None:
+    """A server or proxy that echoes what it received (D2, the SMTP half)."""
+    plain = base64.b64encode(f"\0{smtp.USERNAME}\0{smtp.PASSWORD}".encode()).decode()
+    smtp_env.recorder.refuse["x@example.com"] = f"550 5.7.1 you sent {plain} {smtp.PASSWORD}"
+    result = run("send", str(EXAMPLE), "--to", "x@example.com,a@example.com", "--json")
+    assert result.exit_code == 7
+    assert "550 5.7.1 you sent ******** ********" in result.stdout
+    for form in SECRET_FORMS:
+        assert form not in result.stdout + result.stderr
