@@ -201,7 +201,7 @@ def _summary(result: SendResult, save: str | None) -> str:
     what = (f"{human_size(result.size)}, {result.images} image(s), "
             f"{result.attachments} attachment(s)")
     if result.messages > 1:
-        what = f"{result.messages} messages of {what}"
+        what = f"one message each, {what}"
     title = result.page.title
     if result.status == "unchanged":
         return (f"Unchanged: {title!r} version {result.page.version or '(this content)'} was"

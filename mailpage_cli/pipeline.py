@@ -563,6 +563,11 @@ def write_private_file(path: Path, data: bytes, flag: str = "--save") -> None:
         link = ", which mailpage does not follow" if exc.kind == "a symbolic link" else ""
         raise UsageError(f"{path} is not a regular file: it is {exc.kind}{link}",
                          f"Give the path of a file, or use {flag} - for stdout.") from exc
+    except PermissionError as exc:
+        raise UsageError(f"Cannot write {path} ({exc.strerror or exc})",
+                         "mailpage writes a new file beside it and renames it, so that no"
+                         " half-written file is ever left: the folder must be writable too;"
+                         f" save elsewhere or use {flag} -.") from exc
     except OSError as exc:
         raise UsageError(f"Cannot write {path} ({exc.strerror or exc})",
                          "Check the path.") from exc

@@ -25,7 +25,8 @@ CONFLUENCE_WORDS = ("me", "watchers")
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _LOCAL = re.compile(rf"{_ATOM}(?:\.{_ATOM})*")
 _LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
-_NAMED = re.compile(r"^(?P<name>[^<>]*)<(?P<address>[^<>]*)>$")
+# A display name may quote anything, angle brackets too: "A <x@y>" <z@example.com>.
+_NAMED = re.compile(r'^(?P<name>(?:"(?:[^"\\]|\\.)*"|[^<>"])*)<(?P<address>[^<>]*)>$')
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")  # C0, DEL, C1, line breaks
 # Bidi embeddings, overrides, isolates and marks: "invoice_\u202efdp.exe" shows as
 # "invoice_exe.pdf" (Trojan Source, CVE-2021-42574).
@@ -76,7 +77,7 @@ def parse_address(spec: str, source: str = "") -> Recipient:
     text = clean_text(spec)
     name, address = "", text
     if named := _NAMED.match(text):
-        name = named["name"].strip().strip('"').strip()
+        name = re.sub(r'\\(.)|"', r"\1", named["name"]).strip()
         address = named["address"].strip()
     local, at, domain = address.rpartition("@")
     normalised = _normalise_domain(domain) if at else None

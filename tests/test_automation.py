@@ -290,6 +290,18 @@ def test_individually_delivers_50_messages_over_one_connection(
     assert len(ids) == 49
 
 
+def test_the_individually_summary_counts_only_the_messages_that_went_out(
+    environment: dict[str, str], starttls_server: smtp.SmtpServer,
+) -> None:
+    starttls_server.recorder.refuse["a2@example.com"] = "550 5.1.1 Mailbox unknown"
+    process = mailpage(environment, "send", "98487", "--to",
+                       "a1@example.com,a2@example.com,a3@example.com", "--individually")
+    assert process.returncode == 7
+    summary = process.stderr.strip().splitlines()[-1]
+    assert summary.startswith("Sent 'Release notes 2.4' to 2 of 3 recipient(s) (one message each,")
+    assert "3 messages" not in process.stderr
+
+
 def test_a_digest_selects_by_last_modified_and_follows_every_result_page(
     environment: dict[str, str], confluence: FakeConfluence, starttls_server: smtp.SmtpServer,
 ) -> None:

@@ -5,7 +5,10 @@ behind, whatever stops the write."""
 from __future__ import annotations
 
 import os
+import shutil
 import stat
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -90,6 +93,32 @@ def test_write_private_refuses_a_link_to_a_device(
         settings.write_private(link, b"x")
     assert caught.value.kind == "a symbolic link"
     assert isinstance(caught.value, OSError)
+
+
+def test_save_into_a_read_only_folder_says_the_folder_must_be_writable() -> None:
+    # The atomic rename needs the folder; root ignores folder modes, so it runs as nobody.
+    folder = Path(tempfile.mkdtemp())
+    target = folder / "message.eml"
+    target.write_text("old")
+    target.chmod(0o666)
+    folder.chmod(0o555)
+    as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    code = ("import sys; from pathlib import Path;"
+            " from mailpage_cli.pipeline import write_private_file;"
+            " from mailpage_cli.errors import UsageError\n"
+            "try: write_private_file(Path(sys.argv[1]), b'new')\n"
+            "except UsageError as exc: print(exc)")
+    try:
+        done = subprocess.run([*(as_nobody if os.geteuid() == 0 else []), sys.executable, "-c",
+                               code, str(target)], capture_output=True, text=True, check=True,
+                              cwd=Path(__file__).parents[1])
+        assert "Permission denied" in done.stdout
+        assert "the folder must be writable too" in done.stdout
+        assert target.read_text() == "old"
+        _no_temp_file(folder)
+    finally:
+        folder.chmod(0o700)
+        shutil.rmtree(folder)
 
 
 def test_preview_html_is_private(tmp_path: Path) -> None:

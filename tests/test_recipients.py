@@ -20,6 +20,16 @@ def test_named_addresses_keep_the_name_and_lowercase_the_domain() -> None:
     assert (recipient.name, recipient.address) == ("Doe, Jane", "Jane.Doe@example.com")
 
 
+@pytest.mark.parametrize(("spec", "name"), [
+    ('"A <x@y.example>" <z@example.com>', "A <x@y.example>"),  # RFC 5322: quoted, not an address
+    ('"Say \\"hi\\"" <z@example.com>', 'Say "hi"'),
+    ('Ann "the boss" Lee <z@example.com>', "Ann the boss Lee"),
+])
+def test_a_quoted_name_may_hold_brackets_and_escaped_quotes(spec: str, name: str) -> None:
+    recipient = parse_address(spec)
+    assert (recipient.name, recipient.address) == (name, "z@example.com")
+
+
 def test_international_domains_become_punycode() -> None:
     assert parse_address("joerg@bücher.example").address == "joerg@xn--bcher-kva.example"
 
