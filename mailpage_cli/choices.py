@@ -2,6 +2,9 @@
 "Settings"). Tiny on purpose: the command line imports it at start-up."""
 
 SECURITY = ("ssl", "starttls", "none")
+SMTP_AUTH = ("password", "oauth2")
+OAUTH_PROVIDERS = ("microsoft", "google")
+OAUTH_FLOWS = ("device", "client-credentials", "browser", "service-account")
 AUTH = ("basic", "bearer")
 DEPLOYMENTS = ("cloud", "datacenter")
 EXTERNAL_IMAGES = ("link", "embed")

@@ -69,7 +69,7 @@ class MailpageGroup(click.Group):
         except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except MailpageError as exc:
-            self._fail(ctx, str(exc), exc.exit_code, exc.report)
+            self._fail(ctx, str(exc), exc.exit_code, exc.report, exc.reason)
         except KeyboardInterrupt as exc:
             signalled = isinstance(exc, Terminated)
             self._fail(ctx, "Stopped by SIGTERM" if signalled else "Interrupted",
@@ -89,7 +89,8 @@ class MailpageGroup(click.Group):
 
     @staticmethod
     def _fail(ctx: click.Context, text: str, code: int,
-              report: Mapping[str, tuple[str, ...]] | None = None) -> NoReturn:
+              report: Mapping[str, tuple[str, ...]] | None = None,
+              reason: str | None = None) -> NoReturn:
         """The error line, who has the message if it went part-way, and with ``--json`` the
         same as an object on stdout: a CI artifact is never empty."""
         app = ctx.find_object(App)
@@ -104,6 +105,7 @@ class MailpageGroup(click.Group):
                 output.error(f"{REPORT_LABELS[key]}: {', '.join(addresses)}")
         if app and app.as_json:
             output.json({"status": "error", "exit": int(code), "error": text,
+                         **({"reason": reason} if reason else {}),
                          **{key: list(addresses) for key, addresses in (report or {}).items()}})
         ctx.exit(code)
 
@@ -497,43 +499,84 @@ def check(app: App) -> None:
     sys.exit(failed[0] if failed else ExitCode.OK)
 
 
+@config.command("login")
+@click.argument("what", type=click.Choice(["smtp"]))
+@click.pass_obj
+def login(app: App, what: str) -> None:  # noqa: ARG001 - smtp is the one there is
+    """Sign in to the mail provider (OAuth2) and keep the refresh token in the keyring.
+
+    \b
+      mailpage config login smtp
+    """
+    from mailpage_cli import pipeline  # noqa: PLC0415
+
+    app.output.summary(pipeline.login_smtp(app.settings, app.env, app.output))
+
+
 @config.command("set-smtp")
 @click.option("--host", required=True, help="SMTP server host name.")
 @click.option("--port", type=click.IntRange(1, 65535), help="Port [465 ssl, 587 starttls, 25].")
 @click.option("--security", type=click.Choice(choices.SECURITY), default="starttls",
               show_default=True, help="ssl = implicit TLS; starttls is mandatory when chosen.")
-@click.option("--username", help="Login name; the password goes to the keyring.")
+@click.option("--username", help="Login name (oauth2: the mailbox); secrets go to the keyring.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
 @click.option("--ca-file", type=click.Path(exists=True, dir_okay=False, resolve_path=True),
               help="Extra trusted CA certificate (PEM) for a private server.")
+@click.option("--auth", "auth_method", type=click.Choice(choices.SMTP_AUTH), default="password",
+              show_default=True, help="oauth2: sign in with Microsoft 365 or Google (XOAUTH2).")
+@click.option("--oauth-provider", type=click.Choice(choices.OAUTH_PROVIDERS),
+              help="Whose sign-in (with --auth oauth2).")
+@click.option("--client-id", help="Your app registration's client id (Google: or from its JSON).")
+@click.option("--tenant", help="Microsoft: the tenant id or domain [organizations].")
+@click.option("--authority", help="Microsoft: the sign-in host [https://login.microsoftonline.com].")
+@click.option("--client-secret-stdin", is_flag=True,
+              help="App-only or Google: read the client secret, or Google's client or"
+                   " service-account JSON, from stdin.")
+@click.option("--client-certificate", type=click.Path(exists=True, dir_okay=False,
+                                                      resolve_path=True),
+              help="Microsoft app-only: a PEM with the certificate and its private key.")
 @click.pass_obj
 def set_smtp(
     app: App, host: str, port: int | None, security: str, username: str | None,
-    password_stdin: bool, ca_file: str | None,
+    password_stdin: bool, ca_file: str | None, auth_method: str, oauth_provider: str | None,
+    client_id: str | None, tenant: str | None, authority: str | None,
+    client_secret_stdin: bool, client_certificate: str | None,
 ) -> None:
     """Set the SMTP account (replaces the profile's previous one).
 
     \b
       printf '%s\\n' "$PASSWORD" | mailpage config set-smtp --host smtp.example.com \\
           --username ann@example.com --password-stdin
+      mailpage config set-smtp --host smtp.office365.com --auth oauth2 \\
+          --oauth-provider microsoft --client-id ID --tenant acme.com --username ann@acme.com
     """
     from mailpage_cli import credentials, settings  # noqa: PLC0415 - start-up time
 
-    if password_stdin and not username:
-        raise UsageError("--password-stdin needs --username", "Give the login name too.")
     if security == "none" and username:
         raise ConfigError(
             "A login over an unencrypted connection would expose the password",
             "Use --security starttls or ssl, or leave out --username.",
         )
+    values: dict[str, Any] = {"host": host.strip(), "port": port, "security": security,
+                              "username": username, "ca_file": ca_file}
+    if auth_method == "oauth2":
+        values |= _oauth_settings(app, values, oauth_provider, client_id, tenant, authority,
+                                  client_secret_stdin, client_certificate, password_stdin)
+        settings.update(app.config_path, app.profile, "smtp", values, replace=True)
+        app.output.summary(f"SMTP settings saved in {app.config_path} (profile {app.profile}):"
+                           f" OAuth2 with {oauth_provider}, {values['oauth_flow']} flow.")
+        if values["oauth_flow"] in ("device", "browser"):
+            app.output.summary("Next, sign in once: `mailpage config login smtp`.")
+        return
+    if client_secret_stdin or client_certificate or oauth_provider:
+        raise UsageError("OAuth2 options need --auth oauth2", "Add --auth oauth2.")
+    if password_stdin and not username:
+        raise UsageError("--password-stdin needs --username", "Give the login name too.")
     destination = credentials.smtp_destination(host.strip(), port, security, username or "",
                                                app.profile)
     stored = bool(username) and _store_secret(app, credentials.SMTP_PASSWORD, password_stdin,
                                               destination)
-    settings.update(app.config_path, app.profile, "smtp", {
-        "host": host.strip(), "port": port, "security": security, "username": username,
-        "ca_file": ca_file,
-    }, replace=True)
+    settings.update(app.config_path, app.profile, "smtp", values, replace=True)
     app.output.summary(f"SMTP settings saved in {app.config_path} (profile {app.profile}).")
     if stored:
         app.output.summary(f"Password stored in the OS keyring, for {destination.where} only.")
@@ -541,6 +584,58 @@ def set_smtp(
         app.output.warn(f"no password stored for {destination.where} (a password stored for"
                         " another server is not sent there): pass --password-stdin, or set"
                         " MAILPAGE_SMTP_PASSWORD")
+
+
+def _oauth_settings(
+    app: App, values: dict[str, Any], provider: str | None, client_id: str | None,
+    tenant: str | None, authority: str | None, secret_stdin: bool, certificate: str | None,
+    password_stdin: bool,
+) -> dict[str, Any]:
+    """The OAuth2 settings of ``set-smtp``, the flow they imply, and the client secret
+    stored for that client (read from stdin before anything is saved)."""
+    from mailpage_cli import credentials, oauth, pipeline, settings  # noqa: PLC0415
+
+    if password_stdin:
+        raise UsageError("--password-stdin is for --auth password",
+                         "OAuth2 uses no password: leave it out.")
+    if not provider or not values["username"]:
+        raise UsageError("--auth oauth2 needs --oauth-provider and --username (the mailbox)",
+                         "Add both.")
+    if values["security"] == "none":
+        raise ConfigError("OAuth2 tokens never cross an unencrypted connection",
+                          "Use --security starttls or ssl.")
+    secret = sys.stdin.read().strip() if secret_stdin else ""
+    if secret_stdin and not secret:
+        raise UsageError("The client secret on stdin is empty", "Pipe it in.")
+    found = oauth.read_client_json(secret) if secret else None
+    if provider == "google":
+        if certificate:
+            raise UsageError("--client-certificate is for Microsoft",
+                             "Google service accounts come as JSON on --client-secret-stdin.")
+        flow = "service-account" if found and "installed" not in found else "browser"
+        client_id = client_id or (
+            found["installed"]["client_id"] if found and flow == "browser" else
+            found["client_id"] if found else None)
+    else:
+        flow = "client-credentials" if secret or certificate else "device"
+    oauth_values = {"auth": "oauth2", "oauth_provider": provider, "oauth_flow": flow,
+                    "client_id": client_id, "tenant": tenant, "authority": authority,
+                    "client_certificate": certificate}
+    resolved = settings.load(app.config_path, app.profile, {},
+                             {f"smtp.{k}": v for k, v in (values | oauth_values).items() if v})
+    client = pipeline.oauth_client(resolved)
+    if flow == "client-credentials" and client.tenant in ("organizations", "common"):
+        raise UsageError("App-only sign-in needs your tenant", "Add --tenant ID-or-domain.")
+    if secret:
+        destination = client.secret_destination()
+        credentials.store(credentials.SMTP_CLIENT_SECRET, app.profile,
+                          credentials.Secret(secret), destination)
+        app.output.summary(f"Client secret stored in the OS keyring, for {destination.where}"
+                           " only.")
+    elif provider == "google" or (flow == "client-credentials" and not certificate):
+        app.output.warn("no client secret stored: pass it with --client-secret-stdin, or set"
+                        " MAILPAGE_SMTP_CLIENT_SECRET")
+    return oauth_values
 
 
 @config.command("set-sender")
@@ -658,7 +753,7 @@ def forget(app: App, what: str) -> None:
     """
     from mailpage_cli import credentials, settings  # noqa: PLC0415 - start-up time
 
-    kinds = list(credentials.KINDS.values()) if what == "all" else [credentials.KINDS[what]]
+    kinds = [k for k in credentials.KINDS.values() if what in ("all", k.section)]
     for kind in kinds:
         try:
             if credentials.forget(kind, app.profile):

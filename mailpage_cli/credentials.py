@@ -56,19 +56,32 @@ class SecretKind:
     name: str
     label: str
     setting: str  # its row in ``config show``
-    env: str
+    env: str | None  # None: the keyring only (a refresh token must be replaced where it is)
     store_command: str
+
+    @property
+    def section(self) -> str:
+        return self.setting.partition(".")[0]
 
 
 SMTP_PASSWORD = SecretKind(
     "smtp", "SMTP password", "smtp.password", "MAILPAGE_SMTP_PASSWORD",
     "mailpage config set-smtp --password-stdin",
 )
+SMTP_CLIENT_SECRET = SecretKind(
+    "smtp-client", "OAuth client secret", "smtp.client_secret", "MAILPAGE_SMTP_CLIENT_SECRET",
+    "mailpage config set-smtp --auth oauth2 ... --client-secret-stdin",
+)
+SMTP_REFRESH_TOKEN = SecretKind(
+    "smtp-oauth", "OAuth refresh token", "smtp.refresh_token", None,
+    "mailpage config login smtp",
+)
 CONFLUENCE_TOKEN = SecretKind(
     "confluence", "Confluence token", "confluence.token", "MAILPAGE_CONFLUENCE_TOKEN",
     "mailpage config set-site URL --token-stdin",
 )
-KINDS = {kind.name: kind for kind in (SMTP_PASSWORD, CONFLUENCE_TOKEN)}
+KINDS = {kind.name: kind
+         for kind in (SMTP_PASSWORD, SMTP_CLIENT_SECRET, SMTP_REFRESH_TOKEN, CONFLUENCE_TOKEN)}
 
 Prompt = Callable[[str], str]
 
@@ -129,10 +142,11 @@ def _account(kind: SecretKind, profile: str) -> str:
 
 
 def _unavailable(kind: SecretKind, reason: str) -> KeyringUnavailableError:
+    instead = f"Set {kind.env} in the environment instead, or install" if kind.env else (
+        "Install")
     return KeyringUnavailableError(
         f"No usable OS keyring to hold the {kind.label} ({reason})",
-        f"Set {kind.env} in the environment instead, or install a keyring backend"
-        " (see PYTHON_KEYRING_BACKEND).",
+        f"{instead} a keyring backend (see PYTHON_KEYRING_BACKEND).",
     )
 
 
@@ -152,7 +166,7 @@ def from_keyring(kind: SecretKind, profile: str, destination: Destination) -> Se
             f"The {kind.label} in the keyring was {stored_for}; it is not sent to"
             f" {destination.where}",
             f"Store one for it with `{destination.store_command}`"
-            f" (or set {kind.env}).",
+            + (f" (or set {kind.env})." if kind.env else "."),
         )
     return Secret(value) if value else None
 
@@ -160,7 +174,7 @@ def from_keyring(kind: SecretKind, profile: str, destination: Destination) -> Se
 def lookup(kind: SecretKind, profile: str, env: Mapping[str, str],
            destination: Destination) -> tuple[Secret | None, str]:
     """The secret and its source ("env VAR", "keyring"), without prompting."""
-    if env.get(kind.env):
+    if kind.env and env.get(kind.env):
         return Secret(env[kind.env]), f"env {kind.env}"
     return from_keyring(kind, profile, destination), "keyring"
 
@@ -170,9 +184,10 @@ def describe(kind: SecretKind, env: Mapping[str, str]) -> tuple[str, str]:
 
     The keyring is not opened: loading its backends costs more than the rest of the command
     (``config check`` opens it, and says whether the secret is there and works)."""
-    if env.get(kind.env):
+    if kind.env and env.get(kind.env):
         return "set", f"env {kind.env}"
-    return "keyring", f"if stored there (`{kind.store_command}`); else {kind.env}"
+    otherwise = f"; else {kind.env}" if kind.env else ""
+    return "keyring", f"if stored there (`{kind.store_command}`){otherwise}"
 
 
 def require(
@@ -192,9 +207,10 @@ def require(
         value = prompt(f"{kind.label} for profile {profile}")
         if value:
             return Secret(value)
+    either = f"Set {kind.env}, or store" if kind.env else "Store"
     raise ConfigError(
         f"No {kind.label} for profile {profile!r}",
-        f"Set {kind.env}, or store it in the keyring with `{destination.store_command}`.",
+        f"{either} it in the keyring with `{destination.store_command}`.",
     )
 
 

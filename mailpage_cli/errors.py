@@ -47,6 +47,7 @@ class MailpageError(Exception):
 
     exit_code = ExitCode.UNEXPECTED
     report: dict[str, tuple[str, ...]] | None = None  # set when raised part-way through sending
+    reason: str | None = None  # a stable word for --json where one cause has several fixes
 
     def __init__(self, message: str, fix: str = "") -> None:
         super().__init__(message)

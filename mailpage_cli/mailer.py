@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import json
 import logging
 import random
 import smtplib
@@ -53,6 +54,27 @@ class Account:
     password: Secret | None = field(default=None, repr=False)
     ca_file: Path | None = None
     timeout: float | None = None  # None: TIMEOUT
+    token: Secret | None = field(default=None, repr=False)  # OAuth2: XOAUTH2 or OAUTHBEARER
+
+    def sasl(self, mechanism: str) -> str:
+        """The OAuth2 SASL response for ``mechanism`` (RFC 7628; Google's XOAUTH2)."""
+        token = self.token.reveal() if self.token else ""
+        if mechanism == "OAUTHBEARER":
+            return (f"n,a={self.username},\x01host={self.host}\x01port={self.port}"
+                    f"\x01auth=Bearer {token}\x01\x01")
+        return f"user={self.username}\x01auth=Bearer {token}\x01\x01"
+
+    def secret_forms(self) -> list[str]:
+        """The secret in every form it crosses the wire in, to mask in what servers say."""
+        if self.token:
+            sent = [self.sasl("XOAUTH2"), self.sasl("OAUTHBEARER")]
+            secret = self.token.reveal()
+        elif self.password:
+            secret = self.password.reveal()
+            sent = [secret, f"\0{self.username or ''}\0{secret}"]
+        else:
+            return []
+        return [secret, *(base64.b64encode(form.encode()).decode() for form in sent)]
 
 
 @dataclass(frozen=True)
@@ -229,18 +251,17 @@ class Connection:
         started = time.perf_counter()
         username = account.username or ""
         password = account.password.reveal() if account.password else ""
+        said: list[bytes] = []  # what the server said in its 334 challenges
         try:
-            if (username + password).isascii():
+            if account.token:
+                code = _login_oauth(smtp, account, said)
+            elif (username + password).isascii():
                 code, _ = smtp.login(username, password)
             else:  # smtplib encodes AUTH as ASCII; PLAIN is UTF-8 by RFC 4616
                 code = _login_plain_utf8(smtp, username, password)
         except smtplib.SMTPAuthenticationError as exc:
             smtp.close()
-            raise AuthError(
-                f"The SMTP server refused the login ({exc.smtp_code})",
-                "Check the username and store the right password with"
-                " `mailpage config set-smtp --password-stdin` or MAILPAGE_SMTP_PASSWORD.",
-            ) from None
+            raise _login_refused(exc, account, said) from None
         _step("auth", started, code)
 
     def send(self, report: _Report) -> None:
@@ -349,6 +370,76 @@ class Connection:
         _step("quit", started)
 
 
+def _login_oauth(smtp: smtplib.SMTP, account: Account, said: list[bytes]) -> int:
+    """XOAUTH2 (what Exchange Online and Gmail offer), else OAUTHBEARER; always two-step, as
+    Microsoft documents it: tokens of 2,500 bytes and more exceed a command line's limit. A
+    ``334`` after the response carries an error (JSON); ``\x01`` ends the exchange."""
+    offered = smtp.esmtp_features.get("auth", "").upper().split()
+    mechanism = next((m for m in ("XOAUTH2", "OAUTHBEARER") if m in offered), None)
+    if mechanism is None:
+        smtp.close()
+        raise ConfigError(
+            f"{account.host} offers no OAuth2 login (it offers {' '.join(offered)})",
+            "Check the host, or use `mailpage config set-smtp --auth password`.",
+        )
+
+    def respond(challenge: bytes | None = None) -> str:
+        said.append(challenge or b"")
+        return account.sasl(mechanism) if len(said) == 1 else "\x01"
+
+    code, _ = smtp.auth(mechanism, respond, initial_response_ok=False)
+    return code
+
+
+def _login_refused(exc: smtplib.SMTPAuthenticationError, account: Account,
+                   said: list[bytes]) -> AuthError:
+    """The refusal, mapped to its cause and fix (Microsoft 365 and Google say which)."""
+    error = exc.smtp_error if isinstance(exc.smtp_error, bytes) else exc.smtp_error.encode()
+    reply = _reply(exc.smtp_code, error, account)
+    lowered = reply.lower()
+    if "smtpclientauthentication is disabled" in lowered:
+        refused = AuthError(
+            f"SMTP AUTH is turned off for this mailbox or tenant ({reply})",
+            "Ask the Microsoft 365 admin to allow it for the mailbox (Set-CASMailbox -Identity"
+            " MAILBOX -SmtpClientAuthenticationDisabled $false); OAuth2 needs it too.")
+        refused.reason = "smtp_auth_disabled"
+    elif "5.7.30" in reply or "basic authentication" in lowered:
+        refused = AuthError(
+            f"The SMTP server no longer takes passwords ({reply})",
+            "Sign in with OAuth2 instead: `mailpage config set-smtp --auth oauth2"
+            " --oauth-provider microsoft --client-id ID --username MAILBOX ...`, then"
+            " `mailpage config login smtp` (see the README's Microsoft 365 section).")
+        refused.reason = "basic_auth_retired"
+    elif account.token:
+        problem = next(filter(None, map(_oauth_problem, said[1:])), "")
+        refused = AuthError(
+            f"The SMTP server refused the OAuth2 token for {account.username}"
+            f" ({reply}{problem})",
+            "The token must be for this mailbox: check --username, the app's permission"
+            " (SMTP.Send; app-only: SMTP.SendAsApp and the mailbox permission; Google:"
+            " https://mail.google.com/ and, for a service account, domain-wide delegation),"
+            " then run `mailpage config check`.")
+        refused.reason = "token_refused"
+    else:
+        refused = AuthError(
+            f"The SMTP server refused the login ({reply})",
+            "Check the username and store the right password with"
+            " `mailpage config set-smtp --password-stdin` or MAILPAGE_SMTP_PASSWORD.")
+        refused.reason = "password_refused"
+    return refused
+
+
+def _oauth_problem(challenge: bytes) -> str:
+    """Google's and RFC 7628's error challenge: ``{"status": "400", "scope": ...}``."""
+    try:
+        data = json.loads(challenge)
+    except ValueError:
+        return ""
+    if not isinstance(data, dict):
+        return ""
+    return "; " + ", ".join(f"{k} {v}" for k, v in data.items() if isinstance(v, str))
+
+
 def _login_plain_utf8(smtp: smtplib.SMTP, username: str, password: str) -> int:
     if "PLAIN" not in smtp.esmtp_features.get("auth", "").upper().split():
         raise ConfigError("The SMTP server cannot take a non-ASCII username or password",
@@ -382,14 +473,11 @@ def _send_data(smtp: smtplib.SMTP, data: bytes) -> None:
 
 
 def _reply(code: int, reply: bytes, account: Account) -> str:
-    """The server's reply as text, with the password masked in any form it was sent in: a
-    server (or a proxy) may echo what it received."""
+    """The server's reply as text, with the password or token masked in any form it was sent
+    in: a server (or a proxy) may echo what it received."""
     text = f"{code} {reply.decode('utf-8', 'replace')}".strip()
-    if account.password:
-        secret = account.password.reveal()
-        plain = f"\0{account.username or ''}\0{secret}"
-        for form in (secret, *(base64.b64encode(f.encode()).decode() for f in (secret, plain))):
-            text = text.replace(form, "********")
+    for form in account.secret_forms():
+        text = text.replace(form, "********")
     return text
 
 

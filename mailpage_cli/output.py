@@ -75,6 +75,9 @@ class Output:
         if not self.quiet:
             self.err.print(f"warning: {printable(text)}", markup=False, style="yellow")
 
+    def tell(self, text: str) -> None:
+        self.err.print(printable(text), markup=False, style="bold")
+
     def error(self, text: str) -> None:
         self.err.print(f"error: {printable(text)}", markup=False, style="bold red")
 

@@ -25,6 +25,7 @@ from mailpage_cli import (
     localexport,
     mailer,
     message,
+    oauth,
     pagerefs,
     recipients,
     render,
@@ -58,6 +59,9 @@ class Conversation(Protocol):
         """A named stage of work, shown as progress on a TTY."""
 
     def warn(self, text: str) -> None: ...
+
+    def tell(self, text: str) -> None:
+        """Something the person must do now (sign in); shown even with ``-q``."""
 
     def confirm(self, question: str) -> bool:
         """Ask yes/no; ``False`` where nobody can answer."""
@@ -345,7 +349,7 @@ class Run:
     def _confluence_file(self, info: AttachmentInfo) -> Callable[[], Resource]:
         return lambda: self.confluence.download(info.url, self.budget, info.filename)
 
-    def smtp_account(self) -> mailer.Account:
+    def smtp_account(self, *, sign_in: bool = False) -> mailer.Account:
         smtp = self.settings.smtp
         if not smtp.host:
             raise ConfigError(
@@ -353,6 +357,10 @@ class Run:
                 "Run `mailpage config set-smtp --host HOST` or set MAILPAGE_SMTP_HOST"
                 " (or use --save FILE / --dry-run).",
             )
+        if smtp.auth == "oauth2":
+            token = self.oauth_token(sign_in=sign_in)
+            return mailer.Account(smtp.host, smtp.port, smtp.security, smtp.username,
+                                  ca_file=smtp.ca_file, token=token)
         password = None
         if smtp.username:
             profile = self.settings.profile
@@ -362,6 +370,36 @@ class Run:
                                              smtp.username, profile))
         return mailer.Account(smtp.host, smtp.port, smtp.security, smtp.username, password,
                               smtp.ca_file)
+
+    def oauth_token(self, *, sign_in: bool) -> credentials.Secret:
+        """An OAuth2 access token for the SMTP login; a person at a terminal signs in here
+        when needed (or when ``sign_in`` asks)."""
+        client = oauth_client(self.settings)
+        tell = self.ui.tell if self.ui.prompt is not None or sign_in else None
+        lock = state.state_dir(self.env) / f"oauth-{self.settings.profile}.lock"
+        with self.ui.step(f"sign in to {client.provider.title()}"):
+            return oauth.access_token(client, self.env, lock, tell, sign_in=sign_in)
+
+
+def oauth_client(settings: Settings) -> oauth.Client:
+    """The OAuth2 client the SMTP settings describe, or an error naming what is missing."""
+    smtp = settings.smtp
+    fix = ("Set it with `mailpage config set-smtp --auth oauth2 --oauth-provider microsoft|google"
+           " --client-id ID --username MAILBOX ...` (see the README's OAuth2 section).")
+    if not smtp.oauth_provider or not smtp.username:
+        raise ConfigError("OAuth2 sign-in needs a provider and a mailbox (--username)", fix)
+    flow = smtp.oauth_flow or ("device" if smtp.oauth_provider == "microsoft" else "browser")
+    if smtp.oauth_provider == "microsoft" and not smtp.client_id:
+        raise ConfigError("OAuth2 sign-in to Microsoft needs the app's client id", fix)
+    authority = smtp.authority or oauth.MICROSOFT_AUTHORITY
+    if urlsplit(authority).scheme != "https":
+        raise ConfigError(f"The sign-in authority {authority} is not https",
+                          "Give an https:// address with --authority.")
+    return oauth.Client(
+        provider=smtp.oauth_provider, flow=flow, username=smtp.username,
+        profile=settings.profile, client_id=smtp.client_id or "",
+        tenant=smtp.tenant or "organizations", authority=authority,
+        certificate=smtp.client_certificate)
 
 
 def _setting_address(value: str, setting: str) -> str:
@@ -623,6 +661,8 @@ def check(settings: Settings, env: Mapping[str, str], ui: Conversation) -> list[
         with ui.step("log in to SMTP"):
             mailer.check(account)
         login = "logged in" if account.username else "no login configured"
+        if account.token:
+            login = f"logged in with OAuth2 as {account.username}"
         return f"{account.host}:{account.port} ({account.security}), {login}"
 
     results = []
@@ -632,6 +672,23 @@ def check(settings: Settings, env: Mapping[str, str], ui: Conversation) -> list[
         except MailpageError as exc:
             results.append(Check(name, ok=False, detail=str(exc), exit_code=exc.exit_code))
     return results
+
+
+def login_smtp(settings: Settings, env: Mapping[str, str], ui: Conversation) -> str:
+    """Sign in to the SMTP account's OAuth2 provider now (keeping the refresh token), and
+    prove the token with an SMTP login; send nothing."""
+    if settings.smtp.auth != "oauth2":
+        raise ConfigError(
+            f"The SMTP account of profile {settings.profile} signs in with a password",
+            "Switch it to OAuth2 with `mailpage config set-smtp --auth oauth2 ...` first.",
+        )
+    account = Run(settings, env, ui).smtp_account(sign_in=True)
+    with ui.step("log in to SMTP"):
+        mailer.check(account)
+    client = oauth_client(settings)
+    kept = " (the refresh token is in the OS keyring)" if client.interactive else ""
+    return (f"Signed in to {client.provider.title()} as {account.username}{kept}; the SMTP"
+            f" login at {account.host}:{account.port} works.")
 
 
 def with_data_uris(rendered: RenderedPage) -> str:

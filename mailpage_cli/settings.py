@@ -9,17 +9,26 @@ secret-looking key in it is an error: secrets live in the keyring or the environ
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import re
 import stat
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit  # pathlib loads it anyway
 
-from mailpage_cli.choices import AUTH, DEPLOYMENTS, MAX_SIZE_MB, SECURITY
+from mailpage_cli.choices import (
+    AUTH,
+    DEPLOYMENTS,
+    MAX_SIZE_MB,
+    OAUTH_FLOWS,
+    OAUTH_PROVIDERS,
+    SECURITY,
+    SMTP_AUTH,
+)
 from mailpage_cli.errors import ConfigError
 
 DEFAULT_PORTS = {"ssl": 465, "starttls": 587, "none": 25}
@@ -128,6 +137,13 @@ FIELDS: tuple[Field, ...] = (
     Field("smtp", "security", "MAILPAGE_SMTP_SECURITY", _choice(*SECURITY), "starttls"),
     Field("smtp", "username", "MAILPAGE_SMTP_USERNAME", _text),
     Field("smtp", "ca_file", "MAILPAGE_SMTP_CA_FILE", _text),
+    Field("smtp", "auth", "MAILPAGE_SMTP_AUTH", _choice(*SMTP_AUTH), "password"),
+    Field("smtp", "oauth_provider", "MAILPAGE_SMTP_OAUTH_PROVIDER", _choice(*OAUTH_PROVIDERS)),
+    Field("smtp", "oauth_flow", "MAILPAGE_SMTP_OAUTH_FLOW", _choice(*OAUTH_FLOWS)),
+    Field("smtp", "client_id", "MAILPAGE_SMTP_CLIENT_ID", _text),
+    Field("smtp", "tenant", "MAILPAGE_SMTP_TENANT", _text),
+    Field("smtp", "authority", "MAILPAGE_SMTP_AUTHORITY", _site_url),
+    Field("smtp", "client_certificate", "MAILPAGE_SMTP_CLIENT_CERTIFICATE", _text),
     Field("sender", "name", "MAILPAGE_SENDER_NAME", _text),
     Field("sender", "address", "MAILPAGE_SENDER_ADDRESS", _text),
     Field("sender", "subject_prefix", "MAILPAGE_SUBJECT_PREFIX", _text, ""),
@@ -157,6 +173,13 @@ class SmtpSettings:
     security: str
     username: str | None
     ca_file: Path | None
+    auth: str = "password"  # password | oauth2
+    oauth_provider: str | None = None
+    oauth_flow: str | None = None
+    client_id: str | None = None
+    tenant: str | None = None
+    authority: str | None = None
+    client_certificate: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -196,13 +219,20 @@ class Settings:
 
     @property
     def smtp(self) -> SmtpSettings:
-        ca_file = self["smtp.ca_file"]
+        ca_file, certificate = self["smtp.ca_file"], self["smtp.client_certificate"]
         return SmtpSettings(
             host=self["smtp.host"],
             port=self["smtp.port"],
             security=self["smtp.security"],
             username=self["smtp.username"],
             ca_file=Path(ca_file).expanduser() if ca_file else None,
+            auth=self["smtp.auth"],
+            oauth_provider=self["smtp.oauth_provider"],
+            oauth_flow=self["smtp.oauth_flow"],
+            client_id=self["smtp.client_id"],
+            tenant=self["smtp.tenant"],
+            authority=self["smtp.authority"],
+            client_certificate=Path(certificate).expanduser() if certificate else None,
         )
 
     @property
@@ -486,3 +516,18 @@ def write_private(path: Path, data: bytes) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (made, with a private folder, if missing): another
+    process asking for it waits until this one is done. Raises ``OSError``."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with path.open("a") as lock:
+        try:
+            import fcntl  # noqa: PLC0415 - POSIX only
+        except ImportError:  # pragma: no cover - Windows: renames are atomic, overlaps unguarded
+            yield
+            return
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield

@@ -22,10 +22,10 @@ import secrets
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from mailpage_cli.errors import StateError
-from mailpage_cli.settings import write_private
+from mailpage_cli.settings import exclusive_lock, write_private
 
 FILE = "sent.json"
 FORMAT = 2
@@ -56,13 +56,11 @@ class SentState:
     def locked(self) -> Iterator[SentState]:
         """Held from the check until the last record: an overlapping run waits, then sees
         what this one sent."""
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            lock = (self.path.parent / f"{FILE}.lock").open("a")
-        except OSError as exc:
-            raise self._error("lock", exc) from exc
-        with lock:
-            _lock(lock)
+        with contextlib.ExitStack() as stack:
+            try:
+                stack.enter_context(exclusive_lock(self.path.parent / f"{FILE}.lock"))
+            except OSError as exc:
+                raise self._error("lock", exc) from exc
             self._data = self._read()
             yield self
 
@@ -138,14 +136,6 @@ class SentState:
             f"Cannot {doing} the --if-changed state {self.path} ({reason})",
             "Free space or fix the permissions there, or point MAILPAGE_STATE_DIR elsewhere.",
         )
-
-
-def _lock(lock: IO[str]) -> None:
-    try:
-        import fcntl  # noqa: PLC0415 - POSIX only
-    except ImportError:  # pragma: no cover - Windows: the rename is atomic, overlaps unguarded
-        return
-    fcntl.flock(lock, fcntl.LOCK_EX)
 
 
 def _well_formed(data: object) -> bool:
