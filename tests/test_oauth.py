@@ -410,3 +410,16 @@ def test_no_token_ever_shows_in_output_logs_or_files(
     assert tokens
     for token in tokens:
         assert token not in seen
+
+
+def test_forget_smtp_removes_the_client_secret_and_the_refresh_token(
+    idp: IdentityProvider, server: smtp.SmtpServer, ca_file: Path, isolated: MemoryKeyring,
+) -> None:
+    idp.confidential_client(CLIENT_ID, secret=CLIENT_SECRET)
+    set_smtp(server, ca_file, *microsoft(idp, "--client-secret-stdin"),
+             stdin=CLIENT_SECRET + "\n")
+    isolated.store[("mailpage", "default/smtp-oauth")] = "{}"
+    isolated.store[("mailpage", "default/confluence")] = "{}"
+    result = run("config", "forget", "smtp")
+    assert result.exit_code == 0, result.stderr
+    assert set(isolated.store) == {("mailpage", "default/confluence")}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import EXAMPLE, ROOT
 
 
 @pytest.mark.parametrize(
@@ -44,6 +45,25 @@ def test_help_imports_no_heavy_library() -> None:
                             text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "HEAVY="
+
+
+def test_a_send_without_oauth2_loads_no_oauth_library(tmp_path: Path) -> None:
+    """msal and google-auth cost start-up time: only an OAuth2 sign-in loads them."""
+    code = (
+        "import sys, runpy\n"
+        f"sys.argv = ['mailpage', 'send', {str(EXAMPLE)!r}, '--to', 'a@example.com',"
+        " '--save', '-']\n"
+        "try:\n    runpy.run_module('mailpage_cli', run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        "heavy = ['msal', 'google.auth', 'google.oauth2', 'google_auth_oauthlib', 'jwt']\n"
+        "print('HEAVY=' + ','.join(m for m in heavy if m in sys.modules), file=sys.stderr)"
+    )
+    env = {**os.environ, "MAILPAGE_SENDER_ADDRESS": "ann@example.com",
+           "MAILPAGE_CONFIG": str(tmp_path / "none.toml")}
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                            text=True, timeout=60, check=False, env=env)
+    assert result.stdout.startswith("From: "), result.stderr
+    assert result.stderr.strip().splitlines()[-1] == "HEAVY="
 
 
 def test_wheel_holds_every_module(tmp_path: Path) -> None:
