@@ -240,7 +240,7 @@ def _browser(client: Client, secret: Secret | None, tell: Tell) -> dict[str, Any
     tell("Sign in to Google as " + client.username + " in a browser on this machine.")
     with _network(client), contextlib.redirect_stdout(sys.stderr):
         creds = flow.run_local_server(
-            host="localhost", port=0, open_browser=sys.stderr.isatty(),
+            host="localhost", port=0, open_browser=_browser_at_hand(),
             authorization_prompt_message="Open this address if no browser opened: {url}",
             success_message="Signed in: mailpage can send as you. You can close this tab.",
             timeout_seconds=LOGIN_TIMEOUT, login_hint=client.username,
@@ -249,6 +249,17 @@ def _browser(client: Client, secret: Secret | None, tell: Tell) -> dict[str, Any
         raise AuthError("The Google sign-in did not finish",
                         "Run `mailpage config login smtp` again and approve in the browser.")
     return {"access_token": creds.token, "refresh_token": creds.refresh_token}
+
+
+def _browser_at_hand() -> bool:
+    """A person at a terminal with a browser to open (not a server over ssh)."""
+    import webbrowser  # noqa: PLC0415 - this flow only
+
+    try:
+        webbrowser.get()
+    except webbrowser.Error:
+        return False
+    return sys.stderr.isatty()
 
 
 def _google_refresh(client: Client, secret: Secret, refresh: Secret) -> dict[str, Any]:
