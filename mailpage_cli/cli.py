@@ -601,9 +601,6 @@ def _oauth_settings(
     if not provider or not values["username"]:
         raise UsageError("--auth oauth2 needs --oauth-provider and --username (the mailbox)",
                          "Add both.")
-    if values["security"] == "none":
-        raise ConfigError("OAuth2 tokens never cross an unencrypted connection",
-                          "Use --security starttls or ssl.")
     secret = sys.stdin.read().strip() if secret_stdin else ""
     if secret_stdin and not secret:
         raise UsageError("The client secret on stdin is empty", "Pipe it in.")
@@ -612,10 +609,9 @@ def _oauth_settings(
         if certificate:
             raise UsageError("--client-certificate is for Microsoft",
                              "Google service accounts come as JSON on --client-secret-stdin.")
-        flow = "service-account" if found and "installed" not in found else "browser"
-        client_id = client_id or (
-            found["installed"]["client_id"] if found and flow == "browser" else
-            found["client_id"] if found else None)
+        installed = found.get("installed") if found else None
+        flow = "service-account" if found and not installed else "browser"
+        client_id = client_id or (installed or found or {}).get("client_id")
     else:
         flow = "client-credentials" if secret or certificate else "device"
     oauth_values = {"auth": "oauth2", "oauth_provider": provider, "oauth_flow": flow,
