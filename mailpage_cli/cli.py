@@ -401,13 +401,17 @@ def recipients_command(
                                                   skip_unresolvable, app.output)
     for warning in warnings:
         app.output.warn(warning)
-    rows = [{"name": r.name, "address": r.address, "source": r.source} for r in found.to]
+    # found_in: where a Confluence user's address came from (confluence, address book,
+    # directory); none for an address given as such
+    rows = [{"name": r.name, "address": r.address, "source": r.source,
+             **({"found_in": r.found_in} if r.found_in else {})} for r in found.to]
     if as_json:
         app.output.json({"recipients": rows, "warnings": list(warnings)})
         return
-    for row in rows:
-        who = f"{row['name']} <{row['address']}>" if row["name"] else row["address"]
-        app.output.result(f"{who}\t{row['source']}")
+    for r in found.to:
+        who = f"{r.name} <{r.address}>" if r.name else r.address
+        elsewhere = f" ({r.found_in})" if r.found_in not in ("", "confluence") else ""
+        app.output.result(f"{who}\t{r.source}{elsewhere}")
     app.output.summary(f"{len(rows)} recipient(s).")
 
 
@@ -447,10 +451,12 @@ def _store_secret(app: App, kind: SecretKind, from_stdin: bool,
 @click.option("--deployment", type=click.Choice(choices.DEPLOYMENTS),
               help="cloud or datacenter [cloud for *.atlassian.net].")
 @click.option("--token-stdin", is_flag=True, help="Read the API token / PAT from stdin.")
+@click.option("--address-book", type=click.Path(exists=True, dir_okay=False, resolve_path=True),
+              help="A TOML or CSV file of addresses Confluence hides (accountId or name).")
 @click.pass_obj
 def set_site(
     app: App, url: str, user: str | None, auth: str | None, deployment: str | None,
-    token_stdin: bool,
+    token_stdin: bool, address_book: str | None,
 ) -> None:
     """Set the Confluence site and store its token in the keyring.
 
@@ -464,7 +470,7 @@ def set_site(
     from mailpage_cli.confluence import make_site  # noqa: PLC0415
 
     changes = {"url": url.strip().rstrip("/"), "user": user, "auth": auth,
-               "deployment": deployment}
+               "deployment": deployment, "address_book": address_book}
     resolved = settings.load(app.config_path, app.profile, {},
                              {f"confluence.{k}": v for k, v in changes.items() if v})
     config = resolved.confluence

@@ -13,6 +13,7 @@ class Recipient:
     address: str
     name: str = ""
     source: str = ""
+    found_in: str = ""  # for a Confluence user: "confluence", "address book" or "directory"
 
 
 @dataclass(frozen=True)

@@ -176,6 +176,12 @@ class Run:
         return int(self.settings.policy.max_size_mb * message.MEGABYTE)
 
     @cached_property
+    def address_lookups(self) -> list[tuple[str, recipients.Lookup]]:
+        """Where an address Confluence hides is looked for: the profile's address book."""
+        book = self.settings.confluence.address_book
+        return [("address book", recipients.load_address_book(book).find)] if book else []
+
+    @cached_property
     def confluence(self) -> confluence.Client:
         config = self.settings.confluence
         site = confluence.make_site(config.url, config.deployment, config.auth, config.user)
@@ -201,7 +207,7 @@ class Run:
         def resolve(spec: str) -> list[Recipient]:
             resolver = recipients.confluence_resolver(
                 self.confluence, page_id, skip_unresolvable=options.skip_unresolvable,
-                warn=self.warn)
+                warn=self.warn, lookups=self.address_lookups)
             return resolver(spec)
 
         needs_site = self.settings.confluence.url is not None

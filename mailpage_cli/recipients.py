@@ -7,14 +7,17 @@ separated by commas, ``file:PATH`` (one spec a line, ``-`` = stdin), or a Conflu
 
 from __future__ import annotations
 
+import os
 import re
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from mailpage_cli.errors import ConfigError, NotFoundError, UsageError
 from mailpage_cli.models import Person, Recipient, Recipients
+from mailpage_cli.settings import check_owned
 
 SPEC_HELP = (
     "addr@example.com, 'Name <addr@example.com>', me, user:X, group:NAME, watchers, file:PATH"
@@ -182,15 +185,20 @@ def find_user(directory: Directory, query: str) -> Person:
     return directory.user(matches[0].key) or matches[0]  # search results carry no e-mail
 
 
+Lookup = Callable[[Person], str | None]  # an address Confluence hides, found elsewhere
+
+
 def confluence_resolver(
     directory: Directory,
     page_id: Callable[[], str | None],
     *,
     skip_unresolvable: bool = False,
     warn: Callable[[str], None] = lambda _: None,
+    lookups: Sequence[tuple[str, Lookup]] = (),
 ) -> Resolver:
     """A resolver for ``me``, ``user:``, ``group:`` and ``watchers`` (whose page id
-    ``page_id()`` gives only then: it may still be loading)."""
+    ``page_id()`` gives only then: it may still be loading). A user whose address Confluence
+    hides is looked up in ``lookups`` (named: the address book, the directory), in order."""
 
     def people(spec: str) -> list[Person]:
         kind, _, value = spec.partition(":")
@@ -211,18 +219,105 @@ def confluence_resolver(
     def resolve(spec: str) -> list[Recipient]:
         found = []
         for person in people(spec):
-            if not person.email:
+            email, found_in = person.email, "confluence"
+            if not email:
+                for found_in, lookup in lookups:  # noqa: B007 - found_in: where it was found
+                    if email := lookup(person):
+                        break
+            if not email:
                 problem = f"{person.display_name} ({spec}) has no visible e-mail address"
                 if not skip_unresolvable:
                     raise NotFoundError(
                         problem,
-                        "Ask them to make it visible in their Atlassian profile, leave them"
-                        " out, or pass --skip-unresolvable.",
+                        "Ask them to make it visible in their Atlassian profile, add them to"
+                        " the address book (README: Hidden addresses), leave them out, or pass"
+                        " --skip-unresolvable.",
                     )
                 warn(f"{problem}; skipped")
                 continue
-            address = parse_address(person.email).address
-            found.append(Recipient(address, clean_text(person.display_name), spec))
+            address = parse_address(email).address
+            found.append(Recipient(address, clean_text(person.display_name), spec, found_in))
         return found
 
     return resolve
+
+
+@dataclass(frozen=True)
+class AddressBook:
+    """Addresses Confluence hides, by accountId (Data Center: username or userKey) or by
+    display name, from a file of the user's own: TOML (``"KEY" = "address"``) or CSV (``KEY,
+    address`` a row). Keys match case-insensitively."""
+
+    path: Path
+    addresses: Mapping[str, str]
+
+    def find(self, person: Person) -> str | None:
+        return (self.addresses.get(person.key.casefold())
+                or self.addresses.get(person.display_name.casefold()))
+
+
+def load_address_book(path: Path) -> AddressBook:
+    """Read and validate the address book; refused when another user could have changed it
+    (it decides who gets the mail), with the file and line of every mistake."""
+    try:
+        with path.open("rb") as handle:
+            check_owned(path, os.fstat(handle.fileno()), "address book",
+                        "decides who gets your mail", "Keep it in a folder of your own.")
+            text = handle.read().decode("utf-8")
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ConfigError(f"Cannot read the address book {path} ({_why(exc)})",
+                          "Check the path (confluence.address_book, MAILPAGE_ADDRESS_BOOK).",
+                          ) from exc
+    if path.suffix.lower() == ".csv":
+        rows = _csv_rows(text)
+    elif path.suffix.lower() == ".toml":
+        rows = _toml_rows(text, path)
+    else:
+        raise ConfigError(f"The address book {path} is neither .toml nor .csv",
+                          "Name it with the suffix of its format.")
+    addresses: dict[str, str] = {}
+    for where, key, value in rows:
+        try:
+            addresses[clean_text(key).casefold()] = parse_address(value).address
+        except UsageError:
+            raise ConfigError(f"{path}:{where}: {value!r} is not a valid e-mail address",
+                              "Correct that entry.") from None
+    return AddressBook(path, addresses)
+
+
+def _csv_rows(text: str) -> list[tuple[str, str, str]]:
+    import csv  # noqa: PLC0415 - only for a CSV address book
+
+    rows = []
+    for number, row in enumerate(csv.reader(text.splitlines()), start=1):
+        cells = [cell.strip() for cell in row]
+        if not any(cells) or cells[0].startswith("#"):
+            continue
+        if len(cells) != 2 or not all(cells):
+            raise ConfigError(f"Line {number} of the address book has {len(cells)} cell(s)",
+                              "Write one `KEY,address` a line (quote a key with a comma).")
+        if number == 1 and "@" not in cells[1]:  # a header row
+            continue
+        rows.append((f"line {number}", cells[0], cells[1]))
+    return rows
+
+
+def _toml_rows(text: str, path: Path) -> list[tuple[str, str, str]]:
+    import tomllib  # noqa: PLC0415 - only for a TOML address book
+
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"The address book {path} is not valid TOML ({exc})",
+                          'Write one `"KEY" = "address"` a line.') from exc
+    rows = []
+    for key, value in data.items():
+        if not isinstance(value, str):
+            raise ConfigError(f"{path}: the entry {key!r} is not a string",
+                              'Write one `"KEY" = "address"` a line.')
+        rows.append((f"key {key!r}", key, value))
+    return rows
+
+
+def _why(exc: Exception) -> str:
+    return getattr(exc, "strerror", None) or str(exc)

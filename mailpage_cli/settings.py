@@ -131,6 +131,7 @@ FIELDS: tuple[Field, ...] = (
     Field("confluence", "deployment", "MAILPAGE_CONFLUENCE_DEPLOYMENT", _choice(*DEPLOYMENTS)),
     Field("confluence", "concurrency", "MAILPAGE_CONFLUENCE_CONCURRENCY",
           _whole_number(1, 32, "a number of parallel downloads from 1 to 32"), 8),
+    Field("confluence", "address_book", "MAILPAGE_ADDRESS_BOOK", _text),
     Field("smtp", "host", "MAILPAGE_SMTP_HOST", _text),
     Field("smtp", "port", "MAILPAGE_SMTP_PORT",
           _whole_number(1, 65535, "a port number from 1 to 65535")),
@@ -204,6 +205,7 @@ class ConfluenceSettings:
     auth: str
     deployment: str
     concurrency: int
+    address_book: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -260,6 +262,7 @@ class Settings:
             self["confluence.auth"],
             self["confluence.deployment"],
             self["confluence.concurrency"],
+            Path(book).expanduser() if (book := self["confluence.address_book"]) else None,
         )
 
 
@@ -299,20 +302,24 @@ def read_file(path: Path) -> dict[str, Any]:
 def _check_owned(path: Path, file: os.stat_result) -> None:
     """Refuse, as ssh does, a config file or folder that another user owns or can write:
     the file decides where the keyring password and the token go (host, port, CA file)."""
+    check_owned(path, file, "config file", "decides where your keyring password and token go",
+                "Use a config file in a folder of your own (--config or MAILPAGE_CONFIG).")
+
+
+def check_owned(path: Path, file: os.stat_result, kind: str, why: str, elsewhere: str) -> None:
+    """Refuse the ``kind`` of file at ``path`` (``file`` its fstat) when another user owns
+    or can write it or its folder: it ``why``."""
     if os.name != "posix" or stat.S_ISCHR(file.st_mode):  # /dev/null: "no config file"
         return
-    why = "decides where your keyring password and token go"
     folder = path.parent
     for what, found, target, chmod, danger in (
-        (f"The config file {path}", file, path, "600", f"it {why}"),
-        (f"The folder {folder} of the config file", folder.stat(), folder, "go-w",
+        (f"The {kind} {path}", file, path, "600", f"it {why}"),
+        (f"The folder {folder} of the {kind}", folder.stat(), folder, "go-w",
          f"they could replace the file, which {why}"),
     ):
         if found.st_uid not in (os.getuid(), 0):  # root could change it anyway
             raise ConfigError(
-                f"{what} belongs to another user (uid {found.st_uid}); {danger}",
-                "Use a config file in a folder of your own (--config or MAILPAGE_CONFIG).",
-            )
+                f"{what} belongs to another user (uid {found.st_uid}); {danger}", elsewhere)
         if found.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
             import shlex  # noqa: PLC0415 - only a refusal needs it
 

@@ -382,3 +382,70 @@ def test_plain_http_is_refused_except_on_loopback() -> None:
         "https://acme.atlassian.net/wiki")
     with pytest.raises(ConfigError, match="needs a user"):
         make_site("https://acme.atlassian.net", "cloud", "basic", None)
+
+
+# Addresses Confluence hides: the address book
+
+
+def _book(tmp_path: Path, name: str, text: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    book = tmp_path / name
+    book.write_text(text)
+    book.chmod(0o600)
+    monkeypatch.setenv("MAILPAGE_ADDRESS_BOOK", str(book))
+    return book
+
+
+@pytest.mark.parametrize(("name", "text"), [
+    ("book.toml", f'"{HIDDEN.account_id}" = "hilda@example.com"\n'),
+    ("book.csv", "key,address\nHidden Hilda,Hilda H <hilda@example.com>\n"),
+])
+def test_the_address_book_fills_in_hidden_addresses_and_says_so(
+    on_cloud: FakeConfluence, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str,
+    text: str,
+) -> None:
+    _book(tmp_path, name, text, monkeypatch)
+    result = run("recipients", "group:secret-keepers", "--json")
+    assert result.exit_code == 0, result.stderr
+    rows = json.loads(result.stdout)["recipients"]
+    assert [(r["address"], r["source"], r["found_in"]) for r in rows] == [
+        ("bob@example.com", "group:secret-keepers", "confluence"),
+        ("hilda@example.com", "group:secret-keepers", "address book"),
+    ]
+    text_rows = run("recipients", "group:secret-keepers").stdout.splitlines()
+    assert text_rows[1] == "Hidden Hilda <hilda@example.com>\tgroup:secret-keepers (address book)"
+
+
+def test_without_the_address_book_a_hidden_address_stops_the_send(
+    on_cloud: FakeConfluence,
+) -> None:
+    result = run("recipients", "group:secret-keepers")
+    assert result.exit_code == 5
+    assert "Hidden Hilda (group:secret-keepers) has no visible e-mail address" in result.stderr
+    assert "address book" in result.stderr
+
+
+@pytest.mark.parametrize(("name", "text", "error"), [
+    ("book.csv", "Hidden Hilda,hilda@example.com\nNull Norbert,not an address\n",
+     "book.csv:line 2: 'not an address' is not a valid e-mail address"),
+    ("book.csv", "Hidden Hilda,hilda@example.com,extra\n", "Line 1 of the address book has 3"),
+    ("book.toml", '"Hidden Hilda" = 7\n', "the entry 'Hidden Hilda' is not a string"),
+    ("book.txt", "x", "neither .toml nor .csv"),
+])
+def test_a_bad_address_book_is_refused_with_its_line(
+    on_cloud: FakeConfluence, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str,
+    text: str, error: str,
+) -> None:
+    _book(tmp_path, name, text, monkeypatch)
+    result = run("recipients", "group:secret-keepers")
+    assert result.exit_code == 3
+    assert error in result.stderr
+
+
+def test_an_address_book_others_can_write_is_refused(
+    on_cloud: FakeConfluence, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    book = _book(tmp_path, "book.toml", '"Hidden Hilda" = "evil@example.net"\n', monkeypatch)
+    book.chmod(0o666)
+    result = run("send", "98487", "--to", "group:secret-keepers", "--dry-run")
+    assert result.exit_code == 3
+    assert "address book" in result.stderr and "writable by other users" in result.stderr
