@@ -28,7 +28,7 @@ from mailpage_cli.errors import (
 from mailpage_cli.output import Output
 
 if TYPE_CHECKING:
-    from mailpage_cli.credentials import Destination, SecretKind
+    from mailpage_cli.credentials import Destination, Secret, SecretKind
     from mailpage_cli.pipeline import SendResult
     from mailpage_cli.settings import Settings
 
@@ -426,21 +426,29 @@ def config() -> None:
     """
 
 
-def _store_secret(app: App, kind: SecretKind, from_stdin: bool,
-                  destination: Destination) -> bool:
-    """Read the secret from stdin or a hidden prompt and keep it in the keyring, bound to
-    ``destination``."""
+def _read_secret(app: App, kind: SecretKind, from_stdin: bool) -> Secret | None:
+    """The secret from stdin or a hidden prompt; ``None`` when neither can give it."""
     from mailpage_cli import credentials  # noqa: PLC0415 - start-up time
     if from_stdin:
         value = sys.stdin.readline().rstrip("\r\n")
     elif app.output.interactive:
         value = click.prompt(kind.label, hide_input=True, confirmation_prompt=True, err=True)
     else:
-        return False
+        return None
     if not value:
         raise UsageError(f"The {kind.label} is empty", "Pass it on stdin or at the prompt.")
-    credentials.store(kind, app.profile, credentials.Secret(value), destination)
-    return True
+    return credentials.Secret(value)
+
+
+def _store_secret(app: App, kind: SecretKind, from_stdin: bool,
+                  destination: Destination) -> bool:
+    """Read the secret from stdin or a hidden prompt and keep it in the keyring, bound to
+    ``destination``."""
+    from mailpage_cli import credentials  # noqa: PLC0415 - start-up time
+    secret = _read_secret(app, kind, from_stdin)
+    if secret:
+        credentials.store(kind, app.profile, secret, destination)
+    return secret is not None
 
 
 @config.command("set-site")
@@ -453,10 +461,14 @@ def _store_secret(app: App, kind: SecretKind, from_stdin: bool,
 @click.option("--token-stdin", is_flag=True, help="Read the API token / PAT from stdin.")
 @click.option("--address-book", type=click.Path(exists=True, dir_okay=False, resolve_path=True),
               help="A TOML or CSV file of addresses Confluence hides (accountId or name).")
+@click.option("--api-gateway", is_flag=False, flag_value="https://api.atlassian.com",
+              metavar="[URL]", help="Cloud: reach the site through Atlassian's API gateway"
+              " (scoped tokens, service accounts) [detected when only the gateway takes the"
+              " token].")
 @click.pass_obj
 def set_site(
     app: App, url: str, user: str | None, auth: str | None, deployment: str | None,
-    token_stdin: bool, address_book: str | None,
+    token_stdin: bool, address_book: str | None, api_gateway: str | None,
 ) -> None:
     """Set the Confluence site and store its token in the keyring.
 
@@ -466,21 +478,24 @@ def set_site(
       printf '%s\\n' "$PAT" | mailpage config set-site https://wiki.example.com/confluence \\
           --token-stdin
     """
-    from mailpage_cli import credentials, settings  # noqa: PLC0415 - start-up time
-    from mailpage_cli.confluence import make_site  # noqa: PLC0415
+    from mailpage_cli import credentials, pipeline, settings  # noqa: PLC0415 - start-up time
 
     changes = {"url": url.strip().rstrip("/"), "user": user, "auth": auth,
                "deployment": deployment, "address_book": address_book}
     resolved = settings.load(app.config_path, app.profile, {},
                              {f"confluence.{k}": v for k, v in changes.items() if v})
     config = resolved.confluence
-    site = make_site(config.url, config.deployment, config.auth, config.user)  # or fails
-    destination = credentials.site_destination(site.url, app.profile)
-    stored = _store_secret(app, credentials.CONFLUENCE_TOKEN, token_stdin, destination)
+    token = _read_secret(app, credentials.CONFLUENCE_TOKEN, token_stdin)
+    site, gateway, cloud_id = pipeline.reach_site(resolved, token, api_gateway, app.output)
+    changes |= {"api_gateway": gateway, "cloud_id": cloud_id}
+    destination = credentials.site_destination(site.url, app.profile, site.api)
+    if token:
+        credentials.store(credentials.CONFLUENCE_TOKEN, app.profile, token, destination)
     settings.update(app.config_path, app.profile, "confluence", changes, replace=True)
+    through = f", through the API gateway {gateway} (cloud id {cloud_id})" if gateway else ""
     app.output.summary(f"Confluence site saved in {app.config_path} (profile {app.profile}):"
-                       f" {config.deployment}, {config.auth} auth.")
-    if stored:
+                       f" {config.deployment}, {config.auth} auth{through}.")
+    if token:
         app.output.summary(f"Token stored in the OS keyring, for {destination.where} only.")
     else:
         app.output.warn(f"no token stored for {destination.where} (a token stored for another"

@@ -59,6 +59,7 @@ ATTEMPTS = 4
 DEADLINE = 60.0  # seconds for all tries of one request, waits included
 BACKOFF = 1.0
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
+GATEWAY = "https://api.atlassian.com"  # where scoped tokens and service accounts are served
 PAGE_EXPAND = "body.export_view,body.view,version,space,history"
 SEARCH_EXPAND = "content.space,content.version"
 LIMIT = 50
@@ -73,16 +74,53 @@ _API_WORDS = frozenset({
 
 @dataclass(frozen=True)
 class Site:
-    """Where Confluence is and how to log in. ``url`` includes ``/wiki`` or the context path."""
+    """Where Confluence is and how to log in. ``url`` includes ``/wiki`` or the context path.
+
+    With a scoped token or a service account the API answers only through Atlassian's
+    gateway: ``api_url`` is then ``{gateway}/ex/confluence/{cloudId}/wiki``, where every API
+    call and download goes (and the credentials with them), while links in the mail keep
+    pointing at ``url``."""
 
     url: str
     deployment: str  # cloud | datacenter
     auth: str  # basic | bearer
     user: str | None = None
+    gateway: str = ""  # e.g. https://api.atlassian.com; "": the site answers itself
+    cloud_id: str = ""  # the site's id at the gateway
 
     @property
     def cloud(self) -> bool:
         return self.deployment == "cloud"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.gateway}/ex/confluence/{self.cloud_id}/wiki" if self.gateway else ""
+
+    @property
+    def api(self) -> str:
+        return self.api_url or self.url
+
+    def to_api(self, url: str) -> str:
+        """A URL under the site, as the API serves it (the gateway's form, if there is one)."""
+        parts, root = urlsplit(url), urlsplit(self.url).path
+        if not self.gateway or not same_site(url, self.url) or not (
+                parts.path + "/").startswith(root + "/"):
+            return url
+        return self.api_url + parts.path[len(root):] + (f"?{parts.query}" if parts.query else "")
+
+    def serves(self, url: str) -> bool:
+        """Whether ``url`` is the API's, so that the credentials may go there: the site's host,
+        or the gateway's path for this site alone (the gateway serves every tenant)."""
+        if not self.api_url:
+            return same_site(url, self.url)
+        return same_site(url, self.api_url) and (urlsplit(url).path + "/").startswith(
+            urlsplit(self.api_url).path + "/")
+
+    def to_site(self, url: str) -> str:
+        """A URL the gateway gave, as the site serves it (for links people open)."""
+        if self.api_url and url.startswith(self.api_url):
+            return self.url + url[len(self.api_url):]
+        return url
 
 
 @dataclass(frozen=True)
@@ -102,8 +140,10 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def make_site(url: str | None, deployment: str, auth: str, user: str | None) -> Site:
-    """Validate and normalise the configured site (Cloud gets its ``/wiki``)."""
+def make_site(url: str | None, deployment: str, auth: str, user: str | None,
+              gateway: str | None = None, cloud_id: str | None = None) -> Site:
+    """Validate and normalise the configured site (Cloud gets its ``/wiki``), and the API
+    gateway it is reached through, if any."""
     if not url:
         raise ConfigError(
             "No Confluence site configured",
@@ -126,7 +166,39 @@ def make_site(url: str | None, deployment: str, auth: str, user: str | None) -> 
             "Basic authentication needs a user (the e-mail address on Cloud)",
             "Run `mailpage config set-site URL --user EMAIL` or set MAILPAGE_CONFLUENCE_USER.",
         )
-    return Site(f"{parts.scheme}://{parts.netloc}{path}", deployment, auth, user)
+    site = Site(f"{parts.scheme}://{parts.netloc}{path}", deployment, auth, user)
+    if not gateway:
+        return site
+    if deployment != "cloud" or not cloud_id or not re.fullmatch(r"[A-Za-z0-9-]+", cloud_id):
+        raise ConfigError("The API gateway serves Confluence Cloud sites, by their cloud id",
+                          "Run `mailpage config set-site URL --api-gateway` again (it reads the"
+                          " cloud id), or unset MAILPAGE_CONFLUENCE_API_GATEWAY.")
+    entry = urlsplit(gateway.strip())
+    if entry.scheme != "https" and not (entry.scheme == "http" and _is_loopback(
+            entry.hostname or "")):
+        raise ConfigError(f"The API gateway {gateway!r} is not an https URL",
+                          f"Give its https address ({GATEWAY}).")
+    return Site(site.url, deployment, auth, user,
+                f"{entry.scheme}://{entry.netloc}{entry.path.rstrip('/')}", cloud_id)
+
+
+def cloud_id_of(site_url: str, session: requests.Session) -> str:
+    """The site's cloud id, from its unauthenticated ``/_edge/tenant_info``."""
+    import requests  # noqa: PLC0415
+
+    parts = urlsplit(site_url)
+    try:
+        response = session.get(f"{parts.scheme}://{parts.netloc}/_edge/tenant_info",
+                               timeout=TIMEOUT, allow_redirects=False)
+        data = response.json() if response.status_code == 200 else {}
+    except (requests.RequestException, ValueError):
+        data = {}
+    cloud_id = data.get("cloudId") if isinstance(data, dict) else None
+    if not isinstance(cloud_id, str) or not re.fullmatch(r"[A-Za-z0-9-]+", cloud_id):
+        raise ConfigError(f"Cannot read the cloud id of {parts.netloc} (/_edge/tenant_info)",
+                          "Check the site address (Cloud only), or give the id with"
+                          " MAILPAGE_CONFLUENCE_CLOUD_ID.")
+    return cloud_id
 
 
 def _loggable(url: str, params: Mapping[str, Any] | None = None) -> str:
@@ -176,13 +248,14 @@ class _Retry:
     """At most ATTEMPTS tries and DEADLINE seconds in all; exponential backoff with jitter
     unless the server said when (``Retry-After``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, attempts: int = ATTEMPTS) -> None:
         self.started = CLOCK.now()
         self.tries = 0
+        self.attempts = attempts
 
     def wait(self, retry_after: float | None) -> float | None:
         self.tries += 1
-        if self.tries >= ATTEMPTS:
+        if self.tries >= self.attempts:
             return None
         backoff = BACKOFF * 2 ** (self.tries - 1) * random.uniform(1.0, 1.5)  # noqa: S311
         wait = retry_after if retry_after is not None else backoff
@@ -194,7 +267,7 @@ class _Retry:
 class Client:
     """An authenticated connection to one site."""
 
-    def __init__(self, site: Site, token: Secret) -> None:
+    def __init__(self, site: Site, token: Secret, *, attempts: int = ATTEMPTS) -> None:
         import requests  # noqa: PLC0415 - HTTP and the atlassian package load only when needed
         from atlassian import ConfluenceServer  # noqa: PLC0415
 
@@ -206,6 +279,7 @@ class Client:
         library.handlers = [logging.NullHandler()]
 
         self.site = site
+        self.attempts = attempts  # 1: a quick probe, no retries
         self._me: Person | None = None
         self._me_lock = threading.Lock()
         self.session = requests.Session()
@@ -240,9 +314,9 @@ class Client:
         """
         import requests  # noqa: PLC0415
 
-        url = path if path.startswith(("http://", "https://")) else (
-            f"{self.site.url}/{path.lstrip('/')}")
-        retry = _Retry()
+        url = self.site.to_api(path) if path.startswith(("http://", "https://")) else (
+            f"{self.site.api}/{path.lstrip('/')}")
+        retry = _Retry(self.attempts)
         while True:
             # Real time, not CLOCK: this bounds waiting on the network, not the retries' pauses.
             started = time.monotonic()
@@ -374,8 +448,10 @@ class Client:
             data = _object(self.get(url), "the list")
 
     def _on_site(self, url: str) -> str:
-        """A URL from a response, refused if it leads away from the site."""
-        if not same_site(url, self.site.url):
+        """A URL from a response, as the API serves it; refused if it leads away from the
+        site (or, with a gateway, from the gateway)."""
+        url = self.site.to_api(url)
+        if not self.site.serves(url):
             raise UnavailableError("Confluence sent a link to another host",
                                    "Nothing was sent there; check the site's base URL setting.")
         return url
@@ -402,7 +478,7 @@ class Client:
             data = _object(results[0], "results[0]", required=True)
         else:
             raise TypeError(ref)
-        return _page(data, self.site.url)
+        return _page(data, self.site)
 
     def attachments(self, page_id: str) -> list[AttachmentInfo]:
         found = []
@@ -421,8 +497,9 @@ class Client:
         return found
 
     def download(self, url: str, budget: int, name: str | None = None) -> Resource:
-        return downloads.fetch(url, session=self.session, site_url=self.site.url,
-                               budget=budget, name=name, public=self.public)
+        return downloads.fetch(self.site.to_api(url), session=self.session,
+                               trusted=self.site.serves, budget=budget, name=name,
+                               public=self.public)
 
     # --- people ---------------------------------------------------------------------------
 
@@ -599,14 +676,14 @@ def _person(value: object) -> Person:
     )
 
 
-def _page(value: object, site_url: str) -> Page:
+def _page(value: object, site: Site) -> Page:
     data = _object(value, "the page", required=True)
     body = _object(data.get("body"), "body")
     html = (_text(_object(body.get("export_view"), "body.export_view").get("value"),
                   "body.export_view.value")
             or _text(_object(body.get("view"), "body.view").get("value"), "body.view.value"))
     links = _object(data.get("_links"), "_links")
-    base = _text(links.get("base"), "_links.base") or site_url
+    base = site.to_site(_text(links.get("base"), "_links.base") or site.url)
     webui = _text(links.get("webui"), "_links.webui")
     space = _object(data.get("space"), "space")
     return Page(

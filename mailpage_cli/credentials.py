@@ -94,8 +94,9 @@ class Destination:
     store_command: str
 
 
-def site_destination(url: str, profile: str) -> Destination:
-    parts = urlsplit(url)
+def site_destination(url: str, profile: str, api: str = "") -> Destination:
+    """The site at ``url``, reached at ``api`` (a gateway's address, when not the site's)."""
+    parts = urlsplit(api or url)
     port = parts.port or {"https": 443, "http": 80}.get(parts.scheme.lower(), 0)
     where = (f"{parts.scheme.lower()}://{(parts.hostname or '').lower()}:{port}"
              f"{parts.path.rstrip('/')}")

@@ -22,7 +22,6 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 from mailpage_cli.errors import PolicyError, UnavailableError
 from mailpage_cli.models import Resource
-from mailpage_cli.pagerefs import same_site
 
 if TYPE_CHECKING:
     import requests
@@ -48,14 +47,14 @@ def fetch(
     url: str,
     *,
     session: requests.Session,
-    site_url: str | None,
+    trusted: Callable[[str], bool] | None,
     budget: int,
     name: str | None = None,
     public: requests.Session | None = None,
 ) -> Resource:
     """GET ``url`` into memory, refusing more than ``budget`` bytes before reading them.
 
-    ``session`` is used only while the URL is on ``site_url``; elsewhere ``public``. A
+    ``session`` is used only for URLs ``trusted`` accepts (the site's); elsewhere ``public``. A
     connection that fails or breaks off, or a download slower than DEADLINE, is a
     :class:`DownloadError` (the caller decides whether the file can be left out).
     """
@@ -67,7 +66,7 @@ def fetch(
     current = url
     try:
         for _ in range(MAX_REDIRECTS + 1):
-            on_site = site_url is not None and same_site(current, site_url)
+            on_site = trusted is not None and trusted(current)
             client = session if on_site else public
             response = client.get(current, stream=True, allow_redirects=False, timeout=TIMEOUT)
             log.debug("download GET %s %s %.0f ms", "site" if on_site else "elsewhere",

@@ -32,7 +32,14 @@ from mailpage_cli import (
     state,
 )
 from mailpage_cli.confluence import AttachmentInfo
-from mailpage_cli.errors import ConfigError, ExitCode, MailpageError, PolicyError, UsageError
+from mailpage_cli.errors import (
+    AuthError,
+    ConfigError,
+    ExitCode,
+    MailpageError,
+    PolicyError,
+    UsageError,
+)
 from mailpage_cli.models import (
     Delivery,
     Page,
@@ -184,10 +191,15 @@ class Run:
     @cached_property
     def confluence(self) -> confluence.Client:
         config = self.settings.confluence
-        site = confluence.make_site(config.url, config.deployment, config.auth, config.user)
+        cloud_id = config.cloud_id
+        if config.api_gateway and not cloud_id and config.url:
+            cloud_id = confluence.cloud_id_of(config.url, self.public)
+        site = confluence.make_site(config.url, config.deployment, config.auth, config.user,
+                                    config.api_gateway, cloud_id)
         profile = self.settings.profile
+        destination = credentials.site_destination(site.url, profile, site.api)
         token = credentials.require(credentials.CONFLUENCE_TOKEN, profile, self.env,
-                                    self.ui.prompt, credentials.site_destination(site.url, profile))
+                                    self.ui.prompt, destination)
         return confluence.Client(site, token)
 
     @cached_property
@@ -323,7 +335,7 @@ class Run:
             if site and pagerefs.same_site(src, site):
                 return self.confluence.download(src, self.budget)
             if options.external_images == "embed":
-                return downloads.fetch(src, session=self.public, site_url=None,
+                return downloads.fetch(src, session=self.public, trusted=None,
                                        budget=self.budget, public=self.public)
         except downloads.DownloadError as exc:
             self.warn(str(exc))
@@ -678,6 +690,41 @@ def check(settings: Settings, env: Mapping[str, str], ui: Conversation) -> list[
         except MailpageError as exc:
             results.append(Check(name, ok=False, detail=str(exc), exit_code=exc.exit_code))
     return results
+
+
+def reach_site(settings: Settings, token: credentials.Secret | None, gateway: str | None,
+               ui: Conversation) -> tuple[confluence.Site, str | None, str | None]:
+    """The site as ``set-site`` keeps it, with the gateway and cloud id it is reached
+    through: the gateway when asked (``gateway``), or when the site refuses the token and
+    the gateway takes it (a scoped token, a service account's)."""
+    config = settings.confluence
+    site = confluence.make_site(config.url, config.deployment, config.auth, config.user)
+    if gateway is None and token is not None and site.cloud:
+        with ui.step("check the token"):
+            if _takes(site, token) is False and _takes(_through(site, confluence.GATEWAY),
+                                                       token):
+                gateway = confluence.GATEWAY
+    if not gateway:
+        return site, None, None
+    through = _through(site, gateway)
+    return through, gateway, through.cloud_id
+
+
+def _through(site: confluence.Site, gateway: str) -> confluence.Site:
+    cloud_id = confluence.cloud_id_of(site.url, downloads.bare_session())
+    return confluence.make_site(site.url, site.deployment, site.auth, site.user, gateway,
+                                cloud_id)
+
+
+def _takes(site: confluence.Site, token: credentials.Secret) -> bool | None:
+    """Whether the site (or gateway) accepts ``token``; ``None`` when it cannot be told."""
+    try:
+        confluence.Client(site, token, attempts=1).me()
+    except AuthError:
+        return False
+    except MailpageError:
+        return None
+    return True
 
 
 def login_smtp(settings: Settings, env: Mapping[str, str], ui: Conversation) -> str:

@@ -132,6 +132,8 @@ FIELDS: tuple[Field, ...] = (
     Field("confluence", "concurrency", "MAILPAGE_CONFLUENCE_CONCURRENCY",
           _whole_number(1, 32, "a number of parallel downloads from 1 to 32"), 8),
     Field("confluence", "address_book", "MAILPAGE_ADDRESS_BOOK", _text),
+    Field("confluence", "api_gateway", "MAILPAGE_CONFLUENCE_API_GATEWAY", _site_url),
+    Field("confluence", "cloud_id", "MAILPAGE_CONFLUENCE_CLOUD_ID", _text),
     Field("smtp", "host", "MAILPAGE_SMTP_HOST", _text),
     Field("smtp", "port", "MAILPAGE_SMTP_PORT",
           _whole_number(1, 65535, "a port number from 1 to 65535")),
@@ -206,6 +208,8 @@ class ConfluenceSettings:
     deployment: str
     concurrency: int
     address_book: Path | None = None
+    api_gateway: str | None = None
+    cloud_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -263,6 +267,8 @@ class Settings:
             self["confluence.deployment"],
             self["confluence.concurrency"],
             Path(book).expanduser() if (book := self["confluence.address_book"]) else None,
+            self["confluence.api_gateway"],
+            self["confluence.cloud_id"],
         )
 
 

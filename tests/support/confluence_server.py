@@ -12,6 +12,20 @@ authentication, paging links and error bodies behave as they do against a real s
 - restricted pages answer 404, as Confluence does;
 - ``faults`` injects canned responses (429, 502, truncated JSON, an HTML login page, a body
   trickled byte by byte, an error that echoes a request header) first.
+
+Cloud fakes also stand for the rest of Atlassian's cloud (see docs/atlassian-identities.md):
+
+- the site answers ``GET /_edge/tenant_info`` without authentication with its ``cloudId``;
+- the site serves REST v2 (``/wiki/api/v2/pages|blogposts|spaces|.../attachments``, cursor paging
+  with ``_links.next`` = ``/wiki/api/v2/...``) and the v1 REST attachment download
+  (``/wiki/rest/api/content/{id}/child/attachment/{attId}/download``, 302 to the media host);
+- a GATEWAY host on 127.0.0.3 stands for api.atlassian.com: ``/ex/confluence/{cloudId}/wiki/...``
+  answers like the site (same JSON, ``_links.base`` still the SITE url) for SCOPED API tokens
+  (Basic email:token, or Bearer) and service-account OAuth access tokens, checks each route's
+  scopes (401 "Unauthorized; scope does not match" otherwise) and refuses the servlet paths
+  (``/wiki/download/...``); it also has the OAuth token endpoint (``POST /oauth/token``,
+  client credentials) and the organization admin API (``/admin/v1|v2/orgs/{orgId}/...``) that
+  knows e-mail addresses Confluence hides (``User.directory_email``).
 """
 
 from __future__ import annotations
@@ -59,6 +73,9 @@ class User:
     user_key: str = ""  # Data Center; 32 hex digits, generated if empty
     account_type: str = "atlassian"  # Cloud: "atlassian" or "app"
     active: bool = True  # Data Center: status Active / Deactivated (expand=status)
+    # The address the organization directory (admin API) knows; if None, ``email`` when it is a
+    # non-empty string. A user with neither is not a managed account: not in the directory.
+    directory_email: str | None = None
 
     def __post_init__(self) -> None:
         seed = uuid.uuid5(_NAMESPACE, f"{self.display_name}\0{self.email!r}")
@@ -169,6 +186,11 @@ def group_id(name: str) -> str:
     return str(uuid.uuid5(_NAMESPACE, f"group:{name}"))
 
 
+def space_id(key: str) -> int:
+    """The (numeric) id of a space, stable for its key."""
+    return int(hashlib.sha256(key.encode()).hexdigest()[:6], 16)
+
+
 def tiny_code(page_id: str | int) -> str:
     """The ``/x/CODE`` of a page id: base64 of the little-endian id bytes without trailing zero
     bytes and padding, with ``/`` -> ``-`` and ``+`` -> ``_`` (98487 -> "t4AB")."""
@@ -195,6 +217,7 @@ class Recorded:
     host: str | None
     headers: dict[str, str] = field(default_factory=dict)
     status: int = 0  # the status answered (0 while the request is being handled)
+    body: bytes = b""  # the request body
 
 
 @dataclass
@@ -298,6 +321,97 @@ def _json(data: Any, status: int = 200) -> Response:
     return Response(status, json.dumps(data).encode())
 
 
+# --------------------------------------------------------------------------- scopes, grants
+
+# OAuth 2.0 scopes per route, from the "x-atlassian-oauth2-scopes" of Atlassian's OpenAPI
+# documents (fixtures/confluence/openapi): each entry is a tuple of ALTERNATIVES, each a set of
+# scopes that must all be granted. REST v1 accepts its classic scope ("Current") or the granular
+# ones ("Beta"); REST v2 knows only granular scopes.
+_CONTENT = (frozenset({"read:confluence-content.summary"}),
+            frozenset({"read:content-details:confluence"}))
+_USER = (frozenset({"read:confluence-user"}), frozenset({"read:content-details:confluence"}))
+ROUTE_SCOPES: dict[str, tuple[frozenset[str], ...]] = {
+    "content_list": _CONTENT,
+    "content": _CONTENT,
+    "attachments": _CONTENT,
+    "attachment_download": (frozenset({"readonly:content.attachment:confluence"}),
+                            frozenset({"read:attachment:confluence"})),
+    "watchers": (frozenset({"read:confluence-content.summary"}),
+                 frozenset({"read:watcher:confluence", "read:user:confluence"})),
+    "current_user": _USER,
+    "user": _USER,
+    "search_user": (frozenset({"read:content-details:confluence"}),),
+    "search": (frozenset({"search:confluence"}), frozenset({"read:content-details:confluence"})),
+    "group_by_name": (frozenset({"read:confluence-groups"}), frozenset({"read:group:confluence"})),
+    "members_by_id": (frozenset({"read:confluence-groups"}),
+                      frozenset({"read:group:confluence", "read:user:confluence"})),
+    "members_by_name": (frozenset({"read:confluence-groups"}),
+                        frozenset({"read:group:confluence", "read:user:confluence"})),
+    "v2_page": (frozenset({"read:page:confluence"}),),
+    "v2_pages": (frozenset({"read:page:confluence"}),),
+    "v2_blogpost": (frozenset({"read:page:confluence"}),),
+    "v2_blogposts": (frozenset({"read:page:confluence"}),),
+    "v2_spaces": (frozenset({"read:space:confluence"}),),
+    "v2_page_attachments": (frozenset({"read:attachment:confluence"}),),
+    "v2_blogpost_attachments": (frozenset({"read:attachment:confluence"}),),
+}
+
+# What a read-only send needs with GRANULAR scopes (the only kind REST v2 accepts): pages and
+# blog posts (v2), content details (v1 content, CQL search, user search, users), attachments
+# (v2 list, v1 download), users, groups and members, watchers, and spaces (v2 title lookup).
+MINIMAL_GRANULAR_SCOPES = frozenset({
+    "read:page:confluence", "read:content-details:confluence", "read:attachment:confluence",
+    "read:user:confluence", "read:group:confluence", "read:watcher:confluence",
+    "read:space:confluence",
+})
+# The same with CLASSIC scopes: enough for every REST v1 route, none of REST v2.
+MINIMAL_CLASSIC_SCOPES = frozenset({
+    "read:confluence-content.summary", "readonly:content.attachment:confluence",
+    "read:confluence-user", "read:confluence-groups", "search:confluence",
+})
+
+GATEWAY_UNAUTHORIZED = {"code": 401, "message": "Unauthorized"}
+SCOPE_MISMATCH = {"code": 401, "message": "Unauthorized; scope does not match"}
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What a gateway credential may do: a scoped API token (``kind`` "scoped", used with
+    ``email`` in Basic auth, or alone as Bearer) or a service account's OAuth access token
+    ("oauth", Bearer only, until ``expires``)."""
+
+    kind: str
+    scopes: frozenset[str]
+    user: User
+    email: str | None = None
+    expires: float | None = None  # time.monotonic() deadline
+
+    def allows(self, route: str) -> bool:
+        return any(needed <= self.scopes for needed in ROUTE_SCOPES.get(route, ()))
+
+    def check(self, route: str) -> None:
+        if not self.allows(route):
+            raise HttpError(401, SCOPE_MISMATCH["message"],
+                            {"X-Failure-Category": "FAILURE_CLIENT_SCOPE_CHECK"},
+                            body=dict(SCOPE_MISMATCH))
+
+
+@dataclass
+class OAuthClient:
+    """A service account's OAuth 2.0 credential (client credentials grant)."""
+
+    client_id: str
+    client_secret: str
+    scopes: frozenset[str]
+    user: User
+
+
+def v2_error(status: int, code: str, title: str, detail: str | None = None) -> HttpError:
+    """A REST v2 error (``{"errors": [{status, code, title, detail}]}``)."""
+    return HttpError(status, title, body={"errors": [
+        {"status": status, "code": code, "title": title, "detail": detail}]})
+
+
 # --------------------------------------------------------------------------- HTTP plumbing
 
 
@@ -346,8 +460,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _any(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
+        body = self.rfile.read(length) if length else b""
         split = urlsplit(self.path)
         record = Recorded(
             method=self.command,
@@ -356,6 +469,7 @@ class _Handler(BaseHTTPRequestHandler):
             authorization=self.headers.get("Authorization"),
             host=self.headers.get("Host"),
             headers=dict(self.headers.items()),
+            body=body,
         )
         try:
             response = self.server.app.handle(record, split.query)
@@ -402,13 +516,26 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class FakeConfluence:
-    """A Confluence site on 127.0.0.1 (and, for Cloud, its media host on 127.0.0.2)."""
+    """A Confluence site on 127.0.0.1 (and, for Cloud, its media host on 127.0.0.2 and the
+    api.atlassian.com gateway on 127.0.0.3)."""
 
     def __init__(self, site: Site) -> None:
         self.site = site
         self.requests: list[Recorded] = []
         self.media_requests: list[Recorded] = []
+        self.gateway_requests: list[Recorded] = []  # everything the gateway host was asked
         self.faults: list[Fault] = []
+        # the Atlassian cloud around a Cloud site (see docs/atlassian-identities.md)
+        self.cloud_id = str(uuid.uuid4())
+        self.org_id = str(uuid.uuid4())
+        self.directory_id = str(uuid.uuid4())
+        self.admin_key = "admin-" + secrets.token_urlsafe(24)  # organization admin API key
+        self.minimal_scopes: frozenset[str] = MINIMAL_GRANULAR_SCOPES
+        self.oauth_expires_in = 3600  # seconds an access token lives
+        self.directory_accepts_get = True  # GET .../users/search, as atlassian-python-api sends
+        self.scoped_tokens: dict[str, Grant] = {}
+        self.access_tokens: dict[str, Grant] = {}
+        self.oauth_clients: dict[str, OAuthClient] = {}
         self.latency: float = 0.0
         self._lock = threading.Lock()
         self._secret = secrets.token_bytes(16)
@@ -416,15 +543,19 @@ class FakeConfluence:
         self._servers: list[tuple[_Server, threading.Thread]] = []
         self.port = 0
         self.media_port = 0
+        self.gateway_port = 0
+        self._site_app = _SiteApp(self)
 
     # -- lifecycle
 
     def start(self) -> FakeConfluence:
-        site = self._serve("127.0.0.1", _SiteApp(self))
+        site = self._serve("127.0.0.1", self._site_app)
         self.port = site.server_address[1]
         if self.site.cloud:
             media = self._serve("127.0.0.2", _MediaApp(self))
             self.media_port = media.server_address[1]
+            gateway = self._serve("127.0.0.3", _GatewayApp(self))
+            self.gateway_port = gateway.server_address[1]
         return self
 
     def _serve(self, host: str, app: Any) -> _Server:
@@ -462,6 +593,93 @@ class FakeConfluence:
     @property
     def media_url(self) -> str:
         return f"http://127.0.0.2:{self.media_port}"
+
+    @property
+    def tenant_info_url(self) -> str:
+        return f"{self.root}/_edge/tenant_info"
+
+    @property
+    def gateway_url(self) -> str:
+        """The api.atlassian.com stand-in (Cloud fakes only)."""
+        return f"http://127.0.0.3:{self.gateway_port}"
+
+    @property
+    def gateway_site_url(self) -> str:
+        """``https://api.atlassian.com/ex/confluence/{cloudId}``: scoped credentials' site root."""
+        return f"{self.gateway_url}/ex/confluence/{self.cloud_id}"
+
+    @property
+    def gateway_wiki_url(self) -> str:
+        """The gateway's counterpart of :attr:`url` (``.../ex/confluence/{cloudId}/wiki``)."""
+        return self.gateway_site_url + self.site.context
+
+    @property
+    def gateway_token_url(self) -> str:
+        """The OAuth 2.0 token endpoint (``https://auth.atlassian.com/oauth/token``)."""
+        return f"{self.gateway_url}/oauth/token"
+
+    # -- gateway credentials
+
+    def scoped_token(self, scopes: Iterable[str], email: str | None = None, *,
+                     user: User | None = None) -> str:
+        """A new API token with ``scopes`` for ``user`` (the site's ``me`` by default). It works
+        only at the gateway, with Basic ``email:token`` (``email`` defaults to the user's
+        address) or as a Bearer token; the site answers 401 to it, as Confluence Cloud does."""
+        user = user or self.site.me
+        if email is None:
+            email = user.directory_email or (user.email if isinstance(user.email, str) else "")
+        token = "ATATT-scoped-" + secrets.token_urlsafe(24)
+        self.scoped_tokens[token] = Grant("scoped", frozenset(scopes), user, email=email)
+        return token
+
+    def service_account(self, client_id: str | None = None, client_secret: str | None = None,
+                        scopes: Iterable[str] | None = None, *,
+                        name: str = "mailpage bot") -> tuple[str, str]:
+        """A service account (an ``app`` user without e-mail in Confluence, known to the
+        directory as ``...@serviceaccount.atlassian.com``) with an OAuth 2.0 credential for
+        ``scopes`` (default :attr:`minimal_scopes`). Returns ``(client_id, client_secret)``."""
+        client_id = client_id or secrets.token_hex(16)
+        client_secret = client_secret or "ATOA" + secrets.token_urlsafe(32)
+        slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+        user = User(name, MISSING, account_type="app",
+                    directory_email=f"{slug}-{client_id[:6]}@serviceaccount.atlassian.com")
+        self.site.users.append(user)
+        chosen = self.minimal_scopes if scopes is None else frozenset(scopes)
+        self.oauth_clients[client_id] = OAuthClient(client_id, client_secret, chosen, user)
+        return client_id, client_secret
+
+    def service_user(self, client_id: str) -> User:
+        """The Confluence user behind a service account's OAuth credential."""
+        return self.oauth_clients[client_id].user
+
+    def expire_access_tokens(self) -> None:
+        """Make every OAuth access token issued so far expired (the gateway answers 401)."""
+        with self._lock:
+            for token, grant in list(self.access_tokens.items()):
+                self.access_tokens[token] = Grant(grant.kind, grant.scopes, grant.user,
+                                                  expires=0.0)
+
+    def gateway_grant(self, authorization: str | None) -> Grant | None:
+        """The grant an Authorization header carries at the gateway, or None."""
+        header = authorization or ""
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "basic":
+            try:
+                email, _, token = base64.b64decode(value).decode().partition(":")
+            except ValueError:
+                return None
+            grant = self.scoped_tokens.get(token)
+            if grant is not None and hmac.compare_digest(email.encode(),
+                                                         (grant.email or "").encode()):
+                return grant
+            return None
+        if scheme.lower() == "bearer":
+            grant = self.scoped_tokens.get(value) or self.access_tokens.get(value)
+            if grant is not None and grant.expires is not None \
+                    and time.monotonic() >= grant.expires:
+                return None
+            return grant
+        return None
 
     def env(self) -> dict[str, str]:
         """The MAILPAGE_* variables that point mailpage at this site."""
@@ -524,6 +742,8 @@ _ROUTES: list[tuple[re.Pattern[str], str]] = [
         (r"/rest/api/content", "content_list"),
         (r"/rest/api/content/(?P<page_id>[^/]+)", "content"),
         (r"/rest/api/content/(?P<page_id>[^/]+)/child/attachment", "attachments"),
+        ((r"/rest/api/content/(?P<page_id>[^/]+)/child/attachment/(?P<attachment_id>[^/]+)"
+          r"/download"), "attachment_download"),
         (r"/rest/api/content/(?P<page_id>[^/]+)/notification/child-created", "watchers"),
         (r"/rest/api/user/current", "current_user"),
         (r"/rest/api/user", "user"),
@@ -534,8 +754,18 @@ _ROUTES: list[tuple[re.Pattern[str], str]] = [
         (r"/rest/api/group/(?P<name>[^/]+)/member", "members_by_name"),
         (r"/download/attachments/(?P<page_id>[^/]+)/(?P<name>[^/]+)", "download"),
         (r"/download/thumbnails/(?P<page_id>[^/]+)/(?P<name>[^/]+)", "download"),
+        (r"/api/v2/pages", "v2_pages"),
+        (r"/api/v2/pages/(?P<page_id>[^/]+)", "v2_page"),
+        (r"/api/v2/pages/(?P<page_id>[^/]+)/attachments", "v2_page_attachments"),
+        (r"/api/v2/blogposts", "v2_blogposts"),
+        (r"/api/v2/blogposts/(?P<page_id>[^/]+)", "v2_blogpost"),
+        (r"/api/v2/blogposts/(?P<page_id>[^/]+)/attachments", "v2_blogpost_attachments"),
+        (r"/api/v2/spaces", "v2_spaces"),
     ]
 ]
+# The only paths the gateway passes on to the site: the REST APIs (not the servlets).
+_GATEWAY_PREFIXES = ("/rest/api/", "/api/v2/")
+V2_BODY_FORMATS = ("storage", "atlas_doc_format", "view", "export_view", "anonymous_export_view")
 
 
 class _SiteApp:
@@ -549,27 +779,27 @@ class _SiteApp:
 
     def handle(self, record: Recorded, raw_query: str) -> Response:
         self.fake.requests.append(record)
+        return self.serve(record, raw_query)
+
+    def serve(self, record: Recorded, raw_query: str, *, path: str | None = None,
+              grant: Grant | None = None) -> Response:
+        """Answer ``record``; the gateway passes the path below ``/ex/confluence/{cloudId}`` and
+        the ``grant`` it authenticated (then each route checks its scopes instead of the site's
+        own credentials)."""
         if self.fake.latency:
             time.sleep(self.fake.latency)
         self.site.prepare()
         context = self.site.context
-        path = unquote(record.path)
+        path = unquote(record.path if path is None else path)
         inside = path == context or path.startswith(context + "/") or not context
         relative = path[len(context):] if inside else path
-        fault = self.fake.take_fault(relative)
-        if fault is not None and fault.reset:
-            raise ConnectionResetByFault
-        if fault is not None:
-            body, content_type = fault.payload()
-            if fault.echo_header:
-                echoed = next((v for k, v in record.headers.items()
-                               if k.lower() == fault.echo_header.lower()), "")
-                body = json.dumps(error_body(fault.status, str(fault.body) + echoed)).encode()
-                content_type = JSON_TYPE
-            headers = dict(fault.headers)
-            content_type = headers.pop("Content-Type", content_type)
-            return Response(fault.status, body, content_type, headers, fault.declared_length,
-                            fault.trickle)
+        faulty = self.fault_response(record, relative)
+        if faulty is not None:
+            return faulty
+        if self.site.cloud and grant is None and path == "/_edge/tenant_info":
+            return _json({"cloudId": self.fake.cloud_id})  # no authentication, as on Cloud
+        if grant is not None and not relative.startswith(_GATEWAY_PREFIXES):
+            raise HttpError(401, SCOPE_MISMATCH["message"], body=dict(SCOPE_MISMATCH))
         if not inside:
             raise HttpError(404, f"No resource found at {record.path}")
         if record.method not in ("GET", "HEAD"):
@@ -584,12 +814,38 @@ class _SiteApp:
         for pattern, name in _ROUTES:
             match = pattern.fullmatch(relative.rstrip("/") or "/")
             if match:
-                self.authenticate(record)
+                self.admit(record, name, grant)
                 handler = getattr(self, "route_" + name)
                 return handler(query=query, raw_query=raw_query, relative=relative,
+                               multi=record.query, me=grant.user if grant else self.site.me,
                                **match.groupdict())  # type: ignore[no-any-return]
-        self.authenticate(record)
+        self.admit(record, "", grant)
         raise HttpError(404, f"No resource found at {record.path}")
+
+    def admit(self, record: Recorded, route: str, grant: Grant | None) -> None:
+        """The site's own credentials, or (through the gateway) the route's scopes."""
+        if grant is None:
+            self.authenticate(record)
+        elif route:
+            grant.check(route)
+
+    def fault_response(self, record: Recorded, relative: str) -> Response | None:
+        """The next queued fault for ``relative``, as a response (or a reset connection)."""
+        fault = self.fake.take_fault(relative)
+        if fault is None:
+            return None
+        if fault.reset:
+            raise ConnectionResetByFault
+        body, content_type = fault.payload()
+        if fault.echo_header:
+            echoed = next((v for k, v in record.headers.items()
+                           if k.lower() == fault.echo_header.lower()), "")
+            body = json.dumps(error_body(fault.status, str(fault.body) + echoed)).encode()
+            content_type = JSON_TYPE
+        headers = dict(fault.headers)
+        content_type = headers.pop("Content-Type", content_type)
+        return Response(fault.status, body, content_type, headers, fault.declared_length,
+                        fault.trickle)
 
     def authenticate(self, record: Recorded) -> None:
         header = record.authorization or ""
@@ -677,7 +933,7 @@ class _SiteApp:
     def space_json(self, page: Page) -> dict[str, Any]:
         key = page.space_key
         return {
-            "id": int(hashlib.sha256(key.encode()).hexdigest()[:6], 16),
+            "id": space_id(key),
             "key": key,
             "name": page.space_name,
             "type": "global",
@@ -860,8 +1116,8 @@ class _SiteApp:
         return _json(self.paged(items, query=query, raw_query=raw_query, relative=relative,
                                 default_limit=200))
 
-    def route_current_user(self, *, query: dict[str, str], **_: Any) -> Response:
-        return _json(self.user_json(self.site.me, top=True, expand=_expand(query)))
+    def route_current_user(self, *, query: dict[str, str], me: User, **_: Any) -> Response:
+        return _json(self.user_json(me, top=True, expand=_expand(query)))
 
     def route_user(self, *, query: dict[str, str], **_: Any) -> Response:
         if self.site.cloud:
@@ -998,6 +1254,208 @@ class _SiteApp:
                     "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})
         raise HttpError(404, f"No attachment found with name: {name}")
 
+    def route_attachment_download(self, *, page_id: str, attachment_id: str,
+                                  relative: str, **_: Any) -> Response:
+        """Cloud's REST download: 302 to the media host (works with API tokens and through
+        the gateway, unlike the ``/download/attachments`` servlet)."""
+        if not self.site.cloud:
+            raise HttpError(404, f"No resource found at {self.site.context}{relative}")
+        found = self.visible_page(page_id)
+        wanted = attachment_id if attachment_id.startswith("att") else "att" + attachment_id
+        for attachment in found.attachments:
+            if attachment.id == wanted:
+                return Response(302, b"", "text/plain",
+                                {"Location": self.fake.media_location(attachment)})
+        raise HttpError(404, f"No attachment found with id: {attachment_id}")
+
+    # -- REST v2 (Cloud only)
+
+    def v2_only_cloud(self, relative: str) -> None:
+        if not self.site.cloud:
+            raise HttpError(404, f"No resource found at {self.site.context}{relative}")
+
+    def v2_content(self, page_id: str, kind: str) -> Page:
+        if not page_id.isdigit():
+            raise v2_error(400, "INVALID_REQUEST_PARAMETER",
+                           f"Provided value for 'id' is not the correct type: {page_id}")
+        page = self.site.page(page_id)
+        if page is None or page.type != kind:
+            raise v2_error(404, "NOT_FOUND", "Not Found")
+        return page
+
+    def v2_body(self, page: Page, body_format: str | None,
+                allowed: tuple[str, ...] = V2_BODY_FORMATS) -> dict[str, Any]:
+        if body_format is None:
+            return {}
+        if body_format not in allowed:
+            raise v2_error(400, "INVALID_REQUEST_PARAMETER",
+                           f"Provided value for 'body-format' is not valid: {body_format}")
+        if body_format in ("export_view", "anonymous_export_view"):
+            value = page.export_view or ""
+        elif body_format == "atlas_doc_format":
+            value = json.dumps({"type": "doc", "version": 1, "content": [
+                {"type": "paragraph", "content": [
+                    {"type": "text", "text": re.sub(r"<[^>]+>", "", page.view)}]}]})
+        else:  # view, and storage (the fake keeps no storage format: the view stands in)
+            value = page.view
+        return {body_format: {"representation": body_format, "value": value}}
+
+    def v2_version(self, page: Page) -> dict[str, Any]:
+        author = page.author or self.site.me
+        return {"createdAt": page.last_modified, "message": "", "number": page.version,
+                "minorEdit": False, "authorId": author.account_id}
+
+    def v2_page_json(self, page: Page, body_format: str | None, *, single: bool,
+                     allowed: tuple[str, ...] = V2_BODY_FORMATS) -> dict[str, Any]:
+        author = page.author or self.site.me
+        data: dict[str, Any] = {"id": page.id, "status": "current", "title": page.title,
+                                "spaceId": str(space_id(page.space_key))}
+        if page.type == "page":
+            data |= {"parentId": None, "parentType": None, "position": 959}
+        data |= {"authorId": author.account_id, "createdAt": page.last_modified,
+                 "version": self.v2_version(page),
+                 "body": self.v2_body(page, body_format, allowed)}
+        links = {"webui": self.webui(page),
+                 "editui": f"/pages/resumedraft.action?draftId={page.id}",
+                 "tinyui": f"/x/{tiny_code(page.id)}"}
+        if single:
+            links["base"] = self.base
+        data["_links"] = links
+        return data
+
+    def v2_attachment_json(self, page: Page, attachment: Attachment) -> dict[str, Any]:
+        v1 = self.attachment_json(page, attachment)
+        container = "pageId" if page.type == "page" else "blogPostId"
+        return {
+            "id": attachment.id, "status": "current", "title": attachment.filename,
+            "createdAt": page.last_modified, container: page.id,
+            "mediaType": attachment.media_type, "mediaTypeDescription": "", "comment": "",
+            "fileId": str(uuid.uuid5(_NAMESPACE, f"media:{attachment.id}")),
+            "fileSize": len(attachment.data),
+            "webuiLink": v1["_links"]["webui"], "downloadLink": v1["_links"]["download"],
+            "version": self.v2_version(page),
+            "_links": {"webui": v1["_links"]["webui"], "download": v1["_links"]["download"]},
+        }
+
+    def v2_paged(self, items: list[Any], *, query: dict[str, str], raw_query: str,
+                 relative: str, default_limit: int) -> Response:
+        """A page of ``items`` with an opaque ``cursor``; ``_links.next`` is
+        ``{context}/api/v2/...?...&cursor=...`` (to be joined to the SITE root, not to
+        ``_links.base``, which already ends with the context) and ``_links.base`` the site."""
+        try:
+            requested = int(query.get("limit", default_limit))
+        except ValueError as error:
+            raise v2_error(400, "INVALID_REQUEST_PARAMETER", f"Invalid limit: {error}") from error
+        if not 1 <= requested <= 250:
+            raise v2_error(400, "INVALID_REQUEST_PARAMETER",
+                           "Provided value for 'limit' is out of range [1, 250]")
+        start = 0
+        if "cursor" in query:
+            try:
+                start = int(json.loads(base64.urlsafe_b64decode(query["cursor"]))["offset"])
+            except (ValueError, KeyError, TypeError) as error:
+                raise v2_error(400, "INVALID_REQUEST_PARAMETER",
+                               "Provided value for 'cursor' is not the correct type. Expected "
+                               "type is Cursor.") from error
+        limit = min(requested, self.site.page_size)
+        data: dict[str, Any] = {"results": items[start:start + limit]}
+        links: dict[str, str] = {}
+        headers: dict[str, str] = {}
+        if start + limit < len(items):
+            cursor = base64.urlsafe_b64encode(
+                json.dumps({"offset": start + limit}).encode()).decode()
+            kept = [(k, v) for k, v in parse_qsl(raw_query, keep_blank_values=True)
+                    if k not in ("cursor", "limit")]
+            params = urlencode([*kept, ("cursor", cursor), ("limit", limit)])
+            links["next"] = f"{self.site.context}{quote(relative)}?{params}"
+            headers["Link"] = f'<{links["next"]}>; rel="next", <{self.base}>; rel="base"'
+        links["base"] = self.base
+        data["_links"] = links
+        return Response(200, json.dumps(data).encode(), headers=headers)
+
+    def route_v2_page(self, *, page_id: str, query: dict[str, str], relative: str,
+                      **_: Any) -> Response:
+        self.v2_only_cloud(relative)
+        page = self.v2_content(page_id, "page")
+        return _json(self.v2_page_json(page, query.get("body-format"), single=True))
+
+    def route_v2_blogpost(self, *, page_id: str, query: dict[str, str], relative: str,
+                          **_: Any) -> Response:
+        self.v2_only_cloud(relative)
+        page = self.v2_content(page_id, "blogpost")
+        return _json(self.v2_page_json(page, query.get("body-format"), single=True))
+
+    def v2_list(self, kind: str, *, query: dict[str, str], multi: dict[str, list[str]],
+                raw_query: str, relative: str) -> Response:
+        self.v2_only_cloud(relative)
+        ids = _multi(multi, "id")
+        spaces = _multi(multi, "space-id")
+        pages = [p for p in self.site.pages if not p.restricted and p.type == kind
+                 and (not ids or p.id in ids)
+                 and (not spaces or str(space_id(p.space_key)) in spaces)
+                 and query.get("title", p.title) == p.title]
+        body_format = query.get("body-format")
+        items = [self.v2_page_json(p, body_format, single=False,
+                                   allowed=("storage", "atlas_doc_format")) for p in pages]
+        return self.v2_paged(items, query=query, raw_query=raw_query, relative=relative,
+                             default_limit=25)
+
+    def route_v2_pages(self, **kwargs: Any) -> Response:
+        return self.v2_list("page", **{k: kwargs[k] for k in
+                                       ("query", "multi", "raw_query", "relative")})
+
+    def route_v2_blogposts(self, **kwargs: Any) -> Response:
+        return self.v2_list("blogpost", **{k: kwargs[k] for k in
+                                           ("query", "multi", "raw_query", "relative")})
+
+    def route_v2_spaces(self, *, query: dict[str, str], multi: dict[str, list[str]],
+                        raw_query: str, relative: str, **_: Any) -> Response:
+        self.v2_only_cloud(relative)
+        keys, ids = _multi(multi, "keys"), _multi(multi, "ids")
+        spaces: dict[str, Page] = {}
+        for page in self.site.pages:
+            spaces.setdefault(page.space_key, page)
+        items = []
+        for key, first in spaces.items():
+            if (keys and key not in keys) or (ids and str(space_id(key)) not in ids):
+                continue
+            home = next((p for p in self.site.pages
+                         if p.space_key == key and p.type == "page"), first)
+            items.append({"id": str(space_id(key)), "key": key, "name": first.space_name,
+                          "type": "global", "status": "current",
+                          "authorId": self.site.me.account_id,
+                          "createdAt": "2020-01-01T00:00:00.000Z", "homepageId": home.id,
+                          "description": None, "icon": None,
+                          "_links": {"webui": f"/spaces/{key}"}})
+        return self.v2_paged(items, query=query, raw_query=raw_query, relative=relative,
+                             default_limit=25)
+
+    def v2_attachments(self, page: Page, *, query: dict[str, str], raw_query: str,
+                       relative: str) -> Response:
+        attachments = [a for a in page.attachments
+                       if query.get("filename", a.filename) == a.filename
+                       and query.get("mediaType", a.media_type) == a.media_type]
+        items = [self.v2_attachment_json(page, a) for a in attachments]
+        return self.v2_paged(items, query=query, raw_query=raw_query, relative=relative,
+                             default_limit=50)
+
+    def route_v2_page_attachments(self, *, page_id: str, query: dict[str, str],
+                                  raw_query: str, relative: str, **_: Any) -> Response:
+        self.v2_only_cloud(relative)
+        return self.v2_attachments(self.v2_content(page_id, "page"), query=query,
+                                   raw_query=raw_query, relative=relative)
+
+    def route_v2_blogpost_attachments(self, *, page_id: str, query: dict[str, str],
+                                      raw_query: str, relative: str, **_: Any) -> Response:
+        self.v2_only_cloud(relative)
+        return self.v2_attachments(self.v2_content(page_id, "blogpost"), query=query,
+                                   raw_query=raw_query, relative=relative)
+
+
+def _multi(multi: dict[str, list[str]], name: str) -> set[str]:
+    """A v2 array parameter: repeated (``keys=A&keys=B``) or comma-separated (``keys=A,B``)."""
+    return {v.strip() for value in multi.get(name, []) for v in value.split(",") if v.strip()}
+
 
 _USER_CQL = re.compile(
     r"\s*(?:type\s*=\s*user\s*(?:and\s+)?)?"
@@ -1032,6 +1490,171 @@ class _MediaApp:
         return Response(200, attachment.data, attachment.media_type, {
             "Content-Disposition": f"inline; filename*=UTF-8''{quote(attachment.filename)}",
             "Cache-Control": "private, max-age=3600"})
+
+
+class _GatewayApp:
+    """api.atlassian.com: the Confluence gateway for scoped credentials, the OAuth 2.0 token
+    endpoint (auth.atlassian.com) and the organization admin API."""
+
+    def __init__(self, fake: FakeConfluence) -> None:
+        self.fake = fake
+
+    def handle(self, record: Recorded, raw_query: str) -> Response:
+        self.fake.gateway_requests.append(record)
+        match = re.fullmatch(r"/ex/confluence/([^/]+)(/.*)?", record.path)
+        if match:
+            return self.confluence(record, raw_query, unquote(match.group(1)),
+                                   match.group(2) or "/")
+        path = unquote(record.path)
+        if path == "/oauth/token":
+            return self.token(record)
+        if path.startswith("/admin/"):
+            return self.admin(record, raw_query, path)
+        return _json({"code": 404, "message": "Not Found"}, 404)
+
+    # -- /ex/confluence/{cloudId}/...
+
+    def confluence(self, record: Recorded, raw_query: str, cloud_id: str,
+                   rest: str) -> Response:
+        if cloud_id != self.fake.cloud_id:
+            return _json({"code": 404, "message": f"Cloud id {cloud_id} not found"}, 404)
+        grant = self.fake.gateway_grant(record.authorization)
+        if grant is None:
+            return Response(401, json.dumps(GATEWAY_UNAUTHORIZED).encode(),
+                            headers={"WWW-Authenticate": 'Bearer realm="api.atlassian.com"'})
+        return self.fake._site_app.serve(record, raw_query, path=rest, grant=grant)
+
+    # -- OAuth 2.0 client credentials (service accounts)
+
+    def token(self, record: Recorded) -> Response:
+        if record.method != "POST":
+            return _json({"error": "invalid_request",
+                          "error_description": "POST is required"}, 405)
+        content_type = next((v for k, v in record.headers.items()
+                             if k.lower() == "content-type"), "")
+        try:
+            if "json" in content_type:
+                form = {k: str(v) for k, v in json.loads(record.body or b"{}").items()}
+            else:
+                form = dict(parse_qsl(record.body.decode()))
+        except (ValueError, AttributeError):
+            return _json({"error": "invalid_request",
+                          "error_description": "The body is neither JSON nor a form"}, 400)
+        scheme, _, value = (record.authorization or "").partition(" ")
+        if scheme.lower() == "basic" and "client_id" not in form:  # client_secret_basic
+            with contextlib.suppress(ValueError):
+                client_id, _, secret = base64.b64decode(value).decode().partition(":")
+                form |= {"client_id": client_id, "client_secret": secret}
+        if form.get("grant_type") != "client_credentials":
+            return _json({"error": "unsupported_grant_type",
+                          "error_description": "Only client_credentials is supported"}, 400)
+        client = self.fake.oauth_clients.get(form.get("client_id", ""))
+        if client is None or not hmac.compare_digest(client.client_secret.encode(),
+                                                     form.get("client_secret", "").encode()):
+            return _json({"error": "access_denied", "error_description": "Unauthorized"}, 401)
+        if form.get("audience", "api.atlassian.com") != "api.atlassian.com":
+            return _json({"error": "access_denied",
+                          "error_description": "Unknown audience"}, 403)
+        token = "eyJ-fake-" + secrets.token_urlsafe(32)
+        expires = time.monotonic() + self.fake.oauth_expires_in
+        self.fake.access_tokens[token] = Grant("oauth", client.scopes, client.user,
+                                               expires=expires)
+        return _json({"access_token": token, "token_type": "Bearer",
+                      "expires_in": self.fake.oauth_expires_in,
+                      "scope": " ".join(sorted(client.scopes))})
+
+    # -- organization admin API
+
+    def admin(self, record: Recorded, raw_query: str, path: str) -> Response:  # noqa: ARG002
+        header = record.authorization or ""
+        if not hmac.compare_digest(header.encode(), f"Bearer {self.fake.admin_key}".encode()):
+            return _json(GATEWAY_UNAUTHORIZED, 401)
+        match = re.fullmatch(r"/admin/v([12])/orgs/([^/]+)(/.*)?", path)
+        if not match or match.group(2) != self.fake.org_id:
+            return _admin_error(404, "ADMIN-404-1", "Organization not found")
+        return self.admin_route(record, path, match.group(1), match.group(3) or "")
+
+    def admin_route(self, record: Recorded, path: str, version: str,  # noqa: PLR0911
+                    rest: str) -> Response:
+        body: dict[str, Any] = {}
+        if record.method == "POST":
+            try:
+                body = json.loads(record.body or b"{}")
+            except ValueError:
+                return _admin_error(400, "ADMIN-400-1", "Invalid request body")
+        params: dict[str, Any] = {k: (v if len(v) > 1 else v[0]) for k, v in record.query.items()}
+        if version == "1" and rest == "" and record.method == "GET":
+            return _json({"data": {"id": self.fake.org_id, "type": "orgs",
+                                   "attributes": {"name": "Example organization"},
+                                   "links": {"self": f"{self.fake.gateway_url}{path}"}}})
+        if version == "1" and rest == "/users/search":
+            if record.method == "GET" and self.fake.directory_accepts_get:
+                return self.search(params, v1=True)  # what atlassian-python-api 5.0.5 sends
+            if record.method == "POST":
+                return self.search(body, v1=True)  # the documented form: a JSON body
+            return _admin_error(405, "ADMIN-405-1", f"{record.method} is not allowed")
+        if version == "2" and rest == "/directories" and record.method == "GET":
+            return _json({"data": [{"directoryId": self.fake.directory_id,
+                                    "name": "Example directory"}], "links": {"next": None}})
+        users = re.fullmatch(r"/directories/([^/]+)/users(/search)?", rest)
+        if version == "2" and users:
+            if users.group(1) not in ("-", self.fake.directory_id):
+                return _admin_error(404, "ADMIN-404-3", "Directory not found")
+            if users.group(2) and record.method == "POST":
+                return self.search(body, v1=False)
+            if not users.group(2) and record.method == "GET":
+                return self.search(params, v1=False)
+        return _admin_error(404, "ADMIN-404-2", f"No route for {record.method} {path}")
+
+    def directory(self) -> list[tuple[User, str]]:
+        """The managed accounts: every user with an address the organization knows."""
+        found = []
+        for user in self.fake.site.all_users():
+            email = user.directory_email or (user.email if isinstance(user.email, str)
+                                             else None)
+            if email:
+                found.append((user, email))
+        return found
+
+    def search(self, criteria: dict[str, Any], *, v1: bool) -> Response:
+        """v1: ``accountIds``/``accountTypes`` filters, ``name``/``email`` only with ``expand``
+        NAME/EMAIL; v2: both always. Opaque cursor in ``links.next``."""
+
+        def listed(name: str) -> set[str]:
+            value = criteria.get(name) or []
+            values = [value] if isinstance(value, str) else list(value)
+            return {v.strip() for item in values for v in str(item).split(",") if v.strip()}
+
+        ids, types, expand = listed("accountIds"), listed("accountTypes"), listed("expand")
+        users = [(u, e) for u, e in self.directory()
+                 if (not ids or u.account_id in ids) and (not types or u.account_type in types)]
+        try:
+            start = int(base64.urlsafe_b64decode(str(criteria["cursor"])).decode()) \
+                if criteria.get("cursor") else 0
+            limit = min(int(criteria.get("limit") or 100), self.fake.site.page_size)
+        except ValueError:
+            return _admin_error(400, "ADMIN-400-2", "Invalid cursor or limit")
+        data = []
+        for user, email in users[start:start + limit]:
+            item: dict[str, Any] = {"accountId": user.account_id,
+                                    "accountType": user.account_type,
+                                    "accountStatus": "active" if user.active else "inactive"}
+            if not v1 or "NAME" in expand:
+                item |= {"name": user.display_name, "nickname": user.display_name.split()[0]}
+            if not v1 or "EMAIL" in expand:
+                item["email"] = email
+            if not v1:
+                item |= {"status": "active" if user.active else "suspended",
+                         "membershipStatus": "active", "claimStatus": "managed"}
+            data.append(item)
+        links: dict[str, Any] = {"self": base64.urlsafe_b64encode(str(start).encode()).decode()}
+        if start + limit < len(users):
+            links["next"] = base64.urlsafe_b64encode(str(start + limit).encode()).decode()
+        return _json({"data": data, "links": links})
+
+
+def _admin_error(status: int, code: str, title: str) -> Response:
+    return _json({"errors": [{"status": str(status), "code": code, "title": title}]}, status)
 
 
 def follow_pages(session: Any, first_url: str, params: dict[str, Any] | None = None,
