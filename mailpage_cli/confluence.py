@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import quote, unquote, urljoin, urlsplit
 
 from mailpage_cli import downloads
 from mailpage_cli.credentials import Secret
@@ -64,6 +64,7 @@ PAGE_EXPAND = "body.export_view,body.view,version,space,history"
 SEARCH_EXPAND = "content.space,content.version"
 LIMIT = 50
 _HEADERS = {"Accept": "application/json"}
+_DOWNLOAD = re.compile(r"/download/attachments/(?P<page>\d+)/(?P<name>[^/]+)")
 # Path segments that are part of the API, not user data; anything else is logged as "*".
 _API_WORDS = frozenset({
     "rest", "api", "content", "child", "attachment", "attachments", "user", "current", "group",
@@ -282,6 +283,8 @@ class Client:
         self.attempts = attempts  # 1: a quick probe, no retries
         self._me: Person | None = None
         self._me_lock = threading.Lock()
+        self._listings: dict[str, dict[str, str]] = {}  # page id -> file name -> download URL
+        self._listing_lock = threading.Lock()
         self.session = requests.Session()
         adapter = requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=32)
         self.session.mount("https://", adapter)
@@ -356,10 +359,12 @@ class Client:
     def _json(self, response: requests.Response, missing: str, started: float) -> Any:
         status = response.status_code
         if status in (401, 403):
+            said = self._message(response) if self.site.gateway else ""
             raise AuthError(
-                f"Confluence refused the credentials ({status})",
+                f"Confluence refused the credentials ({status}{': ' if said else ''}{said})",
                 "Check the site, user and token: `mailpage config set-site URL --user EMAIL"
-                " --token-stdin`, or MAILPAGE_CONFLUENCE_USER / MAILPAGE_CONFLUENCE_TOKEN.",
+                " --token-stdin`, or MAILPAGE_CONFLUENCE_USER / MAILPAGE_CONFLUENCE_TOKEN"
+                + ("; a scoped token needs the scopes the README lists" if said else "") + ".",
             )
         if 300 <= status < 400:
             raise self._redirected(response)
@@ -486,6 +491,9 @@ class Client:
                                missing=f"Page {page_id} was not found"):
             download = _text(_object(item.get("_links"), "_links").get("download"),
                              "_links.download")
+            if self.site.gateway:  # the gateway serves no /download/ path: the REST one
+                download = (f"/rest/api/content/{page_id}/child/attachment/"
+                            f"{quote(_text(item.get('id'), 'id'), safe='')}/download")
             ext = _object(item.get("extensions"), "extensions")
             found.append(AttachmentInfo(
                 filename=_text(item.get("title"), "title") or "attachment",
@@ -497,9 +505,21 @@ class Client:
         return found
 
     def download(self, url: str, budget: int, name: str | None = None) -> Resource:
-        return downloads.fetch(self.site.to_api(url), session=self.session,
+        return downloads.fetch(self._downloadable(url), session=self.session,
                                trusted=self.site.serves, budget=budget, name=name,
                                public=self.public)
+
+    def _downloadable(self, url: str) -> str:
+        """``url`` as the API serves it: through a gateway, an image's
+        ``/download/attachments/PAGE/NAME`` becomes that attachment's REST download."""
+        shown = _DOWNLOAD.fullmatch(urlsplit(url).path.removeprefix(urlsplit(self.site.url).path))
+        if not self.site.gateway or not shown or not same_site(url, self.site.url):
+            return self.site.to_api(url)
+        page_id, name = shown["page"], unquote(shown["name"])
+        with self._listing_lock:
+            if page_id not in self._listings:
+                self._listings[page_id] = {a.filename: a.url for a in self.attachments(page_id)}
+        return self._listings[page_id].get(name, self.site.to_api(url))
 
     # --- people ---------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urljoin, urlsplit
 
-from mailpage_cli.errors import PolicyError, UnavailableError
+from mailpage_cli.errors import ExitCode, PolicyError, UnavailableError
 from mailpage_cli.models import Resource
 
 if TYPE_CHECKING:
@@ -166,5 +166,8 @@ class DownloadError(UnavailableError):
 
     def __init__(self, status: int, filename: str, reason: str = "") -> None:
         super().__init__(f"Downloading {filename} failed ({reason or status})",
-                         "Try again later." if reason else "Check your access to it.")
+                         "Try again later." if reason else "Check your access to it (a scoped"
+                         " token needs read:attachment:confluence).")
         self.status = status
+        if status in (401, 403):  # refused, not unavailable: trying again will not help
+            self.exit_code = ExitCode.AUTH

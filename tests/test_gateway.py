@@ -1,0 +1,125 @@
+"""Confluence Cloud through Atlassian's API gateway (scoped API tokens): every API call and
+download goes to ``/ex/confluence/{cloudId}``, the links in the mail still point at the site,
+and no credential goes anywhere else. Against the loopback Cloud site and its gateway."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from email import message_from_bytes, policy
+
+import pytest
+
+from mailpage_cli import confluence
+from tests.conftest import run
+from tests.support import smtp
+from tests.support.confluence_server import FakeConfluence
+from tests.test_confluence import CHART, DIAGRAM, make_site_data
+
+PAGE = "98487"
+
+
+@pytest.fixture
+def cloud() -> Iterator[FakeConfluence]:
+    with FakeConfluence(make_site_data("cloud", "/wiki")) as fake:
+        yield fake
+
+
+def set_site(fake: FakeConfluence, token: str, *more: str) -> str:
+    result = run("config", "set-site", fake.root, "--user", str(fake.site.me.email),
+                 "--deployment", "cloud", "--token-stdin", *more, input=token + "\n")
+    assert result.exit_code == 0, result.stderr
+    return result.stderr
+
+
+def test_a_scoped_token_with_the_minimal_scopes_sends_the_page_through_the_gateway(
+    cloud: FakeConfluence, smtp_env: smtp.SmtpServer,
+) -> None:
+    token = cloud.scoped_token(cloud.minimal_scopes)
+    said = set_site(cloud, token, "--api-gateway", cloud.gateway_url)
+    assert f"through the API gateway {cloud.gateway_url} (cloud id {cloud.cloud_id})" in said
+    before = len(cloud.requests)
+    result = run("send", f"{cloud.url}/spaces/ENG/pages/{PAGE}", "--to", "me", "--cc",
+                 "group:release-team", "--attachments", "--json")
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["page"]["url"] == f"{cloud.url}/spaces/ENG/pages/{PAGE}/Release+notes+2.4"
+    assert report["recipients"]["cc"] == ["bob@example.com", "cy@example.com",
+                                          "dee@example.com"]
+    # Nothing with a credential went to the site; the gateway got it all.
+    assert [r for r in cloud.requests[before:] if r.authorization] == []
+    asked = [r.path for r in cloud.gateway_requests]
+    assert asked and all(p.startswith(f"/ex/confluence/{cloud.cloud_id}/wiki/") for p in asked)
+    assert any(p.endswith("/download") for p in asked)  # REST downloads, not /download/
+    (received,) = smtp_env.received
+    msg = message_from_bytes(received.data, policy=policy.default)
+    inline = [p.get_content() for p in msg.walk() if p["Content-ID"]]
+    assert sorted(inline) == sorted([CHART, DIAGRAM])  # the page's images, through the gateway
+    assert len(list(msg.iter_attachments())) == 5
+    html = msg.get_body(("html",)).get_content()
+    assert f'href="{cloud.url}/spaces/ENG/pages/{PAGE}/Release+notes+2.4"' in html
+    assert cloud.gateway_url not in html
+
+
+def test_set_site_detects_a_scoped_token(
+    cloud: FakeConfluence, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(confluence, "GATEWAY", cloud.gateway_url)  # api.atlassian.com
+    said = set_site(cloud, cloud.scoped_token(cloud.minimal_scopes))
+    assert "through the API gateway" in said
+    shown = json.loads(run("config", "show", "--json").stdout)["settings"]
+    assert shown["confluence.cloud_id"]["value"] == cloud.cloud_id
+    assert run("send", PAGE, "--to", "me", "--dry-run").exit_code == 0
+
+
+def test_a_classic_token_stays_on_the_site(
+    cloud: FakeConfluence, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(confluence, "GATEWAY", cloud.gateway_url)
+    said = set_site(cloud, cloud.site.token)
+    assert "gateway" not in said
+    assert cloud.gateway_requests == []
+    assert run("send", PAGE, "--to", "me", "--dry-run").exit_code == 0
+
+
+def test_a_token_stored_for_the_gateway_is_not_sent_to_the_site(
+    cloud: FakeConfluence,
+) -> None:
+    set_site(cloud, cloud.scoped_token(cloud.minimal_scopes), "--api-gateway",
+             cloud.gateway_url)
+    requests_before = len(cloud.requests)
+    result = run("send", PAGE, "--to", "me", "--dry-run",
+                 env={"MAILPAGE_CONFLUENCE_API_GATEWAY": ""})  # the file's gateway, unset
+    assert result.exit_code in (0, 3)
+    if result.exit_code == 3:
+        assert "not sent to" in result.stderr
+    assert [r for r in cloud.requests[requests_before:] if r.authorization] == []
+
+
+def test_a_missing_scope_is_an_auth_error_naming_the_scopes(
+    cloud: FakeConfluence,
+) -> None:
+    scopes = set(cloud.minimal_scopes) - {"read:attachment:confluence"}
+    set_site(cloud, cloud.scoped_token(scopes), "--api-gateway", cloud.gateway_url)
+    result = run("send", PAGE, "--to", "me", "--attachments", "--dry-run")
+    assert result.exit_code == 4
+    assert "scope" in result.stderr
+
+
+def test_the_gateway_path_of_another_site_gets_no_credentials() -> None:
+    site = confluence.make_site("https://acme.atlassian.net", "cloud", "basic", "a@b.c",
+                                "https://api.atlassian.com", "1111-2222")
+    assert site.serves("https://api.atlassian.com/ex/confluence/1111-2222/wiki/rest/api/x")
+    assert not site.serves("https://api.atlassian.com/ex/confluence/9999/wiki/rest/api/x")
+    assert not site.serves("https://acme.atlassian.net/wiki/rest/api/x")
+    assert site.to_api("https://acme.atlassian.net/wiki/rest/api/x?a=1") == (
+        "https://api.atlassian.com/ex/confluence/1111-2222/wiki/rest/api/x?a=1")
+
+
+def test_a_scope_missing_for_an_api_call_says_so(cloud: FakeConfluence) -> None:
+    scopes = set(cloud.minimal_scopes) - {"read:page:confluence", "read:content-details:confluence"}
+    set_site(cloud, cloud.scoped_token(scopes), "--api-gateway", cloud.gateway_url)
+    result = run("send", PAGE, "--to", "a@example.com", "--dry-run")
+    assert result.exit_code == 4
+    assert "scope does not match" in result.stderr
+    assert "scopes the README lists" in result.stderr
