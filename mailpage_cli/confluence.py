@@ -167,6 +167,12 @@ def make_site(url: str | None, deployment: str, auth: str, user: str | None,
             "Basic authentication needs a user (the e-mail address on Cloud)",
             "Run `mailpage config set-site URL --user EMAIL` or set MAILPAGE_CONFLUENCE_USER.",
         )
+    if auth == "oauth2" and (deployment != "cloud" or not user):
+        raise ConfigError(
+            "OAuth2 sign-in is for Atlassian service accounts on Cloud, with their client id",
+            "Run `mailpage config set-site URL --auth oauth2 --user CLIENT_ID --token-stdin`"
+            " (the client secret on stdin).",
+        )
     site = Site(f"{parts.scheme}://{parts.netloc}{path}", deployment, auth, user)
     if not gateway:
         return site
@@ -181,6 +187,35 @@ def make_site(url: str | None, deployment: str, auth: str, user: str | None,
                           f"Give its https address ({GATEWAY}).")
     return Site(site.url, deployment, auth, user,
                 f"{entry.scheme}://{entry.netloc}{entry.path.rstrip('/')}", cloud_id)
+
+
+def service_account_token(site: Site, client_secret: Secret) -> Secret:
+    """An access token for the service account whose client id is ``site.user``: OAuth 2.0
+    client credentials at Atlassian's token endpoint (``auth.atlassian.com`` for
+    ``api.atlassian.com``, else the gateway's own ``/oauth/token``)."""
+    import requests  # noqa: PLC0415
+
+    url = ("https://auth.atlassian.com/oauth/token" if site.gateway == GATEWAY
+           else f"{site.gateway}/oauth/token")
+    body = {"grant_type": "client_credentials", "client_id": site.user,
+            "client_secret": client_secret.reveal(), "audience": "api.atlassian.com"}
+    try:
+        response = downloads.bare_session().post(url, json=body, timeout=TIMEOUT,
+                                                 allow_redirects=False)
+        data = response.json() if response.status_code < 500 else {}
+    except (requests.RequestException, ValueError):
+        raise UnavailableError(f"Cannot reach Atlassian's sign-in at {urlsplit(url).netloc}",
+                               "Check the network, or try again later.") from None
+    token = data.get("access_token") if isinstance(data, dict) else None
+    if response.status_code == 200 and isinstance(token, str) and token:
+        return Secret(token)
+    if response.status_code in (400, 401, 403):
+        raise AuthError(f"Atlassian refused the service account's client credentials"
+                        f" ({response.status_code})",
+                        "Check the client id and store the right secret: `mailpage config"
+                        " set-site URL --auth oauth2 --user CLIENT_ID --token-stdin`.")
+    raise UnavailableError(f"Atlassian's sign-in answered {response.status_code}",
+                           "Try again later.")
 
 
 def cloud_id_of(site_url: str, session: requests.Session) -> str:
@@ -295,6 +330,9 @@ class Client:
             "backoff_and_retry": False, "retry_with_header": False,  # our retries, our limits
         }
         secret = token.reveal()
+        client_secret = ""
+        if site.auth == "oauth2":  # a service account: its client secret buys a bearer token
+            client_secret, secret = secret, service_account_token(site, token).reveal()
         if site.auth == "basic":
             options |= {"username": site.user, "password": secret}
             basic = base64.b64encode(f"{site.user}:{secret}".encode()).decode()
@@ -302,7 +340,8 @@ class Client:
             options["token"] = secret
             basic = ""
         # The forms in which the secret could come back in an answer (an echoed header).
-        self._secrets = sorted({s for s in (secret, quote(secret, safe=""), basic) if s},
+        self._secrets = sorted({s for s in (secret, quote(secret, safe=""), basic,
+                                            client_secret) if s},
                                key=len, reverse=True)
         # It sets the session's credentials; requests then go through the session (see above).
         self.api = ConfluenceServer(site.url, **options)  # type: ignore[no-untyped-call] # untyped

@@ -191,11 +191,11 @@ class Run:
     @cached_property
     def confluence(self) -> confluence.Client:
         config = self.settings.confluence
-        cloud_id = config.cloud_id
-        if config.api_gateway and not cloud_id and config.url:
+        gateway, cloud_id = _gateway(self.settings), config.cloud_id
+        if gateway and not cloud_id and config.url:
             cloud_id = confluence.cloud_id_of(config.url, self.public)
         site = confluence.make_site(config.url, config.deployment, config.auth, config.user,
-                                    config.api_gateway, cloud_id)
+                                    gateway, cloud_id)
         profile = self.settings.profile
         destination = credentials.site_destination(site.url, profile, site.api)
         token = credentials.require(credentials.CONFLUENCE_TOKEN, profile, self.env,
@@ -699,6 +699,7 @@ def reach_site(settings: Settings, token: credentials.Secret | None, gateway: st
     the gateway takes it (a scoped token, a service account's)."""
     config = settings.confluence
     site = confluence.make_site(config.url, config.deployment, config.auth, config.user)
+    gateway = gateway or _gateway(settings)
     if gateway is None and token is not None and site.cloud:
         with ui.step("check the token"):
             if _takes(site, token) is False and _takes(_through(site, confluence.GATEWAY),
@@ -708,6 +709,12 @@ def reach_site(settings: Settings, token: credentials.Secret | None, gateway: st
         return site, None, None
     through = _through(site, gateway)
     return through, gateway, through.cloud_id
+
+
+def _gateway(settings: Settings) -> str | None:
+    """The gateway the settings name; service accounts' OAuth2 reaches only Atlassian's."""
+    config = settings.confluence
+    return config.api_gateway or (confluence.GATEWAY if config.auth == "oauth2" else None)
 
 
 def _through(site: confluence.Site, gateway: str) -> confluence.Site:

@@ -204,7 +204,12 @@ def confluence_resolver(
         kind, _, value = spec.partition(":")
         kind, value = kind.lower(), value.strip()
         if kind == "me":
-            return [directory.me()]
+            me = directory.me()
+            if me.app:
+                raise NotFoundError(
+                    f"`me` is the service account {me.display_name}, which has no mailbox",
+                    "Give the addresses (or user:, group:) to send to instead of `me`.")
+            return [me]
         if kind == "user" and value:
             return [find_user(directory, value)]
         if kind == "group" and value:

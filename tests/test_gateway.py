@@ -123,3 +123,37 @@ def test_a_scope_missing_for_an_api_call_says_so(cloud: FakeConfluence) -> None:
     assert result.exit_code == 4
     assert "scope does not match" in result.stderr
     assert "scopes the README lists" in result.stderr
+
+
+# Atlassian service accounts
+
+
+def test_a_service_account_signs_in_with_client_credentials_at_the_gateway(
+    cloud: FakeConfluence, smtp_env: smtp.SmtpServer,
+) -> None:
+    client_id, client_secret = cloud.service_account()
+    result = run("config", "set-site", cloud.root, "--auth", "oauth2", "--user", client_id,
+                 "--deployment", "cloud", "--token-stdin", "--api-gateway", cloud.gateway_url,
+                 input=client_secret + "\n")
+    assert result.exit_code == 0, result.stderr
+    sent = run("send", PAGE, "--to", "group:release-team", "--attachments", "--json")
+    assert sent.exit_code == 0, sent.stderr
+    assert json.loads(sent.stdout)["delivered"] == ["bob@example.com", "cy@example.com",
+                                                    "dee@example.com", "ann@example.com"]
+    exchanges = [r for r in cloud.gateway_requests if r.path == "/oauth/token"]
+    assert len(exchanges) == 1
+    assert client_secret not in sent.stdout + sent.stderr
+    me = run("recipients", "me")
+    assert me.exit_code == 5
+    assert "`me` is the service account mailpage bot, which has no mailbox" in me.stderr
+
+
+def test_a_wrong_client_secret_is_exit_4(cloud: FakeConfluence) -> None:
+    client_id, _ = cloud.service_account()
+    result = run("config", "set-site", cloud.root, "--auth", "oauth2", "--user", client_id,
+                 "--deployment", "cloud", "--token-stdin", "--api-gateway", cloud.gateway_url,
+                 input="wrong\n")
+    assert result.exit_code == 0, result.stderr
+    sent = run("send", PAGE, "--to", "a@example.com", "--dry-run")
+    assert sent.exit_code == 4
+    assert "refused the service account's client credentials" in sent.stderr
