@@ -8,5 +8,5 @@ OAUTH_FLOWS = ("device", "client-credentials", "browser", "service-account")
 AUTH = ("basic", "bearer", "oauth2")  # oauth2: a service account's client credentials
 DEPLOYMENTS = ("cloud", "datacenter")
 EXTERNAL_IMAGES = ("link", "embed")
-FORGET = ("smtp", "confluence", "all")
+FORGET = ("smtp", "confluence", "directory", "all")
 MAX_SIZE_MB = 10_000.0

@@ -503,6 +503,36 @@ def set_site(
                         " MAILPAGE_CONFLUENCE_TOKEN")
 
 
+@config.command("set-directory")
+@click.argument("org_id")
+@click.option("--api", metavar="URL", help="The admin API's address [https://api.atlassian.com].")
+@click.option("--key-stdin", is_flag=True, help="Read the organization admin API key from stdin.")
+@click.pass_obj
+def set_directory(app: App, org_id: str, api: str | None, key_stdin: bool) -> None:
+    """Look up addresses Confluence hides in your Atlassian organization's directory.
+
+    \b
+      printf '%s\\n' "$ADMIN_API_KEY" | mailpage config set-directory ORG_ID --key-stdin
+    """
+    from mailpage_cli import credentials, settings  # noqa: PLC0415 - start-up time
+
+    changes = {"org_id": org_id.strip(), "api": api}
+    resolved = settings.load(app.config_path, app.profile, {},
+                             {f"directory.{k}": v for k, v in changes.items() if v})
+    destination = credentials.directory_destination(resolved["directory.api"],
+                                                    resolved["directory.org_id"], app.profile)
+    stored = _store_secret(app, credentials.ADMIN_KEY, key_stdin, destination)
+    settings.update(app.config_path, app.profile, "directory", changes, replace=True)
+    app.output.summary(f"Organization directory saved in {app.config_path} (profile"
+                       f" {app.profile}).")
+    if stored:
+        app.output.summary(f"Admin API key stored in the OS keyring, for {destination.where}"
+                           " only.")
+    else:
+        app.output.warn("no admin API key stored: pass --key-stdin, or set"
+                        " MAILPAGE_ATLASSIAN_ADMIN_KEY")
+
+
 @config.command("check")
 @click.pass_obj
 def check(app: App) -> None:

@@ -307,12 +307,7 @@ class Client:
         import requests  # noqa: PLC0415 - HTTP and the atlassian package load only when needed
         from atlassian import ConfluenceServer  # noqa: PLC0415
 
-        # atlassian-python-api logs every request as curl and every response body: its
-        # DEBUG records are never even created, and nothing it logs reaches a handler.
-        library = logging.getLogger("atlassian")
-        library.setLevel(logging.WARNING)
-        library.propagate = False
-        library.handlers = [logging.NullHandler()]
+        _quiet_library()
 
         self.site = site
         self.attempts = attempts  # 1: a quick probe, no retries
@@ -637,6 +632,66 @@ class Client:
         path = f"rest/api/content/{page_id}/notification/child-created"
         return [_person(item["watcher"]) for item in self.paged(
             path, missing=f"Page {page_id} was not found") if item.get("watcher")]
+
+
+class OrgDirectory:
+    """The organization's user directory (Atlassian's admin API, with an organization admin
+    API key): the addresses Confluence hides, asked only for those, one account at a time."""
+
+    def __init__(self, api: str, org_id: str, key: Secret) -> None:
+        from atlassian.rest_client import AtlassianRestAPI  # noqa: PLC0415
+
+        _quiet_library()
+        self.org_id = org_id
+        # CloudAdminOrgs, but at ``api``: the class fixes https://api.atlassian.com.
+        self.client = AtlassianRestAPI(
+            url=api, token=key.reveal(), api_root="admin", api_version="v1",
+            session=downloads.bare_session(), timeout=TIMEOUT, backoff_and_retry=False)
+        self._found: dict[str, str | None] = {}
+        self._lock = threading.Lock()
+
+    def email(self, person: Person) -> str | None:
+        """The address the organization has for ``person`` (``None``: not a managed account)."""
+        if person.app:
+            return None
+        with self._lock:
+            if person.key not in self._found:
+                self._found[person.key] = self._search(person.key)
+            return self._found[person.key]
+
+    def _search(self, account_id: str) -> str | None:
+        import requests  # noqa: PLC0415
+
+        path = self.client.resource_url(f"orgs/{self.org_id}/users/search")
+        try:  # the documented form: POST with a JSON body
+            data = self.client.post(path, data={"accountIds": [account_id],
+                                                "expand": ["EMAIL"], "limit": 1})
+        except requests.HTTPError as exc:
+            status = exc.response.status_code if exc.response is not None else 0
+            if status in (401, 403):
+                raise AuthError(f"The organization directory refused the admin API key"
+                                f" ({status})",
+                                "Store a key with read access to the organization's users:"
+                                " `mailpage config set-directory ORG_ID --key-stdin`.") from None
+            raise UnavailableError(f"The organization directory answered {status}",
+                                   "Check the organization id, or try again later.") from None
+        except requests.RequestException as exc:
+            raise UnavailableError(f"Cannot reach the organization directory"
+                                   f" ({type(exc).__name__})", "Try again later.") from None
+        for user in _list(_object(data, "the directory's answer").get("data"), "data"):
+            found = _object(user, "a user", required=True)
+            if found.get("accountId") == account_id:
+                return _text(found.get("email"), "email") or None
+        return None
+
+
+def _quiet_library() -> None:
+    """atlassian-python-api logs every request as curl (credentials too) and every body: its
+    DEBUG records are never even created, and nothing it logs reaches a handler."""
+    library = logging.getLogger("atlassian")
+    library.setLevel(logging.WARNING)
+    library.propagate = False
+    library.handlers = [logging.NullHandler()]
 
 
 def _when(value: object) -> datetime | None:

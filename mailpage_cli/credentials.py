@@ -80,8 +80,17 @@ CONFLUENCE_TOKEN = SecretKind(
     "confluence", "Confluence token", "confluence.token", "MAILPAGE_CONFLUENCE_TOKEN",
     "mailpage config set-site URL --token-stdin",
 )
-KINDS = {kind.name: kind
-         for kind in (SMTP_PASSWORD, SMTP_CLIENT_SECRET, SMTP_REFRESH_TOKEN, CONFLUENCE_TOKEN)}
+ADMIN_KEY = SecretKind(
+    "atlassian-admin", "Atlassian organization admin API key", "directory.admin_key",
+    "MAILPAGE_ATLASSIAN_ADMIN_KEY", "mailpage config set-directory ORG_ID --key-stdin",
+)
+KINDS = {kind.name: kind for kind in (SMTP_PASSWORD, SMTP_CLIENT_SECRET, SMTP_REFRESH_TOKEN,
+                                      CONFLUENCE_TOKEN, ADMIN_KEY)}
+
+
+def directory_destination(api: str, org_id: str, profile: str) -> Destination:
+    return Destination(f"{api.rstrip('/')}/admin orgs/{org_id}",
+                       f"{_mailpage(profile)} config set-directory {org_id} --key-stdin")
 
 Prompt = Callable[[str], str]
 

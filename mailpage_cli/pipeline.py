@@ -184,9 +184,23 @@ class Run:
 
     @cached_property
     def address_lookups(self) -> list[tuple[str, recipients.Lookup]]:
-        """Where an address Confluence hides is looked for: the profile's address book."""
-        book = self.settings.confluence.address_book
-        return [("address book", recipients.load_address_book(book).find)] if book else []
+        """Where an address Confluence hides is looked for: the profile's address book, then
+        the organization directory."""
+        lookups: list[tuple[str, recipients.Lookup]] = []
+        if book := self.settings.confluence.address_book:
+            lookups.append(("address book", recipients.load_address_book(book).find))
+        if self.settings["directory.org_id"]:
+            lookups.append(("directory", lambda person: self.org_directory.email(person)))  # noqa: PLW0108 - opened only when asked
+        return lookups
+
+    @cached_property
+    def org_directory(self) -> confluence.OrgDirectory:
+        """Opened when a user's address is hidden: only then is the admin key needed."""
+        api, org_id = self.settings["directory.api"], self.settings["directory.org_id"]
+        key = credentials.require(
+            credentials.ADMIN_KEY, self.settings.profile, self.env, self.ui.prompt,
+            credentials.directory_destination(api, org_id, self.settings.profile))
+        return confluence.OrgDirectory(api, org_id, key)
 
     @cached_property
     def confluence(self) -> confluence.Client:

@@ -38,6 +38,7 @@ COMMANDS = {  # the command that sets each section, for error messages
     "smtp": "mailpage config set-smtp",
     "sender": "mailpage config set-sender",
     "policy": "mailpage config set-policy",
+    "directory": "mailpage config set-directory",
 }
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _DOMAIN = re.compile(rf"(?:{_LABEL}\.)*{_LABEL}")
@@ -151,6 +152,9 @@ FIELDS: tuple[Field, ...] = (
     Field("sender", "address", "MAILPAGE_SENDER_ADDRESS", _text),
     Field("sender", "subject_prefix", "MAILPAGE_SUBJECT_PREFIX", _text, ""),
     Field("sender", "reply_to", "MAILPAGE_REPLY_TO", _reply_to, "me"),
+    # The organization directory (Atlassian admin API): addresses Confluence hides.
+    Field("directory", "org_id", "MAILPAGE_ATLASSIAN_ORG_ID", _text),
+    Field("directory", "api", "MAILPAGE_ATLASSIAN_API", _site_url, "https://api.atlassian.com"),
     # Policy has no variables (SPEC): a job's environment cannot lift the file's limits.
     Field("policy", "allowed_domains", None, normalise_domains, ()),
     Field("policy", "max_recipients", None,
@@ -158,7 +162,7 @@ FIELDS: tuple[Field, ...] = (
     Field("policy", "max_size_mb", None, _megabytes, 20.0),
 )
 FIELDS_BY_NAME = {f.name: f for f in FIELDS}
-SECTIONS = ("confluence", "smtp", "sender", "policy")
+SECTIONS = ("confluence", "smtp", "sender", "policy", "directory")
 
 
 @dataclass(frozen=True)

@@ -4,14 +4,16 @@ and no credential goes anywhere else. Against the loopback Cloud site and its ga
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from email import message_from_bytes, policy
+from pathlib import Path
 
 import pytest
 
 from mailpage_cli import confluence
-from tests.conftest import run
+from tests.conftest import run, set_env
 from tests.support import smtp
 from tests.support.confluence_server import FakeConfluence
 from tests.test_confluence import CHART, DIAGRAM, make_site_data
@@ -157,3 +159,60 @@ def test_a_wrong_client_secret_is_exit_4(cloud: FakeConfluence) -> None:
     sent = run("send", PAGE, "--to", "a@example.com", "--dry-run")
     assert sent.exit_code == 4
     assert "refused the service account's client credentials" in sent.stderr
+
+
+# The organization directory
+
+
+@pytest.fixture
+def hidden_in_directory(cloud: FakeConfluence) -> str:
+    """Hidden Hilda's address: in the organization's directory only."""
+    hilda = next(u for u in cloud.site.users if u.display_name == "Hidden Hilda")
+    twin = dataclasses.replace(hilda, directory_email="hilda@corp.example")
+    cloud.site.users[cloud.site.users.index(hilda)] = twin
+    for members in cloud.site.groups.values():
+        members[:] = [twin if m is hilda else m for m in members]
+    return "hilda@corp.example"
+
+
+def test_the_directory_fills_in_hidden_addresses_with_the_admin_key(
+    cloud: FakeConfluence, hidden_in_directory: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    set_env(monkeypatch, cloud.env())
+    result = run("config", "set-directory", cloud.org_id, "--api", cloud.gateway_url,
+                 "--key-stdin", input=cloud.admin_key + "\n")
+    assert result.exit_code == 0, result.stderr
+    found = run("recipients", "group:secret-keepers", "--json")
+    assert found.exit_code == 0, found.stderr
+    rows = json.loads(found.stdout)["recipients"]
+    assert [(r["address"], r["found_in"]) for r in rows] == [
+        ("bob@example.com", "confluence"), (hidden_in_directory, "directory")]
+    searches = [r for r in cloud.gateway_requests if r.path.endswith("/users/search")]
+    assert len(searches) == 1 and searches[0].method == "POST"  # asked only for Hilda
+    assert cloud.admin_key not in found.stdout + found.stderr
+
+
+def test_the_address_book_is_asked_before_the_directory(
+    cloud: FakeConfluence, hidden_in_directory: str, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    book = tmp_path / "book.toml"
+    book.write_text('"Hidden Hilda" = "hilda@home.example"\n')
+    set_env(monkeypatch, {**cloud.env(), "MAILPAGE_ADDRESS_BOOK": str(book),
+                          "MAILPAGE_ATLASSIAN_ORG_ID": cloud.org_id,
+                          "MAILPAGE_ATLASSIAN_API": cloud.gateway_url,
+                          "MAILPAGE_ATLASSIAN_ADMIN_KEY": cloud.admin_key})
+    rows = json.loads(run("recipients", "group:secret-keepers", "--json").stdout)["recipients"]
+    assert rows[1]["address"] == "hilda@home.example"
+    assert [r for r in cloud.gateway_requests if r.path.endswith("/users/search")] == []
+
+
+def test_a_wrong_admin_key_is_exit_4(
+    cloud: FakeConfluence, hidden_in_directory: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    set_env(monkeypatch, {**cloud.env(), "MAILPAGE_ATLASSIAN_ORG_ID": cloud.org_id,
+                          "MAILPAGE_ATLASSIAN_API": cloud.gateway_url,
+                          "MAILPAGE_ATLASSIAN_ADMIN_KEY": "wrong"})
+    result = run("recipients", "group:secret-keepers")
+    assert result.exit_code == 4
+    assert "refused the admin API key" in result.stderr
