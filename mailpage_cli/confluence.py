@@ -64,12 +64,13 @@ PAGE_EXPAND = "body.export_view,body.view,version,space,history"
 SEARCH_EXPAND = "content.space,content.version"
 LIMIT = 50
 _HEADERS = {"Accept": "application/json"}
+_ABSENT = object()  # a 404, told apart from a JSON null
 _DOWNLOAD = re.compile(r"/download/attachments/(?P<page>\d+)/(?P<name>[^/]+)")
 # Path segments that are part of the API, not user data; anything else is logged as "*".
 _API_WORDS = frozenset({
     "rest", "api", "content", "child", "attachment", "attachments", "user", "current", "group",
     "member", "by-name", "membersByGroupId", "notification", "child-created", "search",
-    "download", "thumbnails",
+    "download", "thumbnails", "v2", "pages", "blogposts", "spaces", "ex",
 })
 
 
@@ -314,6 +315,7 @@ class Client:
         self._me: Person | None = None
         self._me_lock = threading.Lock()
         self._listings: dict[str, dict[str, str]] = {}  # page id -> file name -> download URL
+        self._kinds: dict[str, str] = {}  # page id -> "pages" or "blogposts" (REST v2)
         self._listing_lock = threading.Lock()
         self.session = requests.Session()
         adapter = requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=32)
@@ -344,10 +346,10 @@ class Client:
     # --- requests -------------------------------------------------------------------------
 
     def get(self, path: str, params: Mapping[str, Any] | None = None, *,
-            missing: str = "") -> Any:
+            missing: str = "", absent: object = None) -> Any:
         """GET JSON from an API path (relative to the site) or an absolute URL on the site.
 
-        ``missing`` words the 404 error; ``None`` is returned for a 404 when it is empty.
+        ``missing`` words the 404 error; ``absent`` is returned for a 404 when it is empty.
         """
         import requests  # noqa: PLC0415
 
@@ -367,7 +369,7 @@ class Client:
                         raise _TransientError(f"Confluence is busy or rate-limiting"
                                               f" ({response.status_code})",
                                               _retry_after(response))
-                    return self._json(response, missing, started)
+                    return self._json(response, missing, started, absent)
             except requests.exceptions.SSLError as exc:
                 raise TLSError(
                     f"The certificate of {urlsplit(url).hostname} is not trusted",
@@ -390,7 +392,8 @@ class Client:
                                            f"Nothing was sent; try again {later}.") from None
                 CLOCK.sleep(wait)
 
-    def _json(self, response: requests.Response, missing: str, started: float) -> Any:
+    def _json(self, response: requests.Response, missing: str, started: float,
+              absent: object = None) -> Any:
         status = response.status_code
         if status in (401, 403):
             said = self._message(response) if self.site.gateway else ""
@@ -404,7 +407,7 @@ class Client:
             raise self._redirected(response)
         if status == 404:
             if not missing:
-                return None
+                return absent
             raise NotFoundError(missing, "Check the name or id, and that you may see it.")
         if status == 400:
             raise UsageError(f"Confluence rejected the request: {self._message(response)}",
@@ -476,8 +479,11 @@ class Client:
             next_link = _text(links.get("next"), "_links.next")
             if not next_link:
                 return
-            url = self._on_site((_text(links.get("base"), "_links.base") or self.site.url)
-                                + next_link)
+            base = _text(links.get("base"), "_links.base") or self.site.url
+            root = urlsplit(self.site.url).path
+            if root and next_link.startswith(f"{root}/api/v2/"):  # v2: from the host's root
+                base = base.removesuffix(root)
+            url = self._on_site(base + next_link)
             if url in seen:
                 raise _unreadable("its link to the next page leads back to a page already read")
             seen.add(url)
@@ -498,42 +504,74 @@ class Client:
     # --- pages ----------------------------------------------------------------------------
 
     def page(self, ref: PageRef) -> Page:
+        """The page (or blog post). Cloud answers through REST v2 (v1 is being retired),
+        except for a blog post by title: v2 cannot find one by its posting day."""
+        if self.site.cloud and not (isinstance(ref, PageTitle) and ref.kind == "blogpost"):
+            return self._page_v2(ref)
         if isinstance(ref, PageId):
             data = self.get(f"rest/api/content/{ref.id}", {"expand": PAGE_EXPAND},
-                            missing=f"Page {ref.id} was not found; it may be missing, or"
-                            " restricted so that you cannot see it")
+                            missing=_missing(f"Page {ref.id}"))
         elif isinstance(ref, PageTitle):
             params = {"spaceKey": ref.space, "title": ref.title, "type": ref.kind,
                       "expand": PAGE_EXPAND}
             if ref.posting_day:
                 params["postingDay"] = ref.posting_day
             found = _object(self.get("rest/api/content", params), "the list")
-            results = _list(found.get("results", []), "results")
-            if not results:
-                raise NotFoundError(
-                    f"No {ref.kind} titled {ref.title!r} in space {ref.space}; it may be"
-                    " missing, or restricted so that you cannot see it",
-                    "Check the space key and the exact title.")
-            data = _object(results[0], "results[0]", required=True)
+            data = _first(found, ref)
         else:
             raise TypeError(ref)
         return _page(data, self.site)
 
+    def _page_v2(self, ref: PageRef) -> Page:
+        space: dict[str, Any] = {}
+        if isinstance(ref, PageTitle):
+            space = _first(_object(self.get("api/v2/spaces", {"keys": ref.space}), "spaces"),
+                           ref)
+            found = self.get("api/v2/pages", {"space-id": space.get("id"), "title": ref.title})
+            page_id = _text(_first(_object(found, "the list"), ref).get("id"), "id")
+        elif isinstance(ref, PageId):
+            page_id = ref.id
+        else:
+            raise TypeError(ref)
+        kind, data = "pages", self.get(f"api/v2/pages/{page_id}",
+                                       {"body-format": "export_view"}, absent=_ABSENT)
+        if data is _ABSENT:  # not a page: a blog post, or nothing to see
+            kind, data = "blogposts", self.get(f"api/v2/blogposts/{page_id}",
+                                               {"body-format": "export_view"},
+                                               missing=_missing(f"Page {page_id}"))
+        data = _object(data, "the page", required=True)
+        self._kinds[page_id] = kind
+        if not _body(data, "export_view"):  # some pages have no export view: their view
+            data["body"] = _object(self.get(f"api/v2/{kind}/{page_id}",
+                                            {"body-format": "view"}), "the page").get("body")
+        if not space and data.get("spaceId") is not None:
+            space = _object(self.get(f"api/v2/spaces/{_text(data.get('spaceId'), 'spaceId')}"),
+                            "the space")
+        return _page(data | {"space": space}, self.site)
+
     def attachments(self, page_id: str) -> list[AttachmentInfo]:
+        if self.site.cloud:
+            kind = self._kinds.get(page_id, "pages")
+            items = self.paged(f"api/v2/{kind}/{page_id}/attachments",
+                               missing=_missing(f"Page {page_id}"))
+        else:
+            items = self.paged(f"rest/api/content/{page_id}/child/attachment",
+                               missing=_missing(f"Page {page_id}"))
         found = []
-        for item in self.paged(f"rest/api/content/{page_id}/child/attachment",
-                               missing=f"Page {page_id} was not found"):
-            download = _text(_object(item.get("_links"), "_links").get("download"),
-                             "_links.download")
+        for item in items:
+            # v2 names them at the top, v1 in extensions and _links
+            ext = _object(item.get("extensions"), "extensions") or item
+            download = (_text(item.get("downloadLink"), "downloadLink")
+                        or _text(_object(item.get("_links"), "_links").get("download"),
+                                 "_links.download"))
             if self.site.gateway:  # the gateway serves no /download/ path: the REST one
                 download = (f"/rest/api/content/{page_id}/child/attachment/"
                             f"{quote(_text(item.get('id'), 'id'), safe='')}/download")
-            ext = _object(item.get("extensions"), "extensions")
             found.append(AttachmentInfo(
                 filename=_text(item.get("title"), "title") or "attachment",
-                media_type=_text(ext.get("mediaType"), "extensions.mediaType")
+                media_type=_text(ext.get("mediaType"), "mediaType")
                 or "application/octet-stream",
-                size=_number(ext.get("fileSize"), "extensions.fileSize") or 0,
+                size=_number(ext.get("fileSize"), "fileSize") or 0,
                 url=self._on_site(urljoin(self.site.url + "/", download.lstrip("/"))),
             ))
         return found
@@ -790,12 +828,31 @@ def _person(value: object) -> Person:
     )
 
 
-def _page(value: object, site: Site) -> Page:
-    data = _object(value, "the page", required=True)
+def _missing(what: str) -> str:
+    return f"{what} was not found; it may be missing, or restricted so that you cannot see it"
+
+
+def _first(found: dict[str, Any], ref: PageTitle) -> dict[str, Any]:
+    """The first result of a list, or the error a title (or space) not found gets."""
+    results = _list(found.get("results", []), "results")
+    if not results:
+        raise NotFoundError(
+            f"No {ref.kind} titled {ref.title!r} in space {ref.space}; it may be"
+            " missing, or restricted so that you cannot see it",
+            "Check the space key and the exact title.")
+    return _object(results[0], "results[0]", required=True)
+
+
+def _body(data: dict[str, Any], representation: str) -> str:
     body = _object(data.get("body"), "body")
-    html = (_text(_object(body.get("export_view"), "body.export_view").get("value"),
-                  "body.export_view.value")
-            or _text(_object(body.get("view"), "body.view").get("value"), "body.view.value"))
+    return _text(_object(body.get(representation), f"body.{representation}").get("value"),
+                 f"body.{representation}.value")
+
+
+def _page(value: object, site: Site) -> Page:
+    """A page of REST v1 (expanded) or v2 (with its space put in)."""
+    data = _object(value, "the page", required=True)
+    html = _body(data, "export_view") or _body(data, "view")
     links = _object(data.get("_links"), "_links")
     base = site.to_site(_text(links.get("base"), "_links.base") or site.url)
     webui = _text(links.get("webui"), "_links.webui")

@@ -162,8 +162,10 @@ def test_cloud_page_url_to_me_and_a_group_with_attachments(
     downloads = [r.path.rsplit("/", 1)[-1] for r in on_cloud.requests
                  if "/download/" in r.path]
     assert downloads.count("diagram.png") == 1  # shown and attached: fetched once
-    attachment_pages = [r for r in on_cloud.requests if r.path.endswith("/child/attachment")]
-    assert len(attachment_pages) == 3  # five attachments, two a page
+    attachment_pages = [r for r in on_cloud.requests
+                        if r.path == "/wiki/api/v2/pages/98487/attachments"]
+    assert len(attachment_pages) == 3  # five attachments, two a page, through REST v2
+    assert not [r for r in on_cloud.requests if "/rest/api/content/98487" in r.path]
     assert all(r.path.startswith("/wiki/") for r in on_cloud.requests)
 
 
@@ -347,7 +349,7 @@ def test_debug_lines_name_no_user_data(on_cloud: FakeConfluence) -> None:
                  "--cc", "group:release-team", "--dry-run", "--attachments")
     assert result.exit_code == 0, result.stderr
     debug = "\n".join(line for line in result.stderr.splitlines() if line.startswith("debug:"))
-    assert "debug: confluence GET /*/rest/api/content?expand&spaceKey&title&type 200" in debug
+    assert "debug: confluence GET /*/api/v2/pages?space-id&title 200" in debug  # Cloud: v2
     for value in ("Bob", "release-team", "Release notes", "ENG", "bob@example.com",
                   on_cloud.site.token, "Überblick", group_id("release-team")):
         assert value not in debug
@@ -449,3 +451,31 @@ def test_an_address_book_others_can_write_is_refused(
     result = run("send", "98487", "--to", "group:secret-keepers", "--dry-run")
     assert result.exit_code == 3
     assert "address book" in result.stderr and "writable by other users" in result.stderr
+
+
+# REST v2 on Cloud, v1 where v2 lacks the answer
+
+
+def test_cloud_reads_a_blog_post_by_id_through_rest_v2_with_its_view(
+    on_cloud: FakeConfluence,
+) -> None:
+    report = dry_run("65639", "--to", "a@example.com")
+    assert report["page"]["title"] == "Launch day"  # type: ignore[index]
+    paths = [r.path for r in on_cloud.requests]
+    assert "/wiki/api/v2/pages/65639" in paths  # not a page...
+    assert "/wiki/api/v2/blogposts/65639" in paths  # ...a blog post
+    views = [r.query.get("body-format") for r in on_cloud.requests
+             if r.path == "/wiki/api/v2/blogposts/65639"]
+    assert views == [["export_view"], ["view"]]  # no export view: its view
+    assert not [p for p in paths if p.startswith("/wiki/rest/api/content")]
+
+
+def test_a_cloud_blog_post_by_title_and_day_stays_on_rest_v1(on_cloud: FakeConfluence) -> None:
+    dry_run(f"{on_cloud.url}/display/ENG/2024/01/15/Launch+day", "--to", "a@example.com")
+    assert any(r.path == "/wiki/rest/api/content" and r.query.get("postingDay")
+               for r in on_cloud.requests)
+
+
+def test_data_center_stays_on_rest_v1(on_datacenter: FakeConfluence) -> None:
+    dry_run("98487", "--to", "a@example.com", "--attachments")
+    assert not [r for r in on_datacenter.requests if "/api/v2/" in r.path]

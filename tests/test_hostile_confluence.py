@@ -27,13 +27,16 @@ from tests.support.confluence_server import (
     Page,
     Site,
     User,
+    space_id,
 )
 from tests.test_faults import FakeClock
 
 ME = User("Ann Example", "ann@example.com")
 TEAM = [User(f"Member {n}", f"member{n}@example.com") for n in range(3)]
-CONTENT = "/rest/api/content/98487"
-ATTACHMENTS = CONTENT + "/child/attachment"
+CONTENT = "/api/v2/pages/98487"  # Cloud reads pages and attachments through REST v2
+ATTACHMENTS = CONTENT + "/attachments"
+SPACE = "/api/v2/spaces/"
+V1_CONTENT = "/rest/api/content/98487"  # Data Center, and Cloud's watchers
 IMAGE = "/download/attachments/98487/chart.png"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 
@@ -77,17 +80,20 @@ def raw_json(prefix: str, text: str) -> Fault:
 
 
 def page_answer(fake: FakeConfluence) -> dict[str, Any]:
-    return {"id": "98487", "type": "page", "title": "Release notes",
-            "version": {"number": 7}, "space": {"key": "ENG", "name": "Engineering"},
-            "body": {"export_view": {"value": "<p>x</p>"}, "view": {"value": "<p>x</p>"}},
+    return {"id": "98487", "title": "Release notes", "spaceId": str(space_id("ENG")),
+            "version": {"number": 7}, "body": {"export_view": {"value": "<p>x</p>"}},
             "_links": {"base": fake.url, "webui": "/spaces/ENG/pages/98487"}}
 
 
+def space_answer(fake: FakeConfluence) -> dict[str, Any]:
+    return {"id": str(space_id("ENG")), "key": "ENG", "name": "Engineering"}
+
+
 def attachment_list(fake: FakeConfluence) -> dict[str, Any]:
-    return {"results": [{"id": "att1", "title": "notes.txt",
-                         "extensions": {"mediaType": "text/plain", "fileSize": 5},
-                         "_links": {"download": "/download/attachments/98487/notes.txt"}}],
-            "start": 0, "limit": 50, "size": 1, "_links": {"base": fake.url}}
+    return {"results": [{"id": "att1", "title": "notes.txt", "mediaType": "text/plain",
+                         "fileSize": 5,
+                         "downloadLink": "/download/attachments/98487/notes.txt"}],
+            "_links": {"base": fake.url}}
 
 
 def member_list(fake: FakeConfluence) -> dict[str, Any]:
@@ -128,8 +134,6 @@ PAGE_VARIANTS: list[tuple[str, Change, str]] = [
     ("export-list", setting("body.export_view", []), "body.export_view is a list"),
     ("links-list", setting("_links", []), "_links is a list, not an object"),
     ("base-number", setting("_links.base", 1), "_links.base is a number"),
-    ("space-string", setting("space", "ENG"), "space is a string, not an object"),
-    ("space-name-true", setting("space.name", value=True), "space.name is true or false"),
     ("top-list", whole([]), "the page is a list, not an object"),
     ("top-null", whole(None), "the page is null"),
     ("top-string", whole("str"), "the page is a string"),
@@ -163,16 +167,21 @@ LIST_VARIANTS: list[tuple[str, str, Callable[[FakeConfluence], dict[str, Any]], 
      ("send", "98487", "--to", "a@example.com", "--dry-run", "--attachments"),
      "an item of results is a string"),
     ("file-size-huge", ATTACHMENTS, attachment_list,
-     setting("results.0.extensions.fileSize", "huge"),
+     setting("results.0.fileSize", "huge"),
      ("send", "98487", "--to", "a@example.com", "--dry-run", "--attachments"),
-     "extensions.fileSize is a string, not a whole number"),
-    ("extensions-list", ATTACHMENTS, attachment_list, setting("results.0.extensions", []),
+     "fileSize is a string, not a whole number"),
+    ("media-type-number", ATTACHMENTS, attachment_list, setting("results.0.mediaType", 5),
      ("send", "98487", "--to", "a@example.com", "--dry-run", "--attachments"),
-     "extensions is a list"),
+     "mediaType is a number"),
     ("download-number", ATTACHMENTS, attachment_list,
-     setting("results.0._links.download", 5),
+     setting("results.0.downloadLink", 5),
      ("send", "98487", "--to", "a@example.com", "--dry-run", "--attachments"),
-     "_links.download is a number"),
+     "downloadLink is a number"),
+    ("space-string", SPACE, space_answer, whole("ENG"),
+     ("send", "98487", "--to", "a@example.com", "--dry-run"),
+     "the space is a string, not an object"),
+    ("space-name-true", SPACE, space_answer, setting("name", value=True),
+     ("send", "98487", "--to", "a@example.com", "--dry-run"), "space.name is true or false"),
     ("list-links-string", ATTACHMENTS, attachment_list, setting("_links", "next"),
      ("send", "98487", "--to", "a@example.com", "--dry-run", "--attachments"),
      "_links is a string"),
@@ -191,7 +200,7 @@ LIST_VARIANTS: list[tuple[str, str, Callable[[FakeConfluence], dict[str, Any]], 
      ("recipients", "group:team"), "the list is a list, not an object"),
     ("me-list", "/rest/api/user/current", member_list, whole([]),
      ("recipients", "me"), "a user is a list"),
-    ("watcher-string", CONTENT + "/notification", member_list,
+    ("watcher-string", V1_CONTENT + "/notification", member_list,
      setting("results", [{"watcher": "ann"}]), ("recipients", "watchers", "--page", "98487"),
      "a user is a string"),
 ]
@@ -454,7 +463,7 @@ def test_a_bearer_token_echoed_in_an_error_is_masked(monkeypatch: pytest.MonkeyP
     data = Site("datacenter", "/confluence", me=ME, pages=[Page("98487", "Release notes")])
     with FakeConfluence(data) as fake:
         set_env(monkeypatch, fake.env())
-        fake.fail(Fault(CONTENT, 400, body="You sent ", echo_header="Authorization"))
+        fake.fail(Fault(V1_CONTENT, 400, body="You sent ", echo_header="Authorization"))
         result = dry_run()
     assert result.exit_code == 2
     assert "You sent Bearer ********" in result.stderr
