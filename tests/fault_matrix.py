@@ -62,7 +62,7 @@ TOKEN = "fm-T0ken/with+odd=chars"
 ME = User("Ann Example", "ann@example.com")
 TEAM = [User(f"Member {n}", f"member{n}@example.com") for n in range(3)]
 PAGE_ID = "98487"
-CONTENT = f"/rest/api/content/{PAGE_ID}"
+CONTENT = f"/api/v2/pages/{PAGE_ID}"  # Cloud reads pages through REST v2
 IMAGE = f"/download/attachments/{PAGE_ID}/chart.png"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -721,21 +721,19 @@ def gzip_bomb_page(lab: Lab) -> None:
 
 
 def page_answer(base: str) -> dict[str, Any]:
-    return {"id": PAGE_ID, "type": "page", "title": "Release notes",
-            "version": {"number": 7}, "space": {"key": "ENG", "name": "Engineering"},
-            "body": {"export_view": {"value": "<p>x</p>"}, "view": {"value": "<p>x</p>"}},
+    return {"id": PAGE_ID, "title": "Release notes", "version": {"number": 7},
+            "body": {"export_view": {"value": "<p>x</p>"}},
             "_links": {"base": base, "webui": f"/spaces/ENG/pages/{PAGE_ID}"}}
 
 
 def wrong_types(base: str) -> list[tuple[str, str, object, tuple[str, ...]]]:
     """(what, the path answered, the answer, extra send options)."""
     page = page_answer(base)
-    attachments = {"results": None, "start": 0, "limit": 50, "size": 0,
-                   "_links": {"base": base}}
+    attachments = {"results": None, "_links": {"base": base}}
     return [("version is a word", CONTENT, page | {"version": {"number": "seven"}}, ()),
             ("body is a string", CONTENT, page | {"body": "x"}, ()),
             ("the page is a list", CONTENT, [], ()),
-            ("attachment results null", CONTENT + "/child/attachment", attachments,
+            ("attachment results null", CONTENT + "/attachments", attachments,
              ("--attachments",))]
 
 

@@ -107,7 +107,7 @@ def test_the_retry_wrapper_retries_exit_6_only(
 ) -> None:
     wrapper = EXAMPLES / "cron" / "mailpage-retry"
     env = job_env({}, {**test_env, "MAILPAGE_RETRY_DELAYS": "0 0"})
-    busy = Fault(prefix="/rest/api/content", status=503, headers={"Retry-After": "0"})
+    busy = Fault(prefix="/api/v2/pages", status=503, headers={"Retry-After": "0"})
     confluence.fail(*[busy] * 4)  # mailpage's four tries of the first run all fail
     process = run(f"{wrapper} send 98487 --to ann@acme.com", env, tmp_path)
     assert process.returncode == 0, process.stderr

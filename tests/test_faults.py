@@ -26,7 +26,7 @@ from tests.support.confluence_server import FakeConfluence, Fault, Page, Site, U
 
 ME = User("Ann Example", "ann@example.com")
 TEAM = [User(f"Member {n}", f"member{n}@example.com") for n in range(5)]
-CONTENT = "/rest/api/content/98487"
+CONTENT = "/api/v2/pages/98487"  # Cloud reads pages through REST v2
 
 
 WALL = 1_795_000_000.0  # the fake clock's calendar time at its zero

@@ -144,7 +144,7 @@ def test_debug_logs_every_step_and_no_user_data(
     assert result.exit_code == 0, result.stderr
     debug = [line for line in result.stderr.splitlines() if line.startswith("debug:")]
     text = "\n".join(debug)
-    assert "confluence GET /*/rest/api/content/98487?expand 200" in text
+    assert "confluence GET /*/api/v2/pages/98487?body-format 200" in text
     assert "confluence GET /*/rest/api/group/by-name?name 200" in text
     for step in ("connect starttls", "starttls 220", "auth 235", "mail 250", "rcpt 250",
                  "data 250", "quit"):
