@@ -380,6 +380,35 @@ def preview(app: App, page: str, html_path: str | None, text: bool, note: str | 
         app.output.result(composed.rendered.text)
 
 
+@cli.command("lint")
+@click.argument("page")
+@json_option("Print the findings as JSON.")
+@click.pass_obj
+def lint_command(app: App, page: str, as_json: bool) -> None:
+    """Check the mail PAGE makes: alt text, contrast, lang and dir, layout tables, Gmail's
+    clipping, Outlook's page break, CSS that Outlook or Gmail ignores. Exit 8 on errors.
+
+    \b
+      mailpage lint 98487
+      mailpage lint export/Release-notes_98487.html --json | jq '.findings[]'
+    """
+    from mailpage_cli import lint, pipeline  # noqa: PLC0415 - rendering libraries load here
+
+    composed = pipeline.preview(app.settings, app.env, page, None, app.output)
+    findings = lint.check(composed.rendered)
+    errors = sum(f.severity == "error" for f in findings)
+    if as_json:
+        app.output.json({"page": {"id": composed.page.id, "title": composed.page.title},
+                         "errors": errors, "warnings": len(findings) - errors,
+                         "findings": [f.as_dict() for f in findings]})
+    else:
+        for finding in findings:
+            app.output.result(f"{finding.severity}: [{finding.rule}] {finding.message}")
+        app.output.summary(f"{composed.page.title!r}: {errors} error(s),"
+                           f" {len(findings) - errors} warning(s).")
+    sys.exit(ExitCode.POLICY if errors else ExitCode.OK)
+
+
 @cli.command("recipients")
 @click.argument("specs", nargs=-1, required=True, metavar="R...")
 @click.option("--page", metavar="PAGE", help="The page whose watchers `watchers` means.")

@@ -22,6 +22,7 @@ from mailpage_cli import (
     credentials,
     digests,
     downloads,
+    lint,
     localexport,
     mailer,
     message,
@@ -329,7 +330,10 @@ class Run:
 
     def composed(self, page: Page, rendered: RenderedPage,
                  attachments: tuple[Resource, ...] = ()) -> Composed:
-        return Composed(page, rendered, attachments, (*self.warnings, *rendered.warnings))
+        """The rendered page with every warning so far, those of ``lint`` included."""
+        checked = tuple(f"{f.rule}: {f.message}" for f in lint.check(rendered))
+        return Composed(page, rendered, attachments,
+                        (*self.warnings, *rendered.warnings, *checked))
 
     def _image(self, src: str, export: localexport.ExportPage | None,
                options: SendOptions) -> Resource | None:

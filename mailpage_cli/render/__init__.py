@@ -10,6 +10,7 @@ with its header and footer and inlines the CSS.
 from __future__ import annotations
 
 import html as htmllib
+import re
 from dataclasses import dataclass, field, replace
 from urllib.parse import urljoin, urlsplit
 
@@ -42,7 +43,6 @@ from mailpage_cli.render.tree import Element, find, parse, remove, serialize, un
 
 __all__ = ["PreparedPage", "content_id", "finish", "note_html", "prepare", "sanitize"]
 
-GMAIL_CLIP = 102_000  # Gmail cuts the HTML part off beyond about 102 KB
 
 
 @dataclass
@@ -162,17 +162,36 @@ def _right_to_left(root: Element) -> bool:
     return len(rtl) * 2 > len(every)
 
 
+# Scripts that name their language well enough for a screen reader's voice; else "und"
+# (BCP 47: undetermined), which is honest where a guess would be wrong.
+_SCRIPTS = (("he", "\u0590-\u05ff"), ("ar", "\u0600-\u06ff"), ("ja", "\u3040-\u30ff"),
+            ("ko", "\uac00-\ud7af"), ("zh", "\u4e00-\u9fff"), ("el", "\u0370-\u03ff"),
+            ("ru", "\u0400-\u04ff"), ("th", "\u0e00-\u0e7f"))
+
+
+def _language(root: Element) -> str:
+    """The page's language where its script tells it (kana before Han: Japanese uses both)."""
+    text = "".join(root.itertext())[:20_000]
+    letters = sum(c.isalpha() for c in text) or 1
+    for language, chars in _SCRIPTS:
+        if len(re.findall(f"[{chars}]", text)) * 4 > letters:
+            return language
+    return "und"
+
+
 def _document(prepared: PreparedPage, sender: Sender, note: str | None) -> str:
     page = prepared.page
     esc = htmllib.escape
-    direction = ' dir="rtl"' if _right_to_left(prepared.root) else ""
+    rtl = _right_to_left(prepared.root)
+    direction = ' dir="rtl"' if rtl else ""
     return (
         '<!DOCTYPE html><html><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<meta name="color-scheme" content="light dark">'
         '<meta name="supported-color-schemes" content="light dark">'
         f"<title>{esc(page.title)}</title><style>{MAIL_CSS}\n{DARK_CSS}</style></head>"
-        '<body><table class="mp-frame" role="presentation" width="100%" cellpadding="0" '
+        f'<body><table class="mp-frame" role="presentation" lang="{_language(prepared.root)}"'
+        f' dir="{"rtl" if rtl else "ltr"}" width="100%" cellpadding="0" '
         'cellspacing="0" bgcolor="#ffffff"><tr><td class="mp-main">'
         + _header(page, note)
         + f'<div class="mp-page"{direction}>{serialize(prepared.root)}</div>'
@@ -200,9 +219,4 @@ def finish(
     html = css_inline.inline(
         _document(prepared, sender, note), load_remote_stylesheets=False, keep_at_rules=True
     )
-    if len(html.encode()) > GMAIL_CLIP:
-        prepared.warnings.append(
-            f"the HTML part is {len(html.encode()) // 1000} KB: Gmail shows only the first"
-            " 102 KB, with a link to the rest"
-        )
     return RenderedPage(html, text, inline, tuple(prepared.warnings))

@@ -1,0 +1,278 @@
+"""Checks of a rendered mail against what mail clients and readers need.
+
+Errors (the mail fails someone): an image without alt text, text below 4.5:1 contrast (3:1
+for large text), a layout table that screen readers announce as data, content without
+``lang``/``dir`` where Gmail drops the ``<html>`` element. Warnings (the mail degrades): an
+HTML part past Gmail's clipping budget (encoded, as it travels), an image taller than
+Outlook's 1728 px page break, CSS that classic Outlook or Gmail ignores with no fallback.
+
+What each client ignores comes from Can I email (https://www.caniemail.com, MIT licence),
+vendored as ``data/caniemail.json`` by ``tools/caniemail.py``: nothing is fetched at run time.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+from mailpage_cli.models import RenderedPage
+
+if TYPE_CHECKING:
+    from lxml.html import HtmlElement
+
+GMAIL_CLIP = 102_000  # bytes of the encoded HTML part Gmail shows before "[Message clipped]"
+OUTLOOK_PAGE = 1728  # px: classic Outlook (Word) cuts taller images at its page break
+CONTRAST = 4.5  # WCAG 2 AA, normal text
+LARGE_CONTRAST = 3.0  # WCAG 2 AA, large text (headings here)
+CLIENTS = {"outlook": "classic Outlook", "gmail": "Gmail"}
+# Ignored, they only make the mail plainer: the text stays readable without them.
+DECORATIVE = frozenset({
+    "border-radius", "box-shadow", "text-shadow", "opacity", "transition", "animation",
+    "outline", "text-decoration-color", "text-decoration-style", "text-decoration-thickness",
+    "text-underline-offset", "font-kerning", "hyphens", "overflow-wrap", "word-break", "word-wrap",
+    "white-space", "tab-size", "cursor", "text-overflow", "box-sizing", "border-spacing",
+    "min-width", "min-height", "max-height", "overflow", "overflow-x", "overflow-y",
+    "list-style-position", "caption-side", "empty-cells", "table-layout", "clear",
+    "background-clip", "background-origin", "background-repeat", "background-position",
+    "background-size",
+})
+_NAMED = {"black": "000000", "white": "ffffff", "red": "ff0000", "green": "008000",
+          "blue": "0000ff", "gray": "808080", "grey": "808080", "yellow": "ffff00",
+          "orange": "ffa500", "purple": "800080", "silver": "c0c0c0", "navy": "000080"}
+_HEX = re.compile(r"#([0-9a-f]{3}|[0-9a-f]{6})\b")
+_RGB = re.compile(r"rgba?\(\s*(\d+)[\s,]+(\d+)[\s,]+(\d+)(?:[\s,/]+([\d.]+%?))?\s*\)")
+
+
+@dataclass(frozen=True)
+class Finding:
+    severity: str  # error | warning
+    rule: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"severity": self.severity, "rule": self.rule, "message": self.message}
+
+
+def check(rendered: RenderedPage) -> list[Finding]:
+    """Every finding for the mail's HTML part, errors first."""
+    from lxml import html as lxml_html  # noqa: PLC0415 - lint and send load it anyway
+
+    root = lxml_html.document_fromstring(rendered.html)
+    sizes = {image.cid: _pixel_size(image.image.data) for image in rendered.images}
+    findings = [*_clipping(rendered.html), *_language(root), *_images(root, sizes),
+                *_layout_tables(root), *_contrast(root), *_css(root)]
+    return sorted(findings, key=lambda f: f.severity != "error")
+
+
+def _clipping(html: str) -> list[Finding]:
+    encoded = len(binascii.b2a_qp(html.encode("utf-8"), istext=True))
+    if encoded <= GMAIL_CLIP:
+        return []
+    return [Finding("warning", "gmail-clipping",
+                    f"the HTML part is {encoded // 1000} KB as sent: Gmail shows the first"
+                    f" {GMAIL_CLIP // 1000} KB and clips the rest")]
+
+
+def _language(root: HtmlElement) -> list[Finding]:
+    body = root.find("body")
+    children = [c for c in (body if body is not None else []) if isinstance(c.tag, str)]
+    missing = [c.tag for c in children if not (c.get("lang") and c.get("dir"))]
+    if not missing:
+        return []
+    return [Finding("error", "lang-dir",
+                    f"{len(missing)} element(s) directly in <body> lack lang and dir: Gmail"
+                    " drops <html> and its attributes, so screen readers guess the language")]
+
+
+def _images(root: HtmlElement, sizes: dict[str, tuple[int, int] | None]) -> list[Finding]:
+    found = []
+    for image in root.iter("img"):
+        name = (image.get("src") or "").removeprefix("cid:")
+        if image.get("alt") is None:
+            found.append(Finding("error", "img-alt",
+                                 f"an image ({_short(name)}) has no alt text"))
+        size = sizes.get(name)
+        height = _number(image.get("height"))
+        if height is None and size:
+            width = _number(image.get("width"))
+            height = round(size[1] * width / size[0]) if width and size[0] else size[1]
+        if height and height > OUTLOOK_PAGE:
+            found.append(Finding("warning", "tall-image",
+                                 f"an image ({_short(name)}) is {height} px tall: classic"
+                                 f" Outlook cuts it at its {OUTLOOK_PAGE} px page break"))
+    return found
+
+
+def _layout_tables(root: HtmlElement) -> list[Finding]:
+    found = 0
+    for table in root.iter("table"):
+        if table.get("role") == "presentation" or table.find(".//th") is not None:
+            continue
+        rows = [row for row in table.iter("tr") if _owner(row) is table]
+        if rows and all(len([c for c in row if c.tag in ("td", "th")]) <= 1 for row in rows):
+            found += 1  # one column, no header: layout, not data
+    if not found:
+        return []
+    return [Finding("error", "layout-table",
+                    f'{found} layout table(s) without role="presentation": screen readers'
+                    " announce them as data tables")]
+
+
+def _contrast(root: HtmlElement) -> list[Finding]:
+    worst: dict[tuple[str, str], float] = {}
+    for element in root.iter():
+        if not isinstance(element.tag, str) or not (element.text or "").strip():
+            continue
+        colour = _inherited(element, _colour_of)
+        background = _inherited(element, _background_of) or "ffffff"
+        if colour is None:
+            continue
+        ratio = _ratio(colour, background)
+        large = element.tag in ("h1", "h2", "h3") or any(
+            a.tag in ("h1", "h2", "h3") for a in element.iterancestors())
+        if ratio < (LARGE_CONTRAST if large else CONTRAST):
+            worst[(colour, background)] = min(ratio, worst.get((colour, background), 99))
+    return [Finding("error", "contrast",
+                    f"text #{colour} on #{background} has a contrast of {ratio:.1f}:1"
+                    f" (at least {CONTRAST}:1 is needed)")
+            for (colour, background), ratio in worst.items()]
+
+
+def _css(root: HtmlElement) -> list[Finding]:
+    support = _support()
+    ignored: dict[tuple[str, str], int] = {}
+    for element in root.iter():
+        if not isinstance(element.tag, str) or not element.get("style"):
+            continue
+        style = _declarations(element.get("style", ""))
+        for prop, value in style.items():
+            if prop in DECORATIVE or _has_fallback(element, prop, value, style):
+                continue
+            for client, label in CLIENTS.items():
+                if support.get(_feature(prop, value), {}).get(client) == "n":
+                    ignored[(prop, label)] = ignored.get((prop, label), 0) + 1
+    return [Finding("warning", "css-support",
+                    f"{label} ignores `{prop}` ({count} times) and the mail has no fallback for it")
+            for (prop, label), count in sorted(ignored.items())]
+
+
+def _has_fallback(element: HtmlElement, prop: str, value: str, style: dict[str, str]) -> bool:
+    if prop in ("max-width", "width", "height"):
+        return bool(element.get("width") or element.get("height")) or element.tag != "img"
+    if prop in ("background-image", "background"):
+        return "background-color" in style or bool(element.get("bgcolor"))
+    if prop == "display":
+        return value.strip() in ("block", "inline", "inline-block", "none", "table")
+    return False
+
+
+@cache
+def _support() -> dict[str, dict[str, str]]:
+    text = resources.files("mailpage_cli").joinpath("data/caniemail.json").read_text("utf-8")
+    data: dict[str, dict[str, str]] = json.loads(text)["features"]
+    return data
+
+
+def _feature(prop: str, value: str) -> str:
+    """The Can I email feature a declaration uses (``display:flex`` is its own)."""
+    value = value.strip().lower()
+    if prop == "display" and value in ("flex", "grid", "none"):
+        return f"display-{value}"
+    if "gradient(" in value:
+        return "linear-gradient" if "linear" in value else "radial-gradient"
+    return prop
+
+
+def _declarations(style: str) -> dict[str, str]:
+    found = {}
+    for part in style.split(";"):
+        prop, colon, value = part.partition(":")
+        if colon and prop.strip():
+            found[prop.strip().lower()] = value.strip()
+    return found
+
+
+def _inherited(element: HtmlElement, read: Any) -> str | None:
+    for node in (element, *element.iterancestors()):
+        if (found := read(node)) is not None:
+            return str(found)
+    return None
+
+
+def _colour_of(element: HtmlElement) -> str | None:
+    style = _declarations(element.get("style", ""))
+    return _hex(style.get("color", "")) or _hex(element.get("color") or "")
+
+
+def _background_of(element: HtmlElement) -> str | None:
+    style = _declarations(element.get("style", ""))
+    for value in (style.get("background-color", ""), style.get("background", ""),
+                  element.get("bgcolor") or ""):
+        if found := _hex(value):
+            return found
+    return None
+
+
+def _hex(value: str) -> str | None:
+    """``#rgb``, ``#rrggbb``, ``rgb()`` or a basic name as ``rrggbb``; ``None`` for anything
+    else (transparent, a variable), which then inherits."""
+    value = value.strip().lower()
+    if match := _HEX.search(value):
+        digits = match.group(1)
+        return "".join(c * 2 for c in digits) if len(digits) == 3 else digits
+    if match := _RGB.search(value):
+        alpha = match.group(4)
+        if alpha and (float(alpha.rstrip("%")) / (100 if alpha.endswith("%") else 1)) < 1:
+            return None  # translucent: what shows depends on what is under it
+        return "".join(f"{min(int(match.group(i)), 255):02x}" for i in (1, 2, 3))
+    return _NAMED.get(value.split()[0]) if value else None
+
+
+def _ratio(first: str, second: str) -> float:
+    lighter, darker = sorted((_luminance(first), _luminance(second)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def _luminance(colour: str) -> float:
+    def channel(hex_pair: str) -> float:
+        value = int(hex_pair, 16) / 255
+        return value / 12.92 if value <= 0.03928 else ((value + 0.055) / 1.055) ** 2.4
+    r, g, b = (channel(colour[i:i + 2]) for i in (0, 2, 4))
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def _owner(row: HtmlElement) -> HtmlElement | None:
+    return next((a for a in row.iterancestors() if a.tag == "table"), None)
+
+
+def _number(value: str | None) -> int | None:
+    digits = re.match(r"\s*(\d+)\s*(px)?\s*$", value or "")
+    return int(digits.group(1)) if digits else None
+
+
+def _pixel_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height from a PNG, GIF or JPEG header (no image library needed)."""
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return int.from_bytes(data[6:8], "little"), int.from_bytes(data[8:10], "little")
+    if data[:2] == b"\xff\xd8":
+        index = 2
+        while index + 9 < len(data):
+            if data[index] != 0xFF:
+                return None
+            marker, length = data[index + 1], int.from_bytes(data[index + 2:index + 4], "big")
+            if marker in (0xC0, 0xC1, 0xC2):
+                return (int.from_bytes(data[index + 7:index + 9], "big"),
+                        int.from_bytes(data[index + 5:index + 7], "big"))
+            index += 2 + length
+    return None
+
+
+def _short(name: str) -> str:
+    return name if len(name) <= 40 else name[:37] + "…"
