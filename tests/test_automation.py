@@ -269,25 +269,27 @@ def test_sigterm_mid_send_reports_and_records_who_has_it(
 def test_individually_delivers_50_messages_over_one_connection(
     environment: dict[str, str], starttls_server: smtp.SmtpServer,
 ) -> None:
+    """Each copy names its one recipient: no Cc header, not even for the Cc'd."""
     starttls_server.recorder.refuse["member07@example.com"] = "550 5.1.1 Mailbox unknown"
-    process = mailpage(environment, "send", "98487", "--to", "group:team", "--individually",
-                       "--yes", "--json")
+    process = mailpage(environment, "send", "98487", "--to", "group:team",
+                       "--cc", "lead@example.com", "--individually", "--yes", "--json")
     assert process.returncode == 7, process.stderr
     data = report(process)
     assert data["status"] == "partial"
     assert data["refused"] == {"member07@example.com": "550 5.1.1 Mailbox unknown"}
-    assert len(data["delivered"]) == 49  # type: ignore[arg-type]
+    assert len(data["delivered"]) == 50  # type: ignore[arg-type]
     assert starttls_server.recorder.connections == 1
     received = starttls_server.received
-    assert len(received) == 49
+    assert len(received) == 50
     ids = set()
     for item in received:
         (address,) = item.rcpt_tos
         msg = message_from_bytes(item.data, policy=policy.default)
         assert msg["To"].addresses[0].addr_spec == address
         assert msg["Cc"] is None
+        assert address == "lead@example.com" or b"lead@example.com" not in item.data
         ids.add(msg["Message-ID"])
-    assert len(ids) == 49
+    assert len(ids) == 50
 
 
 def test_the_individually_summary_counts_only_the_messages_that_went_out(

@@ -317,29 +317,32 @@ SECRETS = {"smtp": "s3cret-smtp-Pa55", "confluence": "conf-T0ken-xyz"}
 
 
 @pytest.mark.parametrize(
-    "args",
+    ("args", "exit_code"),
     [
-        ["send", str(EXAMPLE), "--to", "a@example.com"],
-        ["send", str(EXAMPLE), "--to", "a@example.com", "--json"],
-        ["-v", "send", str(EXAMPLE), "--to", "a@example.com"],
-        ["--debug", "send", str(EXAMPLE), "--to", "a@example.com", "--json"],
-        ["--debug", "send", str(EXAMPLE), "--to", "not valid"],
-        ["send", str(EXAMPLE), "--to", "a@example.com", "--save", "-"],
-        ["config", "show"],
-        ["config", "show", "--json"],
-        ["--debug", "-v", "config", "show"],
-        ["preview", str(EXAMPLE), "--text"],
+        (["send", str(EXAMPLE), "--to", "a@example.com"], 4),
+        (["send", str(EXAMPLE), "--to", "a@example.com", "--json"], 4),
+        (["-v", "send", str(EXAMPLE), "--to", "a@example.com"], 4),
+        (["--debug", "send", str(EXAMPLE), "--to", "a@example.com", "--json"], 4),
+        (["--debug", "send", str(EXAMPLE), "--to", "not valid"], 2),
+        (["send", str(EXAMPLE), "--to", "a@example.com", "--save", "-"], 0),
+        (["config", "show"], 0),
+        (["config", "show", "--json"], 0),
+        (["--debug", "-v", "config", "show"], 0),
+        (["preview", str(EXAMPLE), "--text"], 0),
     ],
 )
 def test_secrets_never_appear_in_any_output(
-    args: list[str], starttls_server: smtp.SmtpServer, ca_file: Path, config_file: Path
+    args: list[str], exit_code: int, starttls_server: smtp.SmtpServer, ca_file: Path,
+    config_file: Path,
 ) -> None:
-    """The wrong password makes the send fail with exit 4: the error path is covered too."""
+    """The wrong password makes the send fail with exit 4: the error path is covered too
+    (each command must get as far as it should, or the output proves nothing)."""
     env = {**starttls_server.env(ca_file), "MAILPAGE_SMTP_PASSWORD": SECRETS["smtp"]}
     kr = run_process("config", "set-smtp", "--host", "localhost", "--username", "u",
                      "--password-stdin", input=SECRETS["smtp"] + "-keyring\n", env=env)
     assert kr.returncode == 0, kr.stderr
     process = run_process(*args, env={**env, "MAILPAGE_CONFLUENCE_TOKEN": SECRETS["confluence"]})
+    assert process.returncode == exit_code, process.stderr
     assert "Traceback" not in process.stderr or "--debug" in args
     written = config_file.read_text()
     for secret in (*SECRETS.values(), SECRETS["smtp"] + "-keyring"):

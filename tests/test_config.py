@@ -11,7 +11,8 @@ import keyring
 import pytest
 from keyring.backends import fail, null
 
-from mailpage_cli import settings
+from mailpage_cli import credentials, settings
+from mailpage_cli.errors import ConfigError
 from tests.conftest import EXAMPLE, run
 from tests.support import smtp
 from tests.support.keyrings import MemoryKeyring
@@ -101,6 +102,104 @@ def test_profiles_are_separate(config_file: Path, monkeypatch: pytest.MonkeyPatc
     assert show()["sender.address"]["value"] is None
     monkeypatch.setenv("MAILPAGE_PROFILE", "work")
     assert show()["sender.address"]["value"] == "ann@work.example.com"
+
+
+@pytest.mark.parametrize(
+    ("flag", "env", "file", "expected"),
+    [
+        ("flag.example.com", "env.example.com", "file.example.com", ("flag.example.com", "flag")),
+        (None, "env.example.com", "file.example.com",
+         ("env.example.com", "env MAILPAGE_SMTP_HOST")),
+        (None, "", "file.example.com", ("file.example.com", "file")),  # empty: not set
+        (None, "  ", "file.example.com", ("file.example.com", "file")),
+        (None, None, "file.example.com", ("file.example.com", "file")),
+        (None, None, "", (None, "default")),  # an empty value in the file: not set either
+        (None, None, None, (None, "default")),
+    ],
+)
+def test_a_setting_resolves_flag_then_env_then_file_then_default(
+    tmp_path: Path, flag: str | None, env: str | None, file: str | None,
+    expected: tuple[object, str],
+) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text("" if file is None else f'[profiles.default.smtp]\nhost = "{file}"\n')
+    loaded = settings.load(path, "default", {} if env is None else {"MAILPAGE_SMTP_HOST": env},
+                           {"smtp.host": flag})
+    assert loaded.values["smtp.host"] == settings.Resolved(*expected)
+
+
+@pytest.mark.parametrize(
+    ("flag", "env", "expected"),
+    [
+        ("/flag.toml", "/env.toml", "/flag.toml"),
+        (None, "/env.toml", "/env.toml"),
+        (None, "", "/app/config.toml"),
+        (None, None, "/app/config.toml"),
+    ],
+)
+def test_the_config_file_is_the_flag_then_the_variable_then_the_default(
+    flag: str | None, env: str | None, expected: str,
+) -> None:
+    variables = {} if env is None else {"MAILPAGE_CONFIG": env}
+    assert settings.config_path("/app", flag, variables) == Path(expected)
+
+
+def test_config_flag_beats_the_variable(tmp_path: Path) -> None:
+    chosen, ignored = tmp_path / "chosen.toml", tmp_path / "ignored.toml"
+    result = run("--config", str(chosen), "config", "show", "--json",
+                 env={"MAILPAGE_CONFIG": str(ignored)})
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["config"] == str(chosen)
+
+
+@pytest.mark.parametrize(("url", "deployment"), [
+    ("https://acme.atlassian.net/wiki", "cloud"),
+    ("https://wiki.example.com", "datacenter"),
+    ("https://notatlassian.net/wiki", "datacenter"),  # a look-alike host is not Cloud
+    ("https://acme.atlassian.net.example.com", "datacenter"),
+])
+def test_the_deployment_defaults_from_the_site_host(url: str, deployment: str) -> None:
+    loaded = settings.load(Path("/nonexistent.toml"), "default",
+                           {"MAILPAGE_CONFLUENCE_URL": url})
+    assert loaded.values["confluence.deployment"] == settings.Resolved(deployment, "default")
+
+
+@pytest.mark.parametrize(("variable", "value", "accepted"), [
+    ("MAILPAGE_SMTP_PORT", "1", True),
+    ("MAILPAGE_SMTP_PORT", "65535", True),
+    ("MAILPAGE_SMTP_PORT", "65536", False),
+    ("MAILPAGE_SMTP_PORT", "0", False),
+    ("MAILPAGE_CONFLUENCE_CONCURRENCY", "32", True),
+    ("MAILPAGE_CONFLUENCE_CONCURRENCY", "33", False),
+])
+def test_whole_numbers_are_bounded_both_ways(variable: str, value: str, accepted: bool) -> None:
+    env = {variable: value}
+    if accepted:
+        settings.load(Path("/nonexistent.toml"), "default", env)
+    else:
+        with pytest.raises(ConfigError, match=variable):
+            settings.load(Path("/nonexistent.toml"), "default", env)
+
+
+@pytest.mark.parametrize(("count", "accepted"), [(1_000_000, True), (1_000_001, False)])
+def test_max_recipients_has_an_upper_bound(config_file: Path, count: int, accepted: bool) -> None:
+    config_file.parent.mkdir(parents=True)
+    config_file.write_text(f"[profiles.default.policy]\nmax_recipients = {count}\n")
+    result = run("config", "show", "--json")
+    assert (result.exit_code == 0) is accepted, result.stderr
+
+
+def test_the_environment_beats_the_keyring(isolated: MemoryKeyring) -> None:
+    """env > keyring: a job's variable wins over what a person stored on the machine."""
+    where = credentials.smtp_destination("smtp.example.com", 587, "starttls", "ann", "default")
+    credentials.store(credentials.SMTP_PASSWORD, "default", credentials.Secret("from-keyring"),
+                      where)
+    env = {"MAILPAGE_SMTP_PASSWORD": "from-env"}
+    secret, source = credentials.lookup(credentials.SMTP_PASSWORD, "default", env, where)
+    assert (secret.reveal() if secret else None, source) == (
+        "from-env", "env MAILPAGE_SMTP_PASSWORD")
+    kept, source = credentials.lookup(credentials.SMTP_PASSWORD, "default", {}, where)
+    assert (kept.reveal() if kept else None, source) == ("from-keyring", "keyring")
 
 
 def test_config_flag_and_variable_choose_the_file(tmp_path: Path) -> None:

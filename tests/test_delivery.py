@@ -306,3 +306,85 @@ def test_lines_starting_with_a_dot_arrive_intact_at_every_chunk_size(
     finally:
         server.stop()
     assert [r.data for r in server.received] == [dotted] * len(dotted)
+
+
+def test_a_4xx_after_the_message_is_retried_and_then_delivered(
+    smtp_env: smtp.SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """451 to the final dot: the server did not take it this time (RFC 5321 4.2.1); the
+    message goes again, not reported as refused."""
+    monkeypatch.setattr("mailpage_cli.mailer.BACKOFF", 0.01)
+    original = smtp_env.recorder.handle_DATA
+    replies: list[str] = []
+
+    async def busy_once(server, session, envelope):  # type: ignore[no-untyped-def]
+        if not replies:
+            replies.append("451")
+            return "451 4.3.0 Queue full, try again later"
+        replies.append("250")
+        return await original(server, session, envelope)
+
+    smtp_env.recorder.handle_DATA = busy_once  # type: ignore[method-assign]
+    result = run("send", str(EXAMPLE), "--to", "a@example.com", "--json")
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert (report["status"], report["delivered"], report["refused"]) == (
+        "sent", ["a@example.com"], {})
+    assert replies == ["451", "250"]
+    assert [r.rcpt_tos for r in smtp_env.received] == [["a@example.com"]]
+
+
+def test_a_251_at_rcpt_counts_as_accepted(smtp_env: smtp.SmtpServer) -> None:
+    """251 "User not local; will forward" is a success (RFC 5321 3.4)."""
+    original = smtp_env.recorder.handle_RCPT
+
+    async def forwarding(server, session, envelope, address, options):  # type: ignore[no-untyped-def]
+        if address == "moved@example.com":
+            envelope.rcpt_tos.append(address)
+            return "251 2.1.5 User not local; will forward"
+        return await original(server, session, envelope, address, options)
+
+    smtp_env.recorder.handle_RCPT = forwarding  # type: ignore[method-assign]
+    result = run("send", str(EXAMPLE), "--to", "a@example.com,moved@example.com", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["delivered"] == ["a@example.com", "moved@example.com"]
+    assert [r.rcpt_tos for r in smtp_env.received] == [["a@example.com", "moved@example.com"]]
+
+
+def test_552_at_mail_from_refuses_every_recipient_not_the_sender(
+    smtp_env: smtp.SmtpServer,
+) -> None:
+    """552 to MAIL FROM (with SIZE=): the message is too big for this server, which is no
+    fault of the sender address: every recipient is refused with the reply, exit 7."""
+    async def too_big(server, session, envelope, address, options):  # type: ignore[no-untyped-def]
+        return "552 5.3.4 Message size exceeds fixed maximum message size"
+
+    smtp_env.recorder.handle_MAIL = too_big  # type: ignore[attr-defined]
+    result = run("send", str(EXAMPLE), "--to", "a@example.com", "--cc", "b@example.com",
+                 "--json")
+    assert result.exit_code == 7, result.stderr
+    report = json.loads(result.stdout)
+    assert report["status"] == "refused"
+    assert report["refused"] == dict.fromkeys(
+        ["a@example.com", "b@example.com"],
+        "552 5.3.4 Message size exceeds fixed maximum message size")
+    assert "sender address" not in result.stderr
+    assert smtp_env.received == []
+
+
+def test_retries_back_off_exponentially_with_jitter() -> None:
+    """Waits of about 1, 2 and 4 times BACKOFF (each within 25 %) before the 2nd to 4th try."""
+    server = smtp.start("none", auth=False)
+    server.recorder.busy = 99  # "421 Too busy" to every connection
+    waits: list[float] = []
+    try:
+        with pytest.raises(mailer.UnavailableError, match="421"):
+            mailer.deliver(mailer.Account(server.host, server.port, "none"),
+                           [mailer.Envelope("a@example.com", ("b@example.com",), lambda: b"x")],
+                           sleep=waits.append)
+    finally:
+        server.stop()
+    assert len(waits) == mailer.ATTEMPTS - 1 == 3
+    for n, wait in enumerate(waits):
+        assert 0.75 <= wait / (mailer.BACKOFF * 2 ** n) <= 1.25, waits
+    assert server.recorder.busy == 99 - mailer.ATTEMPTS

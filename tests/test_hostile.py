@@ -106,7 +106,7 @@ def test_any_settings_load_or_give_a_configuration_error(
         assert exc.exit_code == 3
         assert "password" not in str(exc) or "holds a secret" in str(exc)
     else:
-        assert loaded.smtp.port >= 1
+        assert 1 <= loaded.smtp.port <= 65535
 
 
 @PROPERTY

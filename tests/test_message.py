@@ -96,3 +96,66 @@ def test_bidi_controls_leave_attachment_file_names() -> None:
     (part,) = parsed.iter_attachments()
     assert part.get_filename() == "invoice_fdp.exe"
     assert b"%E2%80%AE" not in data.upper() and "\u202e".encode() not in data
+
+
+def build_for(recipients: Recipients, attachments: tuple[Resource, ...] = ()):  # type: ignore[no-untyped-def]
+    sender = Sender("ann@example.com", "Ann")
+    page = Page(title="Plan", html="<p>Hello</p>")
+    return message.build(sender=sender, recipients=recipients, subject="Plan",
+                         rendered=render.finish(render.prepare(page), {}, sender=sender),
+                         attachments=attachments)
+
+
+def test_a_cc_only_message_has_no_to_header() -> None:
+    parsed = message_from_bytes(message.to_bytes(build_for(
+        Recipients(cc=(Recipient("cc@example.com"),)))), policy=policy.default)
+    assert parsed["To"] is None
+    assert parsed["Cc"] == "cc@example.com"
+
+
+def test_a_personal_copy_has_its_own_to_and_message_id_and_no_cc() -> None:
+    """--individually: nobody learns who else got the page, not even the Cc'd."""
+    data = message.to_bytes(build_for(Recipients(
+        to=(Recipient("to@example.com"), Recipient("also@example.com")),
+        cc=(Recipient("cc@example.com", "Cy Cc"),))))
+    original = message_from_bytes(data, policy=policy.default)
+    for name in ("Bea Example", "Jörg Müller"):  # written directly, and by the email package
+        copy = message.personalised(data, Recipient("bea@example.com", name), "<one@example.com>")
+        parsed = message_from_bytes(copy, policy=policy.default)
+        assert parsed["To"].addresses[0].addr_spec == "bea@example.com"
+        assert parsed["To"].addresses[0].display_name == name
+        assert parsed["Message-ID"] == "<one@example.com>"
+        assert parsed["Cc"] is None
+        assert b"cc@example.com" not in copy and b"to@example.com" not in copy
+        kept = [(k, v) for k, v in original.items() if k not in ("To", "Cc", "Message-ID")]
+        assert [(k, v) for k, v in parsed.items() if k not in ("To", "Message-ID")] == kept
+        assert parsed.get_body(("plain",)).get_content() == (  # type: ignore[union-attr]
+            original.get_body(("plain",)).get_content())  # type: ignore[union-attr]
+
+
+def test_a_message_exactly_at_the_size_limit_is_allowed() -> None:
+    msg = build()
+    message.check_size(msg, 1_000_000, 1)
+    with pytest.raises(PolicyError):
+        message.check_size(msg, 1_000_001, 1)
+
+
+@pytest.mark.parametrize("content_type", ["message/rfc822", "message/global", "multipart/mixed",
+                                          "Message/RFC822", "not a type"])
+def test_attachments_that_may_not_be_base64_go_as_octet_streams(content_type: str) -> None:
+    """RFC 2046 5.2.1: message/* may not be base64-encoded; multipart/* would need a body of
+    parts. Both are attached as the file they are."""
+    attachment = Resource("mail.eml", content_type, b"Subject: hi\r\n\r\nhello\r\n")
+    parsed = message_from_bytes(message.to_bytes(build(attachments=(attachment,))),
+                                policy=policy.default)
+    (part,) = parsed.iter_attachments()
+    assert part.get_content_type() == "application/octet-stream"
+    assert part.get_content() == attachment.data
+
+
+def test_an_ordinary_attachment_keeps_its_content_type() -> None:
+    attachment = Resource("data.csv", "text/csv", b"a,b\r\n1,2\r\n")
+    parsed = message_from_bytes(message.to_bytes(build(attachments=(attachment,))),
+                                policy=policy.default)
+    (part,) = parsed.iter_attachments()
+    assert part.get_content_type() == "text/csv"

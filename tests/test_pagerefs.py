@@ -56,6 +56,25 @@ def test_local_files(tmp_path: Path) -> None:
         parse(str(tmp_path / "missing.html"))
 
 
+@pytest.mark.parametrize("name", ["missing.htm", "MISSING.HTML", "Missing.Htm"])
+def test_a_missing_export_of_any_html_suffix_is_not_found(tmp_path: Path, name: str) -> None:
+    """A typo in an export's name says "no such file" (exit 5), whatever the suffix's case."""
+    with pytest.raises(NotFoundError, match="No such file") as caught:
+        parse(str(tmp_path / name))
+    assert caught.value.exit_code == 5
+
+
+@pytest.mark.parametrize(("text", "expected"), [("0098487", "98487"), ("000", "0")])
+def test_leading_zeros_of_a_page_id_are_dropped(text: str, expected: str) -> None:
+    """One page, one id: the state key and the API path do not depend on how it was typed."""
+    assert parse(text) == PageId(expected)
+
+
+def test_a_tiny_link_that_decodes_to_zero_is_refused() -> None:
+    with pytest.raises(UsageError, match="not a Confluence tiny link"):
+        tiny_link_id("AAAA")
+
+
 @pytest.mark.parametrize("url", [
     "https://evil.example.com/wiki/spaces/ENG/pages/1",
     "https://acme.atlassian.net.evil.com/wiki/x/t4AB",
@@ -72,7 +91,12 @@ def test_urls_need_a_site() -> None:
         parse(f"{CLOUD}/x/t4AB", None)
 
 
-@pytest.mark.parametrize("text", ["", "no page here", f"{CLOUD}/spaces/ENG/overview"])
+@pytest.mark.parametrize("text", [
+    "", "no page here", f"{CLOUD}/spaces/ENG/overview",
+    f"{CLOUD}/pages/viewpage.action?pageId=abc",  # not an id: not taken for one
+    f"{CLOUD}/pages/viewpage.action?pageId=12a",
+    f"{CLOUD}/x/AAAA",  # decodes to 0, which no page has
+])
 def test_unrecognised_pages_are_usage_errors(text: str) -> None:
     with pytest.raises(UsageError):
         parse(text, CLOUD)

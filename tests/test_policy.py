@@ -21,6 +21,24 @@ def test_recipients_outside_allowed_domains_stop_the_send(smtp_env: smtp.SmtpSer
     assert smtp_env.recorder.connections == 0
 
 
+@pytest.mark.parametrize("outside", ["x@notexample.com", "x@example.com.evil.org",
+                                     "x@example.co"])
+def test_an_allowed_domain_does_not_admit_look_alikes(outside: str) -> None:
+    """example.com allows itself and its subdomains, not every name that ends like it."""
+    run("config", "set-policy", "--allowed-domain", "example.com")
+    result = run("send", str(EXAMPLE), "--to", f"a@example.com,b@sub.example.com,{outside}",
+                 "--dry-run")
+    assert result.exit_code == 8
+    assert f"allowed domains (example.com): {outside}" in result.stderr
+
+
+def test_exactly_max_recipients_needs_no_yes(smtp_env: smtp.SmtpServer) -> None:
+    run("config", "set-policy", "--max-recipients", "2")
+    result = run("send", str(EXAMPLE), "--to", "a@example.com,b@example.com")
+    assert result.exit_code == 0, result.stderr
+    assert [r.rcpt_tos for r in smtp_env.received] == [["a@example.com", "b@example.com"]]
+
+
 def test_many_recipients_need_yes_without_a_tty(smtp_env: smtp.SmtpServer) -> None:
     run("config", "set-policy", "--max-recipients", "2")
     refused = run("send", str(EXAMPLE), "--to", "a@example.com,b@example.com,c@example.com")

@@ -77,3 +77,10 @@ def test_file_lists_cannot_nest_or_be_missing(tmp_path: Path) -> None:
 def test_confluence_specs_need_a_resolver(spec: str) -> None:
     with pytest.raises(ConfigError, match="needs a Confluence site"):
         resolve([spec])
+
+
+def test_a_local_part_may_be_64_characters_but_no_more() -> None:
+    """RFC 5321 4.5.3.1.1: servers may refuse anything longer."""
+    assert parse_address("a" * 64 + "@example.com").address == "a" * 64 + "@example.com"
+    with pytest.raises(UsageError):
+        parse_address("a" * 65 + "@example.com")

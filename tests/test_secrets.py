@@ -60,32 +60,35 @@ def workspace(site: FakeConfluence, starttls_server: smtp.SmtpServer, ca_file: P
     }
     stored = subprocess.run(
         [sys.executable, "-m", "mailpage_cli", "config", "set-smtp", "--host", "localhost",
+         "--port", str(starttls_server.port),  # the keyring binds the password to the port
          "--username", smtp.USERNAME, "--password-stdin"], env=env, input=smtp.PASSWORD + "\n",
         capture_output=True, text=True, timeout=60, check=False)
     assert stored.returncode == 0, stored.stderr
     return env
 
 
-COMMANDS = [
-    ["send", "98487", "--to", "me", "--cc", "group:secret-club", "--attachments"],
-    ["send", "98487", "--to", "me", "--json", "--if-changed"],
-    ["-v", "send", "98487", "--to", "user:Bob Builder", "--json"],
-    ["--debug", "send", "98487", "--to", "me", "--json"],
-    ["--debug", "send", "98487", "--to", "me", "--save", "{tmp}/saved.eml"],
-    ["--debug", "preview", "98487", "--html", "{tmp}/preview.html"],
-    ["--debug", "recipients", "me", "group:secret-club", "--json"],
-    ["--debug", "digest", "--cql", "type = page", "--to", "me", "--dry-run", "--json"],
-    ["--debug", "-v", "config", "show"],
-    ["config", "show", "--json"],
-    ["--debug", "config", "check"],
-    ["--debug", "send", "98487", "--to", "not an address"],
+COMMANDS = [  # each with its exit code with the right secrets, and with a wrong token
+    (["send", "98487", "--to", "me", "--cc", "group:secret-club", "--attachments"], 0, 4),
+    (["send", "98487", "--to", "me", "--json", "--if-changed"], 0, 4),
+    (["-v", "send", "98487", "--to", "user:Bob Builder", "--json"], 0, 4),
+    (["--debug", "send", "98487", "--to", "me", "--json"], 0, 4),
+    (["--debug", "send", "98487", "--to", "me", "--save", "{tmp}/saved.eml"], 0, 4),
+    (["--debug", "preview", "98487", "--html", "{tmp}/preview.html"], 0, 4),
+    (["--debug", "recipients", "me", "group:secret-club", "--json"], 0, 4),
+    (["--debug", "digest", "--cql", "type = page", "--to", "me", "--dry-run", "--json"], 0, 4),
+    (["--debug", "-v", "config", "show"], 0, 0),
+    (["config", "show", "--json"], 0, 0),
+    (["--debug", "config", "check"], 0, 4),
+    (["--debug", "send", "98487", "--to", "not an address"], 2, 2),
 ]
 
 
-@pytest.mark.parametrize("args", COMMANDS, ids=lambda a: " ".join(a)[:40])
+@pytest.mark.parametrize(("args", "right_exit", "wrong_exit"), COMMANDS,
+                         ids=[" ".join(args)[:40] for args, _, _ in COMMANDS])
 @pytest.mark.parametrize("wrong", [False, True], ids=["right", "wrong-secrets"])
 def test_no_stream_or_file_holds_a_secret(
-    workspace: dict[str, str], tmp_path: Path, args: list[str], wrong: bool,
+    workspace: dict[str, str], tmp_path: Path, args: list[str], right_exit: int,
+    wrong_exit: int, wrong: bool,
 ) -> None:
     env = dict(workspace)
     if wrong:  # the error paths: refused logins, exit 4
@@ -94,6 +97,7 @@ def test_no_stream_or_file_holds_a_secret(
         [sys.executable, "-m", "mailpage_cli", *[a.format(tmp=tmp_path) for a in args]],
         env=env, capture_output=True, text=True, timeout=120, check=False,
         stdin=subprocess.DEVNULL)
+    assert process.returncode == (wrong_exit if wrong else right_exit), process.stderr
     assert "Traceback" not in process.stderr or "--debug" in args
     written = [p for p in tmp_path.rglob("*") if p.is_file() and p.name != "keyring.json"]
     contents = [process.stdout, process.stderr,
