@@ -15,11 +15,13 @@ from __future__ import annotations
 import binascii
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from mailpage_cli import contrast
 from mailpage_cli.models import RenderedPage
 
 if TYPE_CHECKING:
@@ -27,8 +29,6 @@ if TYPE_CHECKING:
 
 GMAIL_CLIP = 102_000  # bytes of the encoded HTML part Gmail shows before "[Message clipped]"
 OUTLOOK_PAGE = 1728  # px: classic Outlook (Word) cuts taller images at its page break
-CONTRAST = 4.5  # WCAG 2 AA, normal text
-LARGE_CONTRAST = 3.0  # WCAG 2 AA, large text (headings here)
 CLIENTS = {"outlook": "classic Outlook", "gmail": "Gmail"}
 # Ignored, they only make the mail plainer: the text stays readable without them.
 DECORATIVE = frozenset({
@@ -41,11 +41,6 @@ DECORATIVE = frozenset({
     "background-clip", "background-origin", "background-repeat", "background-position",
     "background-size",
 })
-_NAMED = {"black": "000000", "white": "ffffff", "red": "ff0000", "green": "008000",
-          "blue": "0000ff", "gray": "808080", "grey": "808080", "yellow": "ffff00",
-          "orange": "ffa500", "purple": "800080", "silver": "c0c0c0", "navy": "000080"}
-_HEX = re.compile(r"#([0-9a-f]{3}|[0-9a-f]{6})\b")
-_RGB = re.compile(r"rgba?\(\s*(\d+)[\s,]+(\d+)[\s,]+(\d+)(?:[\s,/]+([\d.]+%?))?\s*\)")
 
 
 @dataclass(frozen=True)
@@ -129,18 +124,19 @@ def _contrast(root: HtmlElement) -> list[Finding]:
         if not isinstance(element.tag, str) or not (element.text or "").strip():
             continue
         colour = _inherited(element, _colour_of)
-        background = _inherited(element, _background_of) or "ffffff"
+        background = _inherited(element, _background_of) or contrast.WHITE
         if colour is None:
             continue
-        ratio = _ratio(colour, background)
+        found = contrast.ratio(colour, background)
         large = element.tag in ("h1", "h2", "h3") or any(
             a.tag in ("h1", "h2", "h3") for a in element.iterancestors())
-        if ratio < (LARGE_CONTRAST if large else CONTRAST):
-            worst[(colour, background)] = min(ratio, worst.get((colour, background), 99))
+        if found < (contrast.LARGE if large else contrast.NORMAL):
+            pair = (contrast.to_hex(colour), contrast.to_hex(background))
+            worst[pair] = min(found, worst.get(pair, 99))
     return [Finding("error", "contrast",
-                    f"text #{colour} on #{background} has a contrast of {ratio:.1f}:1"
-                    f" (at least {CONTRAST}:1 is needed)")
-            for (colour, background), ratio in worst.items()]
+                    f"text {colour} on {background} has a contrast of {found:.1f}:1"
+                    f" (at least {contrast.NORMAL}:1 is needed)")
+            for (colour, background), found in worst.items()]
 
 
 def _css(root: HtmlElement) -> list[Finding]:
@@ -197,53 +193,26 @@ def _declarations(style: str) -> dict[str, str]:
     return found
 
 
-def _inherited(element: HtmlElement, read: Any) -> str | None:
+def _inherited(element: HtmlElement,
+               read: Callable[[HtmlElement], contrast.RGB | None]) -> contrast.RGB | None:
     for node in (element, *element.iterancestors()):
         if (found := read(node)) is not None:
-            return str(found)
-    return None
-
-
-def _colour_of(element: HtmlElement) -> str | None:
-    style = _declarations(element.get("style", ""))
-    return _hex(style.get("color", "")) or _hex(element.get("color") or "")
-
-
-def _background_of(element: HtmlElement) -> str | None:
-    style = _declarations(element.get("style", ""))
-    for value in (style.get("background-color", ""), style.get("background", ""),
-                  element.get("bgcolor") or ""):
-        if found := _hex(value):
             return found
     return None
 
 
-def _hex(value: str) -> str | None:
-    """``#rgb``, ``#rrggbb``, ``rgb()`` or a basic name as ``rrggbb``; ``None`` for anything
-    else (transparent, a variable), which then inherits."""
-    value = value.strip().lower()
-    if match := _HEX.search(value):
-        digits = match.group(1)
-        return "".join(c * 2 for c in digits) if len(digits) == 3 else digits
-    if match := _RGB.search(value):
-        alpha = match.group(4)
-        if alpha and (float(alpha.rstrip("%")) / (100 if alpha.endswith("%") else 1)) < 1:
-            return None  # translucent: what shows depends on what is under it
-        return "".join(f"{min(int(match.group(i)), 255):02x}" for i in (1, 2, 3))
-    return _NAMED.get(value.split()[0]) if value else None
+def _colour_of(element: HtmlElement) -> contrast.RGB | None:
+    style = _declarations(element.get("style", ""))
+    return contrast.parse(style.get("color", "")) or contrast.parse(element.get("color") or "")
 
 
-def _ratio(first: str, second: str) -> float:
-    lighter, darker = sorted((_luminance(first), _luminance(second)), reverse=True)
-    return (lighter + 0.05) / (darker + 0.05)
-
-
-def _luminance(colour: str) -> float:
-    def channel(hex_pair: str) -> float:
-        value = int(hex_pair, 16) / 255
-        return value / 12.92 if value <= 0.03928 else ((value + 0.055) / 1.055) ** 2.4
-    r, g, b = (channel(colour[i:i + 2]) for i in (0, 2, 4))
-    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+def _background_of(element: HtmlElement) -> contrast.RGB | None:
+    style = _declarations(element.get("style", ""))
+    for value in (style.get("background-color", ""), style.get("background", ""),
+                  element.get("bgcolor") or ""):
+        if found := contrast.parse(value):
+            return found
+    return None
 
 
 def _owner(row: HtmlElement) -> HtmlElement | None:

@@ -2,8 +2,9 @@
 
 An export page (Space tools > Export > HTML) holds the title as ``Space : Title``, the body in
 ``#main-content``, and an "Attachments" section linking ``attachments/PAGEID/FILE``; its images
-are files beside it. Links to other exported pages (``Title_123.html``) become links to the
-site when one is configured.
+are files beside it. Links to other exported pages (``Title_123.html``) and to attachments
+(``attachments/123/456.pdf``, named in ``data-linked-resource-default-alias``) become links to
+the site when one is configured.
 """
 
 from __future__ import annotations
@@ -13,16 +14,17 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import quote, unquote, urljoin, urlsplit
 
 from mailpage_cli.errors import UsageError
 from mailpage_cli.models import Page, Resource
 
 if TYPE_CHECKING:
-    from bs4 import BeautifulSoup
+    from bs4 import BeautifulSoup, Tag
 
 MAX_FILE = 50_000_000  # an export page or image larger than this is not a page
 _PAGE_FILE = re.compile(r"_(\d+)\.html?$")
+_ATTACHMENT = re.compile(r"attachments/(\d+)/([^/?#]+)")
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,15 @@ def _page_id(path: Path, soup: BeautifulSoup) -> str | None:
     return None
 
 
+def _attachment_name(link: Tag, match: re.Match[str]) -> str | None:
+    """The name an exported attachment has on the site: exports name the file by its id
+    (``456.pdf``) and keep the name in the link."""
+    if alias := str(link.get("data-linked-resource-default-alias") or "").strip():
+        return alias
+    name = unquote(match[2])
+    return None if name.partition(".")[0].isdigit() else name
+
+
 def load(path: Path, site_url: str | None) -> ExportPage:
     """Parse the export page; ``site_url`` (if configured) makes its page links absolute."""
     from bs4 import BeautifulSoup  # noqa: PLC0415 - slow to load, and only exports need it here
@@ -73,6 +84,8 @@ def load(path: Path, site_url: str | None) -> ExportPage:
             link["href"] = f"{site}/pages/viewpage.action?pageId={match[1]}"
         elif href.startswith("/"):
             link["href"] = urljoin(f"{site}/", href)
+        elif (match := _ATTACHMENT.fullmatch(href)) and (name := _attachment_name(link, match)):
+            link["href"] = f"{site}/download/attachments/{match[1]}/{quote(name, safe='')}"
     attachments = tuple(
         (link.get_text().strip() or unquote(Path(str(link["href"])).name), str(link["href"]))
         for link in soup.select('.pageSection a[href^="attachments/"]')

@@ -337,12 +337,15 @@ class Run:
 
     def _image(self, src: str, export: localexport.ExportPage | None,
                options: SendOptions) -> Resource | None:
-        """An image's bytes; ``None`` leaves it linked (external) or out (missing)."""
+        """An image's bytes, typed by their content; ``None`` leaves it linked (external) or
+        out (missing, or not a picture mail clients show)."""
         found = self._fetch_image(src, export, options)
-        if found is not None and not found.content_type.startswith("image/"):
-            self.warn(f"{found.filename} is not an image ({found.content_type}); left out")
+        if found is None:
             return None
-        return found
+        image, problem = render.typed(found)
+        if problem:
+            self.warn(problem)
+        return image
 
     def _fetch_image(self, src: str, export: localexport.ExportPage | None,
                      options: SendOptions) -> Resource | None:

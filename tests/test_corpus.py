@@ -20,7 +20,14 @@ from bs4 import BeautifulSoup
 
 from tests.conftest import ROOT, run
 from tests.support import judges
-from tests.support.confluence_server import Attachment, FakeConfluence, Page, Site, User
+from tests.support.confluence_server import (
+    Attachment,
+    FakeConfluence,
+    Page,
+    Site,
+    StaticFile,
+    User,
+)
 
 CORPUS = ROOT / "tests" / "data" / "corpus"
 INDEX: list[dict[str, Any]] = json.loads((CORPUS / "index.json").read_text())
@@ -54,11 +61,21 @@ def attachment(entry: dict[str, Any], seed: int) -> Attachment:
         "image/") else entry["media_type"], data, entry.get("id", ""))
 
 
+def previews(entry: dict[str, Any]) -> dict[str, StaticFile]:
+    """The preview Confluence draws of a file (a PDF's first page): a picture served under
+    the file's own name, as ``/download/thumbnails/`` serves it."""
+    return {f"/download/thumbnails/{entry['id']}/{a['filename']}": StaticFile(
+                "image/png", png(a["thumbnail"]["width"], a["thumbnail"]["height"], n))
+            for n, a in enumerate(entry["attachments"]) if "thumbnail" in a}
+
+
 def site(deployment: str) -> Site:
     pages = []
+    files: dict[str, StaticFile] = {}
     for entry in INDEX:
         if entry["deployment"] != deployment:
             continue
+        files |= previews(entry)
         html = (CORPUS / entry["file"]).read_text(encoding="utf-8")
         pages.append(Page(
             entry["id"], entry["title"], space_key=entry["space_key"],
@@ -67,7 +84,7 @@ def site(deployment: str) -> Site:
             attachments=[attachment(a, n) for n, a in enumerate(entry["attachments"])],
         ))
     context = "/wiki" if deployment == "cloud" else "/confluence"
-    return Site(deployment, context, me=ME, pages=pages)
+    return Site(deployment, context, me=ME, pages=pages, files=files)
 
 
 @pytest.fixture(scope="module")

@@ -4,13 +4,14 @@ made to break it, and mailpage's own mail passing its own lint on the whole corp
 from __future__ import annotations
 
 import json
+import re
 import struct
 import zlib
 from pathlib import Path
 
 import pytest
 
-from mailpage_cli import lint
+from mailpage_cli import contrast, lint
 from mailpage_cli.models import InlineImage, RenderedPage, Resource
 from tests.conftest import EXAMPLE, ROOT, run
 
@@ -104,7 +105,8 @@ def test_css_that_outlook_ignores_without_a_fallback_is_a_warning() -> None:
 def test_lint_command_exits_8_on_errors_and_prints_json(tmp_path: Path) -> None:
     page = tmp_path / "page_1.html"
     page.write_text('<html><head><title>Bad</title></head><body><div id="main-content">'
-                    '<p style="color:#aaaaaa">pale text</p></div></body></html>')
+                    '<p style="background-color:#333333;color:#555555">dim on dark</p>'
+                    '</div></body></html>')
     result = run("lint", str(page), "--json")
     assert result.exit_code == 8, result.stderr
     report = json.loads(result.stdout)
@@ -115,7 +117,8 @@ def test_lint_command_exits_8_on_errors_and_prints_json(tmp_path: Path) -> None:
 def test_send_and_preview_carry_the_lint_findings_as_warnings(tmp_path: Path) -> None:
     page = tmp_path / "page_1.html"
     page.write_text('<html><head><title>Bad</title></head><body><div id="main-content">'
-                    '<p style="color:#aaaaaa">pale text</p></div></body></html>')
+                    '<p style="background-color:#333333;color:#555555">dim on dark</p>'
+                    '</div></body></html>')
     result = run("send", str(page), "--to", "a@example.com", "--dry-run", "--json")
     assert result.exit_code == 0, result.stderr
     assert any(w.startswith("contrast:") for w in json.loads(result.stdout)["warnings"])
@@ -127,3 +130,23 @@ def test_mailpages_own_mail_passes_its_own_lint(page: Path) -> None:
     report = json.loads(result.stdout)
     assert result.exit_code == 0, report
     assert report["errors"] == 0
+
+
+def test_pale_text_colours_are_darkened_until_they_pass(tmp_path: Path) -> None:
+    page = tmp_path / "page_1.html"
+    page.write_text('<html><head><title>Palette</title></head><body><div id="main-content">'
+                    '<p><span style="color: #ff5630">mandatory</span> and'
+                    ' <span style="color: rgb(54, 179, 126)">done</span></p></div></body></html>')
+    assert run("lint", str(page)).exit_code == 0
+    html = run("preview", str(page), "--html", "-").stdout
+    assert "#ff5630" not in html and "54, 179, 126" not in html
+    shades = re.findall(r'style="[^"]*?(?<![-\w])color: ?(#[0-9a-f]{6})', html)
+    assert shades and all(contrast.ratio(contrast.parse(s) or contrast.WHITE,
+                                         contrast.WHITE) >= 4.5 for s in shades)
+
+
+def test_a_readable_shade_keeps_its_hue() -> None:
+    red = contrast.readable((255, 86, 48))
+    assert contrast.ratio(red, contrast.WHITE) >= 4.5
+    assert red[0] > red[1] and red[0] > red[2]  # still red
+    assert contrast.readable((23, 43, 77)) == (23, 43, 77)  # already readable

@@ -38,7 +38,7 @@ def test_help_imports_no_heavy_library() -> None:
         "try:\n    runpy.run_module('mailpage_cli', run_name='__main__')\n"
         "except SystemExit:\n    pass\n"
         "heavy = ['atlassian', 'requests', 'css_inline', 'nh3', 'markdownify', 'keyring', 'bs4',"
-        " 'mailpage_cli.render', 'mailpage_cli.pipeline']\n"
+        " 'PIL', 'mailpage_cli.render', 'mailpage_cli.pipeline']\n"
         "print('HEAVY=' + ','.join(m for m in heavy if m in sys.modules))"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,

@@ -24,24 +24,27 @@ from mailpage_cli.render import (
     colours,
     emoticons,
     expand,
+    files,
     images,
     jira,
     layouts,
+    lists,
     nesting,
     panels,
     people,
     placeholders,
+    scaling,
     status,
     tables,
     tasks,
 )
-from mailpage_cli.render.images import content_id
+from mailpage_cli.render.images import content_id, typed
 from mailpage_cli.render.sanitize import LINK_SCHEMES, sanitize
 from mailpage_cli.render.styles import DARK_CSS, MAIL_CSS
 from mailpage_cli.render.text import text_alternative
 from mailpage_cli.render.tree import Element, find, parse, remove, serialize, unwrap
 
-__all__ = ["PreparedPage", "content_id", "finish", "note_html", "prepare", "sanitize"]
+__all__ = ["PreparedPage", "content_id", "finish", "note_html", "prepare", "sanitize", "typed"]
 
 
 
@@ -100,19 +103,21 @@ def prepare(page: Page) -> PreparedPage:
     page = replace(page, title=clean_text(page.title))
     root = parse(sanitize(page.html))
     flattened = nesting.flatten(root)
-    colours.render(root)
+    colours.render(root, colours.page_rules(page.html))  # sanitize drops the <style> rules
     emoticons.render(root)
     people.render(root)
+    files.render(root, page)  # before _links: the file links are links
     warnings = _links(root, page)
     tasks.render(root)
+    jira.render(root)  # first: status would take its placeholder lozenge for a real one
     status.render(root)
-    jira.render(root)
     code.render(root)
     panels.render(root)
     expand.render(root)
     layouts.render(root)
     placeholders.render(root, page)
     tables.render(root)
+    lists.render(root)
     if flattened:
         warnings.append(f"the page nests its markup more than {nesting.MAX_DEPTH} levels deep;"
                         " the deepest parts are kept as plain text")
@@ -213,7 +218,10 @@ def finish(
     text = text_alternative(prepared.root, title=page.title, meta=_meta_line(page), note=note,
                             url=page.url, sent_by=_sent_by(sender))
     boxes.to_tables(prepared.root)
-    inline, missing = images.embed(prepared.root, image_data, cid_domain)
+    fitted = scaling.fit(prepared.root, image_data)
+    if fitted.warning:
+        prepared.warnings.append(fitted.warning)
+    inline, missing = images.embed(prepared.root, fitted.images, cid_domain)
     if missing:
         prepared.warnings.append(f"{missing} image(s) could not be found and were left out")
     html = css_inline.inline(

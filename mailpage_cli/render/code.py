@@ -1,4 +1,6 @@
-"""Code blocks: monospace, whitespace kept, long lines wrapping, the title on top."""
+"""Code blocks: monospace, whitespace kept, long lines wrapping, the title on top. Exports
+often drop the macro's name and keep only its markup (``div.code.panel`` around
+``pre.syntaxhighlighter-pre``; ``div.preformatted.panel`` for noformat): those count too."""
 
 from __future__ import annotations
 
@@ -15,9 +17,15 @@ def _language(pre: Element) -> str:
     return ""
 
 
+def _is_code(div: Element) -> bool:
+    if div.get("data-macro-name") is not None:
+        return div.get("data-macro-name") in ("code", "noformat")
+    names = classes(div)
+    return "panel" in names and ("code" in names or "preformatted" in names)
+
+
 def render(root: Element) -> None:
-    macros = [div for div in root.iter("div")
-              if div.get("data-macro-name") in ("code", "noformat")]
+    macros = [div for div in root.iter("div") if _is_code(div)]
     for macro in macros:
         pre = next(macro.iter("pre"), None)
         if pre is None:

@@ -1,4 +1,6 @@
-"""Info, note, warning, tip and Cloud ``panel`` macros -> boxes in their colours."""
+"""Info, note, warning, tip and Cloud ``panel`` macros -> boxes in their colours. Confluence
+5.x wrote the first four as AUI messages (``aui-message hint|warning|problem|success``, an
+``aui-icon`` reading "Icon", a ``message-content`` body): the same boxes."""
 
 from __future__ import annotations
 
@@ -14,8 +16,12 @@ _KINDS = {
     "confluence-information-macro-warning": "warning",
     "confluence-information-macro-tip": "tip",
 }
+# AUI message types -> the macro that wrote them (5.x: note is "warning", warning "problem").
+_AUI_KINDS = {"hint": "info", "info": "info", "success": "tip", "warning": "note",
+              "problem": "warning", "error": "warning", "note": "note"}
 _CANDIDATES = ("descendant::div[@data-macro-name or contains(@class, 'panel')"
-               " or contains(@class, 'confluence-information-macro')]")
+               " or contains(@class, 'confluence-information-macro')"
+               " or contains(@class, 'aui-message')]")
 
 
 def _kind(element: Element) -> str | None:
@@ -25,6 +31,9 @@ def _kind(element: Element) -> str | None:
             return kind
     if "confluence-information-macro" in names:
         return "info"
+    if "aui-message" in names:
+        types = (n.removeprefix("aui-message-") for n in names)  # AUI 5.8+: aui-message-info
+        return next((_AUI_KINDS[t] for t in types if t in _AUI_KINDS), "info")
     name = str(element.get("data-macro-name") or "")
     if name in ("info", "note", "warning", "tip"):
         return name
@@ -35,7 +44,7 @@ def _kind(element: Element) -> str | None:
 
 _TITLES = {"panelHeader", "confluence-information-macro-title"}
 _ICONS = {"confluence-information-macro-icon", "panelIcon"}
-_BODIES = {"confluence-information-macro-body", "panelContent"}
+_BODIES = {"confluence-information-macro-body", "panelContent", "message-content"}
 
 
 @dataclass
@@ -53,7 +62,8 @@ def _parts(element: Element) -> _Parts:
         names = classes(inner)
         if not names:
             continue
-        if _ICONS.intersection(names):
+        if _ICONS.intersection(names) or ("aui-icon" in names
+                                          and inner.getparent() is element):
             parts.icons.append(inner)
         elif parts.body is None and _BODIES.intersection(names):
             parts.body = inner

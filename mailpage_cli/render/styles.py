@@ -28,6 +28,9 @@ MUTED_TEXT = "#5e6c84"
 LINK = "#0052cc"
 CODE = Colours("#f4f5f7", "#172b4d", "#dfe1e6")
 HEADER_CELL = Colours("#f4f5f7", "#172b4d", "#c1c7d0")
+# A blockquote's left rule: inlined, border and padding on the element itself are what Word
+# (Outlook) draws as a paragraph border and what Gmail keeps.
+QUOTE_RULE = "#c1c7d0"
 PANELS = {
     "info": Colours("#deebff", "#172b4d", "#0052cc"),
     "note": Colours("#fffae6", "#172b4d", "#ff991f"),
@@ -94,6 +97,7 @@ def _dark_rules() -> str:
   .mp-page th, .mp-page .mp-th {{ background-color: {d['header-cell'].background} !important;
     color: {d['header-cell'].text} !important; }}
   .mp-page th, .mp-page td {{ border-color: {d['page'].accent} !important; }}
+  blockquote {{ border-left-color: {d['panel'].accent} !important; }}
   a {{ color: {d['link'].text} !important; }}
   .mp-meta, .mp-footer {{ color: #9fadbc !important; }}
   .mp-mention {{ background-color: #2c333a !important; color: {d['link'].text} !important; }}
@@ -152,6 +156,8 @@ pre code {{ font-size: 12px; }}
 .mp-jira a {{ font-weight: bold; }}
 .mp-placeholder a {{ font-weight: bold; }}
 .mp-column {{ margin: 0 0 12px 0; }}
+blockquote {{ margin: 8px 0 8px 4px; padding: 0 0 0 12px; border-left: 3px solid {QUOTE_RULE}; }}
+blockquote p {{ margin: 4px 0; }}
 """
 
 DARK_CSS = _dark_rules()
