@@ -133,3 +133,18 @@ def test_markup_nested_past_the_source_limit_loses_its_tags_not_its_text() -> No
     assert any("nests its markup" in w for w in prepared.warnings)
     normal = "<table><tr><td><p>a<br/>b<img src='x.png'/></p></td></tr></table>"
     assert shallow(normal) is normal
+
+
+def test_every_image_left_out_gets_the_same_mark_apart_from_the_next() -> None:
+    out = rendered('<p><img src="a.png" alt="Chart"><img src="attachments/1/b%20c.png">'
+                   '<img src="d.png" alt="Diagram"></p>', images={})
+    assert "[image: Chart] [image: b c.png] [image: Diagram]" in " ".join(out.html.split())
+    assert "[image: b c.png]" in out.text
+
+
+def test_a_table_of_contents_inside_a_heading_follows_it_in_the_html_too() -> None:
+    out = rendered('<h2>Contents<ul><li><a href="#one">One</a></li><li>Two</li></ul></h2>'
+                   "<p>Body</p>")
+    heading = re.search(r"<h2[^>]*>(.*?)</h2>", out.html, re.DOTALL)
+    assert heading and "Contents" in heading[1] and "<li" not in heading[1]
+    assert out.html.index("</h2>") < out.html.index(">One<")

@@ -41,7 +41,7 @@ from mailpage_cli.render import (
 from mailpage_cli.render.images import content_id, typed
 from mailpage_cli.render.sanitize import LINK_SCHEMES, sanitize
 from mailpage_cli.render.styles import DARK_CSS, MAIL_CSS
-from mailpage_cli.render.text import text_alternative
+from mailpage_cli.render.text import lift_out_of_headings, text_alternative
 from mailpage_cli.render.tree import Element, find, parse, remove, serialize, unwrap
 
 __all__ = ["PreparedPage", "content_id", "finish", "note_html", "prepare", "sanitize", "typed"]
@@ -116,6 +116,7 @@ def prepare(page: Page) -> PreparedPage:
     expand.render(root)
     layouts.render(root)
     placeholders.render(root, page)
+    lift_out_of_headings(root)  # a table of contents in an <h2> follows it, not bold and large
     tables.render(root)
     lists.render(root)
     if flattened:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from urllib.parse import urlsplit
+from pathlib import PurePosixPath
+from urllib.parse import unquote, urlsplit
 
 from mailpage_cli.models import InlineImage, Resource
 from mailpage_cli.render.tree import Element, find, new, remove, replace, replace_with_text
@@ -120,8 +121,11 @@ def pixels(value: object) -> int | None:
 
 
 def alt_text(img: Element) -> str:
+    """``[image: ALT]``, else ``[image: FILE NAME]``: a reader knows what is not shown."""
     alt = " ".join(str(img.get("alt") or "").split())
-    return f"[image: {alt}]" if alt else "[image]"
+    src = urlsplit(str(img.get("src") or ""))
+    name = "" if src.scheme == "cid" else unquote(PurePosixPath(src.path).name)
+    return f"[image: {alt or name}]" if alt or name else "[image]"
 
 
 def embed(root: Element, images: dict[str, Resource | None],
@@ -141,9 +145,9 @@ def embed(root: Element, images: dict[str, Resource | None],
             _drop_preview(img)  # the file's name and link, beside it, say it all
         elif urlsplit(src).scheme in ("http", "https"):
             replace(img, new("a", alt_text(img), href=src))
-        else:
+        else:  # the same mark for every image left out, apart from the next one
             missing += 1
-            replace_with_text(img, alt_text(img) if img.get("alt") else "")
+            replace_with_text(img, f" {alt_text(img)} ")
         img.attrib.pop(PREVIEW, None)
     return tuple(embedded.values()), missing
 

@@ -243,7 +243,7 @@ def _simplified(root: Element) -> Element:
     only what it must walk."""
     page = copy.deepcopy(root)
     for img in list(page.iter("img")):
-        replace_with_text(img, alt_text(img))
+        replace_with_text(img, f" {alt_text(img)} ")  # never glued to its neighbours
     for status in [s for s in page.iter("span") if s.get("data-status")]:
         replace_with_text(status, f"[{status.get('data-status')}]")
     for pre in list(page.iter("pre")):
@@ -252,7 +252,7 @@ def _simplified(root: Element) -> Element:
     etree.strip_tags(page, *_PLAIN_TAGS, "colgroup", "col")
     for div in [d for d in page.iterdescendants("div") if d.get("data-mp-box") in (None, "code")]:
         _unwrap_div(div)
-    _lift_out_of_headings(page)
+    lift_out_of_headings(page)
     _write_leaves(page)
     _write_blocks(page)
     # Tables last, innermost first, so that their cells hold Markdown: lists stay lists.
@@ -289,7 +289,7 @@ def _unwrap_div(div: Element) -> None:
     unwrap(div)
 
 
-def _lift_out_of_headings(page: Element) -> None:
+def lift_out_of_headings(page: Element) -> None:
     """Lists, tables and boxes inside a heading (old pages put their table of contents in an
     ``<h2>``) follow it instead: a heading is one short line. Paragraphs in it are words."""
     for heading in [h for h in page.iter(*_HEADINGS) if any(c.tag in _BLOCKS for c in h)]:
