@@ -125,6 +125,7 @@ def alt_text(img: Element) -> str:
     alt = " ".join(str(img.get("alt") or "").split())
     src = urlsplit(str(img.get("src") or ""))
     name = "" if src.scheme == "cid" else unquote(PurePosixPath(src.path).name)
+    name = "".join(c for c in name if c.isprintable())  # no escape reaches a terminal
     return f"[image: {alt or name}]" if alt or name else "[image]"
 
 
