@@ -515,13 +515,14 @@ def set_site(
                              {f"confluence.{k}": v for k, v in changes.items() if v})
     config = resolved.confluence
     token = _read_secret(app, credentials.CONFLUENCE_TOKEN, token_stdin)
-    site, gateway, cloud_id = pipeline.reach_site(resolved, token, api_gateway, app.output)
-    changes |= {"api_gateway": gateway, "cloud_id": cloud_id}
+    site = pipeline.reach_site(resolved, token, api_gateway, app.output)
+    changes |= {"api_gateway": site.gateway or None, "cloud_id": site.cloud_id or None}
     destination = credentials.site_destination(site.url, app.profile, site.api)
     if token:
         credentials.store(credentials.CONFLUENCE_TOKEN, app.profile, token, destination)
     settings.update(app.config_path, app.profile, "confluence", changes, replace=True)
-    through = f", through the API gateway {gateway} (cloud id {cloud_id})" if gateway else ""
+    through = (f", through the API gateway {site.gateway} (cloud id {site.cloud_id})"
+               if site.gateway else "")
     app.output.summary(f"Confluence site saved in {app.config_path} (profile {app.profile}):"
                        f" {config.deployment}, {config.auth} auth{through}.")
     if token:

@@ -90,7 +90,7 @@ KINDS = {kind.name: kind for kind in (SMTP_PASSWORD, SMTP_CLIENT_SECRET, SMTP_RE
 
 def directory_destination(api: str, org_id: str, profile: str) -> Destination:
     return Destination(f"{api.rstrip('/')}/admin orgs/{org_id}",
-                       f"{_mailpage(profile)} config set-directory {org_id} --key-stdin")
+                       f"{mailpage_command(profile)} config set-directory {org_id} --key-stdin")
 
 Prompt = Callable[[str], str]
 
@@ -109,18 +109,19 @@ def site_destination(url: str, profile: str, api: str = "") -> Destination:
     port = parts.port or {"https": 443, "http": 80}.get(parts.scheme.lower(), 0)
     where = (f"{parts.scheme.lower()}://{(parts.hostname or '').lower()}:{port}"
              f"{parts.path.rstrip('/')}")
-    return Destination(where, f"{_mailpage(profile)} config set-site {url} --token-stdin")
+    return Destination(where, f"{mailpage_command(profile)} config set-site {url} --token-stdin")
 
 
 def smtp_destination(host: str, port: int | None, security: str, username: str,
                      profile: str) -> Destination:
     where = f"smtp://{host.lower()}:{port or 'default'} as {username}"
     flags = f" --port {port}" if port else ""
-    return Destination(where, f"{_mailpage(profile)} config set-smtp --host {host}{flags}"
+    return Destination(where, f"{mailpage_command(profile)} config set-smtp --host {host}{flags}"
                               f" --security {security} --username {username} --password-stdin")
 
 
-def _mailpage(profile: str) -> str:
+def mailpage_command(profile: str) -> str:
+    """``mailpage`` as a fix must be typed for ``profile``."""
     return "mailpage" if profile == "default" else f"mailpage --profile {profile}"
 
 

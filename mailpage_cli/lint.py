@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import binascii
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -23,6 +22,8 @@ from typing import TYPE_CHECKING
 
 from mailpage_cli import contrast
 from mailpage_cli.models import RenderedPage
+from mailpage_cli.render.colours import declarations
+from mailpage_cli.render.images import dimensions, pixels
 
 if TYPE_CHECKING:
     from lxml.html import HtmlElement
@@ -58,7 +59,7 @@ def check(rendered: RenderedPage) -> list[Finding]:
     from lxml import html as lxml_html  # noqa: PLC0415 - lint and send load it anyway
 
     root = lxml_html.document_fromstring(rendered.html)
-    sizes = {image.cid: _pixel_size(image.image.data) for image in rendered.images}
+    sizes = {image.cid: dimensions(image.image.data) for image in rendered.images}
     findings = [*_clipping(rendered.html), *_language(root), *_images(root, sizes),
                 *_layout_tables(root), *_contrast(root), *_css(root)]
     return sorted(findings, key=lambda f: f.severity != "error")
@@ -92,9 +93,9 @@ def _images(root: HtmlElement, sizes: dict[str, tuple[int, int] | None]) -> list
             found.append(Finding("error", "img-alt",
                                  f"an image ({_short(name)}) has no alt text"))
         size = sizes.get(name)
-        height = _number(image.get("height"))
+        height = pixels(image.get("height"))
         if height is None and size:
-            width = _number(image.get("width"))
+            width = pixels(image.get("width"))
             height = round(size[1] * width / size[0]) if width and size[0] else size[1]
         if height and height > OUTLOOK_PAGE:
             found.append(Finding("warning", "tall-image",
@@ -145,7 +146,7 @@ def _css(root: HtmlElement) -> list[Finding]:
     for element in root.iter():
         if not isinstance(element.tag, str) or not element.get("style"):
             continue
-        style = _declarations(element.get("style", ""))
+        style = declarations(element.get("style", ""))
         for prop, value in style.items():
             if prop in DECORATIVE or _has_fallback(element, prop, value, style):
                 continue
@@ -184,15 +185,6 @@ def _feature(prop: str, value: str) -> str:
     return prop
 
 
-def _declarations(style: str) -> dict[str, str]:
-    found = {}
-    for part in style.split(";"):
-        prop, colon, value = part.partition(":")
-        if colon and prop.strip():
-            found[prop.strip().lower()] = value.strip()
-    return found
-
-
 def _inherited(element: HtmlElement,
                read: Callable[[HtmlElement], contrast.RGB | None]) -> contrast.RGB | None:
     for node in (element, *element.iterancestors()):
@@ -202,12 +194,12 @@ def _inherited(element: HtmlElement,
 
 
 def _colour_of(element: HtmlElement) -> contrast.RGB | None:
-    style = _declarations(element.get("style", ""))
+    style = declarations(element.get("style", ""))
     return contrast.parse(style.get("color", "")) or contrast.parse(element.get("color") or "")
 
 
 def _background_of(element: HtmlElement) -> contrast.RGB | None:
-    style = _declarations(element.get("style", ""))
+    style = declarations(element.get("style", ""))
     for value in (style.get("background-color", ""), style.get("background", ""),
                   element.get("bgcolor") or ""):
         if found := contrast.parse(value):
@@ -217,30 +209,6 @@ def _background_of(element: HtmlElement) -> contrast.RGB | None:
 
 def _owner(row: HtmlElement) -> HtmlElement | None:
     return next((a for a in row.iterancestors() if a.tag == "table"), None)
-
-
-def _number(value: str | None) -> int | None:
-    digits = re.match(r"\s*(\d+)\s*(px)?\s*$", value or "")
-    return int(digits.group(1)) if digits else None
-
-
-def _pixel_size(data: bytes) -> tuple[int, int] | None:
-    """Width and height from a PNG, GIF or JPEG header (no image library needed)."""
-    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:
-        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
-    if data[:6] in (b"GIF87a", b"GIF89a"):
-        return int.from_bytes(data[6:8], "little"), int.from_bytes(data[8:10], "little")
-    if data[:2] == b"\xff\xd8":
-        index = 2
-        while index + 9 < len(data):
-            if data[index] != 0xFF:
-                return None
-            marker, length = data[index + 1], int.from_bytes(data[index + 2:index + 4], "big")
-            if marker in (0xC0, 0xC1, 0xC2):
-                return (int.from_bytes(data[index + 7:index + 9], "big"),
-                        int.from_bytes(data[index + 5:index + 7], "big"))
-            index += 2 + length
-    return None
 
 
 def _short(name: str) -> str:

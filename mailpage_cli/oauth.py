@@ -71,16 +71,12 @@ class Client:
 
     def secret_destination(self) -> Destination:
         return Destination(f"oauth2 {self.issuer} client {self.client_id}",
-                           f"{_mailpage(self.profile)} config set-smtp ... --auth oauth2"
-                           " --client-secret-stdin")
+                           f"{credentials.mailpage_command(self.profile)} config set-smtp ..."
+                           " --auth oauth2 --client-secret-stdin")
 
     def token_destination(self) -> Destination:
         return Destination(f"oauth2 {self.issuer} client {self.client_id} as {self.username}",
-                           f"{_mailpage(self.profile)} config login smtp")
-
-
-def _mailpage(profile: str) -> str:
-    return "mailpage" if profile == "default" else f"mailpage --profile {profile}"
+                           f"{credentials.mailpage_command(self.profile)} config login smtp")
 
 
 def read_client_json(text: str) -> dict[str, Any] | None:

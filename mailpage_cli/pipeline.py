@@ -206,7 +206,7 @@ class Run:
     @cached_property
     def confluence(self) -> confluence.Client:
         config = self.settings.confluence
-        gateway, cloud_id = _gateway(self.settings), config.cloud_id
+        gateway, cloud_id = _gateway(config.api_gateway, config.auth), config.cloud_id
         if gateway and not cloud_id and config.url:
             cloud_id = confluence.cloud_id_of(config.url, self.public)
         site = confluence.make_site(config.url, config.deployment, config.auth, config.user,
@@ -714,28 +714,26 @@ def check(settings: Settings, env: Mapping[str, str], ui: Conversation) -> list[
 
 
 def reach_site(settings: Settings, token: credentials.Secret | None, gateway: str | None,
-               ui: Conversation) -> tuple[confluence.Site, str | None, str | None]:
-    """The site as ``set-site`` keeps it, with the gateway and cloud id it is reached
-    through: the gateway when asked (``gateway``), or when the site refuses the token and
-    the gateway takes it (a scoped token, a service account's)."""
+               ui: Conversation) -> confluence.Site:
+    """The site as ``set-site`` keeps it: through a gateway when asked (``gateway``), or when
+    the site refuses the token and Atlassian's gateway takes it (a scoped token, a service
+    account's)."""
     config = settings.confluence
     site = confluence.make_site(config.url, config.deployment, config.auth, config.user)
-    gateway = gateway or _gateway(settings)
-    if gateway is None and token is not None and site.cloud:
+    if gateway := _gateway(gateway, config.auth):  # the flag's: set-site replaces the file's
+        return _through(site, gateway)
+    if token is not None and site.cloud:
         with ui.step("check the token"):
-            if _takes(site, token) is False and _takes(_through(site, confluence.GATEWAY),
-                                                       token):
-                gateway = confluence.GATEWAY
-    if not gateway:
-        return site, None, None
-    through = _through(site, gateway)
-    return through, gateway, through.cloud_id
+            if _takes(site, token) is False:
+                through = _through(site, confluence.GATEWAY)
+                if _takes(through, token):
+                    return through
+    return site
 
 
-def _gateway(settings: Settings) -> str | None:
-    """The gateway the settings name; service accounts' OAuth2 reaches only Atlassian's."""
-    config = settings.confluence
-    return config.api_gateway or (confluence.GATEWAY if config.auth == "oauth2" else None)
+def _gateway(named: str | None, auth: str) -> str | None:
+    """The gateway ``named``; service accounts' OAuth2 reaches only Atlassian's."""
+    return named or (confluence.GATEWAY if auth == "oauth2" else None)
 
 
 def _through(site: confluence.Site, gateway: str) -> confluence.Site:

@@ -19,7 +19,8 @@ _OPEN = re.compile("<style", re.IGNORECASE)
 _CLOSE = re.compile("</style", re.IGNORECASE)
 
 
-def _declarations(style: str) -> dict[str, str]:
+def declarations(style: str) -> dict[str, str]:
+    """A ``style`` attribute's properties (lower case) and values; the first one counts."""
     found: dict[str, str] = {}
     for declaration in style.split(";"):
         name, colon, value = declaration.partition(":")
@@ -29,7 +30,7 @@ def _declarations(style: str) -> dict[str, str]:
 
 
 def _declares(style: str, prop: str) -> bool:
-    return prop in _declarations(style)
+    return prop in declarations(style)
 
 
 def _style_sheets(html: str) -> list[str]:
@@ -54,7 +55,7 @@ def page_rules(html: str) -> dict[str, dict[str, str]]:
         for rule in sheet.split("}"):  # a split, not a regex: linear on any input
             selectors, _, body = rule.partition("{")
             colours = {prop: value.removesuffix("!important").strip()
-                       for prop, value in _declarations(body).items() if prop in _PROPERTIES}
+                       for prop, value in declarations(body).items() if prop in _PROPERTIES}
             colours = {p: v for p, v in colours.items() if COLOUR.fullmatch(v)}
             if not colours:
                 continue
@@ -90,12 +91,12 @@ def _readable(root: Element) -> None:
     """Cloud's palette (#ff5630 red, #36b37e green, #ffc400 yellow) is below WCAG's 4.5:1 on
     white: such a colour is darkened, its hue kept, just enough to be read."""
     for element in find(root, "descendant-or-self::*[contains(@style, 'color')]"):
-        declared = _declarations(str(element.get("style")))
+        declared = declarations(str(element.get("style")))
         colour = contrast.parse(declared.get("color", ""))
         if colour is None:
             continue
         background = next((found for node in (element, *element.iterancestors())
-                           if (found := contrast.parse(_declarations(
+                           if (found := contrast.parse(declarations(
                                str(node.get("style") or "")).get("background-color", "")))),
                           contrast.WHITE)
         fixed = contrast.readable(colour, background)
