@@ -16,6 +16,7 @@ from click.testing import CliRunner, Result
 from mailpage_cli.cli import cli
 from tests.support import smtp
 from tests.support.confluence_server import FakeConfluence
+from tests.support.idp import IdentityProvider
 from tests.support.keyrings import MemoryKeyring
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,6 +106,26 @@ def ssl_server(ca: trustme.CA) -> Iterator[smtp.SmtpServer]:
 def plain_server() -> Iterator[smtp.SmtpServer]:
     """Plaintext, and careless: it offers AUTH without TLS."""
     server = smtp.start("none", auth=True)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def idp(ca: trustme.CA, ca_file: Path, monkeypatch: pytest.MonkeyPatch
+        ) -> Iterator[IdentityProvider]:
+    """A started loopback identity provider (Microsoft and Google) that requests trusts."""
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca_file))
+    for name in ("MSAL_FORCE_REGION", "OAUTHLIB_RELAX_TOKEN_SCOPE", "OAUTHLIB_INSECURE_TRANSPORT"):
+        monkeypatch.delenv(name, raising=False)
+    with IdentityProvider(ca) as provider:
+        yield provider
+
+
+@pytest.fixture
+def oauth_server(ca: trustme.CA, idp: IdentityProvider) -> Iterator[smtp.SmtpServer]:
+    """The STARTTLS server, also taking the bearer tokens ``idp`` issues (XOAUTH2,
+    OAUTHBEARER)."""
+    server = smtp.start("starttls", ca, oauth=idp)
     yield server
     server.stop()
 

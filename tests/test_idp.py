@@ -13,8 +13,7 @@ import smtplib
 import ssl
 import threading
 import webbrowser
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -54,23 +53,11 @@ GOOGLE_SECRET = "GOCSPX-desktop-secret"
 
 
 @pytest.fixture
-def idp(ca: trustme.CA, ca_file: Path, monkeypatch: pytest.MonkeyPatch
-        ) -> Iterator[IdentityProvider]:
-    """A started identity provider that requests (msal, google-auth) trusts."""
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca_file))
-    for name in ("MSAL_FORCE_REGION", "OAUTHLIB_RELAX_TOKEN_SCOPE", "OAUTHLIB_INSECURE_TRANSPORT"):
-        monkeypatch.delenv(name, raising=False)
-    with IdentityProvider(ca) as provider:
-        provider.public_client(PUBLIC_ID)
-        provider.google_client(GOOGLE_ID, GOOGLE_SECRET)
-        yield provider
-
-
-@pytest.fixture
-def oauth_server(ca: trustme.CA, idp: IdentityProvider) -> Iterator[smtp.SmtpServer]:
-    server = smtp.start("starttls", ca, oauth=idp)
-    yield server
-    server.stop()
+def idp(idp: IdentityProvider) -> IdentityProvider:
+    """The shared provider, with this module's public and Google clients."""
+    idp.public_client(PUBLIC_ID)
+    idp.google_client(GOOGLE_ID, GOOGLE_SECRET)
+    return idp
 
 
 def public_app(idp: IdentityProvider) -> msal.PublicClientApplication:

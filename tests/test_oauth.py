@@ -1,6 +1,6 @@
 """OAuth2 sign-in to SMTP: the four flows through the real msal, google-auth and
 google-auth-oauthlib against a loopback identity provider over HTTPS, and the real smtplib
-against an aiosmtpd server that checks each bearer token with that provider."""
+against an aiosmtpd oauth_server that checks each bearer token with that provider."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,21 +33,11 @@ SEND = ("send", str(EXAMPLE), "--to", "bob@example.com")
 
 
 @pytest.fixture
-def idp(ca: trustme.CA, ca_file: Path, monkeypatch: pytest.MonkeyPatch
-        ) -> Iterator[IdentityProvider]:
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca_file))  # the provider's private CA
-    provider = IdentityProvider(ca)
-    provider.public_client(CLIENT_ID)
-    provider.google_client(GOOGLE_ID, GOOGLE_SECRET)
-    with provider:
-        yield provider
-
-
-@pytest.fixture
-def server(ca: trustme.CA, idp: IdentityProvider) -> Iterator[smtp.SmtpServer]:
-    started = smtp.start("starttls", ca, oauth=idp)
-    yield started
-    started.stop()
+def idp(idp: IdentityProvider) -> IdentityProvider:
+    """The shared provider, with this module's public and Google clients."""
+    idp.public_client(CLIENT_ID)
+    idp.google_client(GOOGLE_ID, GOOGLE_SECRET)
+    return idp
 
 
 def set_smtp(server: smtp.SmtpServer, ca_file: Path, *args: str, stdin: str | None = None,
@@ -80,9 +69,9 @@ def stored(keyring: MemoryKeyring, account: str) -> str:
 
 
 def test_device_code_sign_in_then_sends_with_xoauth2_in_two_steps(
-    idp: IdentityProvider, server: smtp.SmtpServer, ca_file: Path, isolated: MemoryKeyring,
+    idp: IdentityProvider, oauth_server: smtp.SmtpServer, ca_file: Path, isolated: MemoryKeyring,
 ) -> None:
-    set_smtp(server, ca_file, *microsoft(idp))
+    set_smtp(oauth_server, ca_file, *microsoft(idp))
     idp.auto_approve(MAILBOX)
     login = run("config", "login", "smtp")
     assert login.exit_code == 0, login.stderr
@@ -93,15 +82,15 @@ def test_device_code_sign_in_then_sends_with_xoauth2_in_two_steps(
 
     sent = run(*SEND)
     assert sent.exit_code == 0, sent.stderr
-    assert sent_to(server) == ["bob@example.com"]
-    mechanism, form, _, user = server.recorder.oauth_logins[-1]
+    assert sent_to(oauth_server) == ["bob@example.com"]
+    mechanism, form, _, user = oauth_server.recorder.oauth_logins[-1]
     assert (mechanism, form, user) == ("XOAUTH2", "two-step", MAILBOX)
 
 
 def test_every_use_stores_the_rotated_refresh_token(
-    idp: IdentityProvider, server: smtp.SmtpServer, ca_file: Path, isolated: MemoryKeyring,
+    idp: IdentityProvider, oauth_server: smtp.SmtpServer, ca_file: Path, isolated: MemoryKeyring,
 ) -> None:
-    set_smtp(server, ca_file, *microsoft(idp))
+    set_smtp(oauth_server, ca_file, *microsoft(idp))
     idp.auto_approve(MAILBOX)
     assert run("config", "login", "smtp").exit_code == 0
     first = stored(isolated, "smtp-oauth")
@@ -111,24 +100,24 @@ def test_every_use_stores_the_rotated_refresh_token(
     again = run(*SEND)  # the first is spent: only the stored successor works
     assert again.exit_code == 0, again.stderr
     assert idp.refresh_tokens_used == [first, second]
-    assert len(server.received) == 2
+    assert len(oauth_server.received) == 2
 
 
 def test_an_unattended_run_without_a_sign_in_names_the_login_command(
-    idp: IdentityProvider, server: smtp.SmtpServer, ca_file: Path,
+    idp: IdentityProvider, oauth_server: smtp.SmtpServer, ca_file: Path,
 ) -> None:
-    set_smtp(server, ca_file, *microsoft(idp))
+    set_smtp(oauth_server, ca_file, *microsoft(idp))
     result = run(*SEND, "--json")
     assert result.exit_code == 3
     assert "Not signed in to Microsoft for ann@example.com" in result.stderr
     assert "mailpage config login smtp" in result.stderr
-    assert server.received == []
+    assert oauth_server.received == []
 
 
 def test_an_expired_sign_in_is_exit_4_with_the_reason_and_the_fix(
-    idp: IdentityProvider, server: smtp.SmtpServer, ca_file: Path,
+    idp: IdentityProvider, oauth_server: smtp.SmtpServer, ca_file: Path,
 ) -> None:
-    set_smtp(server, ca_file, *microsoft(idp))
+    set_smtp(oauth_server, ca_file, *microsoft(idp))
     idp.auto_approve(MAILBOX)
     assert run("config", "login", "smtp").exit_code == 0
     idp.fail_next("invalid_grant", "AADSTS700082: The refresh token has expired due to"
@@ -141,15 +130,15 @@ def test_an_expired_sign_in_is_exit_4_with_the_reason_and_the_fix(
     assert "AADSTS700082" in error["error"]
     assert "mailpage config login smtp" in error["error"]
     assert "Trace ID" not in error["error"]  # one line
-    assert server.received == []
+    assert oauth_server.received == []
 
 
 def test_two_cron_runs_at_once_keep_the_rotated_token(
-    idp: IdentityProvider, server: smtp.SmtpServer, ca_file: Path, tmp_path: Path,
+    idp: IdentityProvider, oauth_server: smtp.SmtpServer, ca_file: Path, tmp_path: Path,
 ) -> None:
     """Both redeem the refresh token; without the lock the second would present the spent
     one (invalid_grant), or store an older successor over the newer one."""
-    set_smtp(server, ca_file, *microsoft(idp))
+    set_smtp(oauth_server, ca_file, *microsoft(idp))
     idp.auto_approve(MAILBOX)
     env = {**os.environ, "PYTHONPATH": str(ROOT),
            "PYTHON_KEYRING_BACKEND": "tests.support.keyrings.FileKeyring"}
@@ -164,19 +153,19 @@ def test_two_cron_runs_at_once_keep_the_rotated_token(
     assert len(set(idp.refresh_tokens_used)) == 3  # each run redeemed its predecessor's
     later = run_process("--no-input", *SEND)
     assert later.returncode == 0, later.stderr
-    assert len(server.received) == 4
+    assert len(oauth_server.received) == 4
 
 
 def test_a_3_kb_token_goes_in_two_steps(
-    idp: IdentityProvider, server: smtp.SmtpServer, ca_file: Path,
+    idp: IdentityProvider, oauth_server: smtp.SmtpServer, ca_file: Path,
 ) -> None:
     idp.token_bytes = 3000  # Microsoft's are over 2,500 bytes
-    set_smtp(server, ca_file, *microsoft(idp))
+    set_smtp(oauth_server, ca_file, *microsoft(idp))
     idp.auto_approve(MAILBOX)
     assert run("config", "login", "smtp").exit_code == 0
     result = run(*SEND)
     assert result.exit_code == 0, result.stderr
-    assert server.recorder.oauth_logins[-1][:3] == ("XOAUTH2", "two-step", 3000)
+    assert oauth_server.recorder.oauth_logins[-1][:3] == ("XOAUTH2", "two-step", 3000)
 
 
 def test_oauthbearer_when_the_server_offers_only_that(
@@ -200,15 +189,15 @@ def test_oauthbearer_when_the_server_offers_only_that(
 
 
 def test_app_only_with_a_client_secret(
-    idp: IdentityProvider, server: smtp.SmtpServer, ca_file: Path, isolated: MemoryKeyring,
+    idp: IdentityProvider, oauth_server: smtp.SmtpServer, ca_file: Path, isolated: MemoryKeyring,
 ) -> None:
     idp.confidential_client(CLIENT_ID, secret=CLIENT_SECRET)
-    set_smtp(server, ca_file, *microsoft(idp, "--client-secret-stdin"),
+    set_smtp(oauth_server, ca_file, *microsoft(idp, "--client-secret-stdin"),
              stdin=CLIENT_SECRET + "\n")
     assert stored(isolated, "smtp-client") == CLIENT_SECRET
     result = run(*SEND, "--json")
     assert result.exit_code == 0, result.stderr
-    assert sent_to(server) == ["bob@example.com"]
+    assert sent_to(oauth_server) == ["bob@example.com"]
     grants = [fields.get("grant_type") for _, path, fields in idp.requests
               if path.endswith("/token")]
     assert grants == ["client_credentials"]
@@ -216,7 +205,7 @@ def test_app_only_with_a_client_secret(
 
 
 def test_app_only_with_a_certificate(
-    idp: IdentityProvider, server: smtp.SmtpServer, ca_file: Path, tmp_path: Path,
+    idp: IdentityProvider, oauth_server: smtp.SmtpServer, ca_file: Path, tmp_path: Path,
 ) -> None:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mailpage")])
@@ -232,10 +221,10 @@ def test_app_only_with_a_certificate(
         serialization.NoEncryption()))
     pem.chmod(0o600)
     idp.confidential_client(CLIENT_ID, certificate_pem=cert_pem)
-    set_smtp(server, ca_file, *microsoft(idp, "--client-certificate", str(pem)))
+    set_smtp(oauth_server, ca_file, *microsoft(idp, "--client-certificate", str(pem)))
     result = run(*SEND)
     assert result.exit_code == 0, result.stderr
-    assert sent_to(server) == ["bob@example.com"]
+    assert sent_to(oauth_server) == ["bob@example.com"]
     pem.chmod(0o644)
     refused = run(*SEND)
     assert refused.exit_code == 3
@@ -243,14 +232,14 @@ def test_app_only_with_a_certificate(
 
 
 def test_a_wrong_client_secret_is_exit_4_client_refused(
-    idp: IdentityProvider, server: smtp.SmtpServer, ca_file: Path,
+    idp: IdentityProvider, oauth_server: smtp.SmtpServer, ca_file: Path,
 ) -> None:
     idp.confidential_client(CLIENT_ID, secret=CLIENT_SECRET)
-    set_smtp(server, ca_file, *microsoft(idp, "--client-secret-stdin"), stdin="wrong\n")
+    set_smtp(oauth_server, ca_file, *microsoft(idp, "--client-secret-stdin"), stdin="wrong\n")
     result = run(*SEND, "--json")
     assert result.exit_code == 4
     assert json.loads(result.stdout)["reason"] == "client_refused"
-    assert server.received == []
+    assert oauth_server.received == []
 
 
 # Google
@@ -290,9 +279,9 @@ def _login_in_a_browser(idp: IdentityProvider, user: str = MAILBOX
 
 
 def test_google_browser_sign_in_with_pkce_then_sends(
-    idp: IdentityProvider, server: smtp.SmtpServer, ca_file: Path, tmp_path: Path,
+    idp: IdentityProvider, oauth_server: smtp.SmtpServer, ca_file: Path, tmp_path: Path,
 ) -> None:
-    set_google(server, ca_file, google_json(idp))
+    set_google(oauth_server, ca_file, google_json(idp))
     login = _login_in_a_browser(idp)
     assert login.returncode == 0, login.stderr
     assert GOOGLE_SECRET not in login.stderr + login.stdout
@@ -300,44 +289,44 @@ def test_google_browser_sign_in_with_pkce_then_sends(
     assert authorize["code_challenge_method"] == "S256"
     sent = run_process(*SEND)
     assert sent.returncode == 0, sent.stderr
-    assert sent_to(server) == ["bob@example.com"]
-    assert server.recorder.oauth_logins[-1][3] == MAILBOX
+    assert sent_to(oauth_server) == ["bob@example.com"]
+    assert oauth_server.recorder.oauth_logins[-1][3] == MAILBOX
 
 
 def test_a_token_for_another_mailbox_gets_googles_error_answered_with_aq(
-    idp: IdentityProvider, server: smtp.SmtpServer, ca_file: Path,
+    idp: IdentityProvider, oauth_server: smtp.SmtpServer, ca_file: Path,
 ) -> None:
-    set_google(server, ca_file, google_json(idp), username="bob@example.com")
+    set_google(oauth_server, ca_file, google_json(idp), username="bob@example.com")
     login = _login_in_a_browser(idp, user=MAILBOX)  # signed in as ann, sends as bob
     assert login.returncode == 4, login.stderr
-    assert server.recorder.oauth_error_acks == 1
+    assert oauth_server.recorder.oauth_error_acks == 1
     assert "refused the OAuth2 token for bob@example.com" in login.stderr
     assert "scope https://mail.google.com/" in login.stderr
 
 
 def test_google_service_account_impersonates_the_mailbox(
-    idp: IdentityProvider, server: smtp.SmtpServer, ca_file: Path, isolated: MemoryKeyring,
+    idp: IdentityProvider, oauth_server: smtp.SmtpServer, ca_file: Path, isolated: MemoryKeyring,
 ) -> None:
     key = idp.service_account()
-    set_smtp(server, ca_file, "--oauth-provider", "google", "--client-secret-stdin",
+    set_smtp(oauth_server, ca_file, "--oauth-provider", "google", "--client-secret-stdin",
              stdin=json.dumps(key))
     check = run("config", "check")
     assert "logged in with OAuth2 as ann@example.com" in check.stdout, check.stdout
     result = run("--debug", *SEND)
     assert result.exit_code == 0, result.stderr
-    assert sent_to(server) == ["bob@example.com"]
-    assert server.recorder.oauth_logins[-1][3] == MAILBOX
+    assert sent_to(oauth_server) == ["bob@example.com"]
+    assert oauth_server.recorder.oauth_logins[-1][3] == MAILBOX
     assert key["private_key"] not in result.stderr + result.stdout
     assert key["private_key_id"] not in result.stderr + result.stdout
 
 
 def test_the_service_account_key_can_come_from_the_environment(
-    idp: IdentityProvider, server: smtp.SmtpServer, ca_file: Path,
+    idp: IdentityProvider, oauth_server: smtp.SmtpServer, ca_file: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     key = json.dumps(idp.service_account())
-    set_env(monkeypatch, {"MAILPAGE_SMTP_HOST": server.host,
-                          "MAILPAGE_SMTP_PORT": str(server.port),
+    set_env(monkeypatch, {"MAILPAGE_SMTP_HOST": oauth_server.host,
+                          "MAILPAGE_SMTP_PORT": str(oauth_server.port),
                           "MAILPAGE_SMTP_CA_FILE": str(ca_file),
                           "MAILPAGE_SMTP_USERNAME": MAILBOX, "MAILPAGE_SMTP_AUTH": "oauth2",
                           "MAILPAGE_SMTP_OAUTH_PROVIDER": "google",
@@ -345,7 +334,7 @@ def test_the_service_account_key_can_come_from_the_environment(
                           "MAILPAGE_SMTP_CLIENT_SECRET": key})
     result = run(*SEND, "--json")
     assert result.exit_code == 0, result.stderr
-    assert sent_to(server) == ["bob@example.com"]
+    assert sent_to(oauth_server) == ["bob@example.com"]
 
 
 # What the server says
@@ -359,13 +348,13 @@ def test_the_service_account_key_can_come_from_the_environment(
      "token_refused", "SMTP.SendAsApp"),
 ])
 def test_oauth_refusals_are_mapped_to_their_cause(
-    idp: IdentityProvider, server: smtp.SmtpServer, ca_file: Path, reply: str, reason: str,
+    idp: IdentityProvider, oauth_server: smtp.SmtpServer, ca_file: Path, reply: str, reason: str,
     fix: str,
 ) -> None:
     idp.confidential_client(CLIENT_ID, secret=CLIENT_SECRET)
-    set_smtp(server, ca_file, *microsoft(idp, "--client-secret-stdin"),
+    set_smtp(oauth_server, ca_file, *microsoft(idp, "--client-secret-stdin"),
              stdin=CLIENT_SECRET + "\n")
-    server.recorder.oauth_failure = reply
+    oauth_server.recorder.oauth_failure = reply
     result = run(*SEND, "--json")
     assert result.exit_code == 4
     error = json.loads(result.stdout)
@@ -391,16 +380,16 @@ def test_basic_auth_retired_says_switch_to_oauth2(
 
 
 def test_no_token_ever_shows_in_output_logs_or_files(
-    idp: IdentityProvider, server: smtp.SmtpServer, ca_file: Path, isolated: MemoryKeyring,
+    idp: IdentityProvider, oauth_server: smtp.SmtpServer, ca_file: Path, isolated: MemoryKeyring,
     tmp_path: Path, caplog: pytest.LogCaptureFixture,
 ) -> None:
-    set_smtp(server, ca_file, *microsoft(idp))
+    set_smtp(oauth_server, ca_file, *microsoft(idp))
     idp.auto_approve(MAILBOX)
     outputs = [run("--debug", "config", "login", "smtp")]
-    server.recorder.oauth_failure = "535 5.7.3 Authentication unsuccessful"
+    oauth_server.recorder.oauth_failure = "535 5.7.3 Authentication unsuccessful"
     outputs += [run("--debug", *SEND, "--json"), run("config", "show", "--json"),
                 run("config", "check")]
-    server.recorder.oauth_failure = None
+    oauth_server.recorder.oauth_failure = None
     outputs.append(run("--debug", *SEND, "--json"))
     # every access and refresh token the provider issued
     tokens = set(idp._tokens) | set(idp._refresh)
@@ -413,10 +402,10 @@ def test_no_token_ever_shows_in_output_logs_or_files(
 
 
 def test_forget_smtp_removes_the_client_secret_and_the_refresh_token(
-    idp: IdentityProvider, server: smtp.SmtpServer, ca_file: Path, isolated: MemoryKeyring,
+    idp: IdentityProvider, oauth_server: smtp.SmtpServer, ca_file: Path, isolated: MemoryKeyring,
 ) -> None:
     idp.confidential_client(CLIENT_ID, secret=CLIENT_SECRET)
-    set_smtp(server, ca_file, *microsoft(idp, "--client-secret-stdin"),
+    set_smtp(oauth_server, ca_file, *microsoft(idp, "--client-secret-stdin"),
              stdin=CLIENT_SECRET + "\n")
     isolated.store[("mailpage", "default/smtp-oauth")] = "{}"
     isolated.store[("mailpage", "default/confluence")] = "{}"
