@@ -17,11 +17,20 @@ _ORDER_BY = re.compile(r"\border\s+by\b", re.IGNORECASE)
 
 def parse_duration(text: str) -> timedelta:
     """``30m``, ``24h``, ``7d``, ``2w`` -> a timedelta."""
+    amount, unit = _amount_and_unit(text)
+    return timedelta(**{unit: amount})
+
+
+def _amount_and_unit(text: str) -> tuple[int, str]:
+    """``7d`` -> ``(7, "days")``."""
     match = _DURATION.fullmatch(text.strip().lower())
-    if not match or not int(match[1]):
+    if not match:
         raise UsageError(f"--since {text!r} is not a duration",
                          "Write a number and a unit: 30m, 24h, 7d or 2w.")
-    return timedelta(**{_UNITS[match[2]]: int(match[1])})
+    if not int(match[1]):
+        raise UsageError(f"--since {text!r} is an empty window",
+                         "Give a duration greater than zero: 30m, 24h, 7d or 2w.")
+    return int(match[1]), _UNITS[match[2]]
 
 
 def cql(query: str, since: str | None) -> str:
@@ -46,8 +55,14 @@ def newest_first(hits: Iterable[SearchHit], since: timedelta | None) -> list[Sea
 
 
 def default_title(count: int, since: str | None) -> str:
-    window = f" in the last {since}" if since else ""
-    return f"Confluence digest: {count} page{'s' if count != 1 else ''} changed{window}"
+    """``Confluence digest: 4 pages changed in the last 7 days``; without a window the pages
+    were found, not necessarily changed."""
+    pages = f"{count} page{'s' if count != 1 else ''}"
+    if not since:
+        return f"Confluence digest: {pages}"
+    amount, unit = _amount_and_unit(since)
+    unit = unit if amount != 1 else unit.removesuffix("s")
+    return f"Confluence digest: {pages} changed in the last {amount} {unit}"
 
 
 def html(hits: Iterable[SearchHit]) -> str:
@@ -57,7 +72,8 @@ def html(hits: Iterable[SearchHit]) -> str:
     for hit in hits:
         title = (f'<a href="{esc(hit.url)}">{esc(hit.title)}</a>' if hit.url
                  else esc(hit.title))
-        when = hit.modified.strftime("%d %b %Y %H:%M UTC") if hit.modified else ""
+        when = (hit.modified.astimezone(UTC).strftime("%d %b %Y %H:%M UTC") if hit.modified
+                else "")
         meta = " · ".join(bit for bit in (hit.space, f"edited by {hit.editor}"
                                           if hit.editor else "", when) if bit)
         excerpt = f"<p>{esc(hit.excerpt)}</p>" if hit.excerpt else ""
