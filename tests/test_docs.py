@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import click
 import pytest
@@ -49,3 +53,21 @@ def test_every_long_option_is_in_the_readme(path: str, command: click.Command) -
             if option.startswith("--") and option != "--help":
                 token = rf"(?<![\w-]){re.escape(option)}(?![\w-])"
                 assert re.search(token, README), f"{path} {option} is not in the README"
+
+
+def test_the_documented_shell_completion_completes_commands_and_choices() -> None:
+    """The README's bash line defines a completion function, and the installed command answers
+    it with subcommands and an option's choices."""
+    assert 'eval "$(_MAILPAGE_COMPLETE=bash_source mailpage)"' in README
+    program = str(Path(sys.executable).with_name("mailpage"))
+
+    def complete(words: str, **env: str) -> str:
+        return subprocess.run([program], env={**os.environ, **env, "COMP_WORDS": words,
+                                              "COMP_CWORD": str(len(words.split(" ")) - 1)},
+                              capture_output=True, text=True, check=True, timeout=60).stdout
+
+    source = complete("", _MAILPAGE_COMPLETE="bash_source")
+    assert "complete -o nosort -F _mailpage_completion mailpage" in source
+    assert "plain,send" in complete("mailpage se", _MAILPAGE_COMPLETE="bash_complete")
+    choices = complete("mailpage config set-smtp --security ", _MAILPAGE_COMPLETE="bash_complete")
+    assert choices.split() == ["plain,ssl", "plain,starttls", "plain,none"]
