@@ -88,6 +88,11 @@ def same_site(url: str, site_url: str) -> bool:
     return bool(host) and host == site_host and same_port
 
 
+def _place(url: str) -> str:
+    """Host and port as the URL gives them (never its user or password)."""
+    return urlsplit(url).netloc.rpartition("@")[2] or "?"
+
+
 def parse_url(url: str, site_url: str | None) -> PageRef:
     if not site_url:
         raise ConfigError(
@@ -96,8 +101,8 @@ def parse_url(url: str, site_url: str | None) -> PageRef:
         )
     if not same_site(url, site_url):
         raise ConfigError(
-            f"The page URL is on {urlsplit(url).hostname or '?'}, not on the configured site"
-            f" {urlsplit(site_url).hostname}; mailpage never sends credentials to another host",
+            f"The page URL is on {_place(url)}, not on the configured site {_place(site_url)};"
+            " mailpage never sends credentials to another host",
             "Use a URL of the configured site, or configure that site with"
             " `mailpage config set-site URL` (or --profile for another one).",
         )

@@ -86,6 +86,14 @@ def test_urls_on_another_host_are_refused(url: str) -> None:
     assert caught.value.exit_code == 3
 
 
+def test_a_url_on_another_port_names_both_ports_never_a_password() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse("https://ann:secret@acme.atlassian.net:8443/wiki/spaces/ENG/pages/1", CLOUD)
+    assert "on acme.atlassian.net:8443, not on the configured site acme.atlassian.net;" in str(
+        caught.value)
+    assert "secret" not in str(caught.value)
+
+
 def test_urls_need_a_site() -> None:
     with pytest.raises(ConfigError, match="set-site"):
         parse(f"{CLOUD}/x/t4AB", None)
