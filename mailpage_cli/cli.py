@@ -159,7 +159,7 @@ def _stdin_is_tty() -> bool:
 @click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
 @click.option("-v", "--verbose", is_flag=True, help="Say more about each step.")
 @click.option("--debug", is_flag=True, envvar="MAILPAGE_DEBUG",
-              help="Log each SMTP step (no user data); tracebacks on errors.")
+              help="Log Confluence requests and SMTP steps (no user data); tracebacks on errors.")
 @click.option("--no-input", is_flag=True, envvar="MAILPAGE_NO_INPUT",
               help="Never prompt; fail instead.")
 @click.option("--no-color", is_flag=True, help="No colours (also: NO_COLOR).")
@@ -172,7 +172,7 @@ def cli(
     """Send Confluence pages as e-mail.
 
     \b
-      mailpage send ENG:Release+notes --to team@example.com
+      mailpage send 'ENG:Release notes 2.4' --to team@example.com
       mailpage send page.html --to ann@example.com --save message.eml
       mailpage config set-smtp --host smtp.example.com --username ann --password-stdin
     """
@@ -268,7 +268,7 @@ def send_options(command: Any) -> Any:
     """The options ``send`` and ``digest`` share: recipients, note, and what to do."""
     for option in reversed([
         click.option("--to", multiple=True, metavar="R",
-                     help="Recipient (repeatable; lists, file:PATH, me, user:, group:)."),
+                     help="Recipient (repeatable; lists, file:PATH, me, user:, group:, watchers)."),
         click.option("--cc", multiple=True, metavar="R", help="Copy recipient (repeatable)."),
         click.option("--bcc", multiple=True, metavar="R",
                      help="Blind copy (never in any header)."),

@@ -841,7 +841,9 @@ def _first(found: dict[str, Any], ref: PageTitle) -> dict[str, Any]:
         raise NotFoundError(
             f"No {ref.kind} titled {ref.title!r} in space {ref.space}; it may be"
             " missing, or restricted so that you cannot see it",
-            "Check the space key and the exact title.")
+            "Check the space key and the exact title"
+            + (" (SPACE:Title takes the title as written: a + is a plus, not a space)"
+               if "+" in ref.title else "") + ".")
     return _object(results[0], "results[0]", required=True)
 
 

@@ -244,6 +244,19 @@ def test_unknown_title_is_not_found(on_datacenter: FakeConfluence) -> None:
     assert "No page titled 'No such page' in space ENG" in result.stderr
 
 
+def test_the_help_example_title_is_found_and_a_plus_in_a_missing_one_is_explained(
+    on_datacenter: FakeConfluence,
+) -> None:
+    assert "mailpage send 'ENG:Release notes 2.4'" in run("--help").stdout
+    found = run("send", "ENG:Release notes 2.4", "--to", "a@example.com", "--dry-run")
+    assert found.exit_code == 0, found.stderr
+    missing = run("send", "ENG:Release+notes+2.4", "--to", "a@example.com", "--dry-run")
+    assert missing.exit_code == 5
+    assert "a + is a plus, not a space" in missing.stderr
+    assert "a + is a plus" not in run("send", "ENG:No such page", "--to", "a@example.com",
+                                      "--dry-run").stderr
+
+
 def test_wrong_token_is_exit_4(on_cloud: FakeConfluence) -> None:
     result = run("send", "98487", "--to", "a@example.com", "--dry-run",
                  env={"MAILPAGE_CONFLUENCE_TOKEN": "wrong"})
