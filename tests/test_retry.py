@@ -8,6 +8,7 @@ from email.utils import format_datetime
 
 import pytest
 
+from mailpage_cli import confluence, mailer
 from mailpage_cli.retry import Backoff
 from tests.support.clock import FakeClock
 
@@ -87,3 +88,9 @@ def test_retry_after_as_an_http_date_counts_from_the_clocks_now() -> None:
     clock.advance(30)  # the date has passed: try at once
     assert backoff.retry_after(when) == 0.0
 
+
+def test_each_edge_keeps_its_policy() -> None:
+    """Confluence: 4 tries in 60 s, waits 1-1.5, 2-3, 4-6 s. SMTP: 4 attempts, waits within
+    25 % of 1, 2, 4 s, no deadline."""
+    assert Backoff(4, 1.0, (1.0, 1.5), 60.0) == confluence.RETRIES
+    assert Backoff(4, 1.0, (0.75, 1.25)) == mailer.RETRIES
