@@ -21,14 +21,12 @@ import html
 import ipaddress
 import json
 import logging
-import random
 import re
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urljoin, urlsplit
 
@@ -45,6 +43,7 @@ from mailpage_cli.errors import (
 )
 from mailpage_cli.models import Page, Person, Resource, SearchHit
 from mailpage_cli.pagerefs import PageId, PageRef, PageTitle, same_site
+from mailpage_cli.retry import SYSTEM_CLOCK, Backoff, Clock, TransientError
 
 if TYPE_CHECKING:
     import requests
@@ -55,9 +54,8 @@ TIMEOUT = 30  # seconds of silence, per read
 ANSWER_DEADLINE = 120.0  # seconds for one whole answer (a server may trickle byte by byte)
 MAX_ANSWER = 64_000_000  # bytes of one answer, after decompression (a gzip bomb stops here)
 MAX_PAGES = 1000  # pages of one paged list
-ATTEMPTS = 4
-DEADLINE = 60.0  # seconds for all tries of one request, waits included
-BACKOFF = 1.0
+# At most 4 tries and 60 s, waits included, for one request; waits of 1, 2, 4 s, each + 0-50 %.
+RETRIES = Backoff(attempts=4, base=1.0, jitter=(1.0, 1.5), deadline=60.0)
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 GATEWAY = "https://api.atlassian.com"  # where scoped tokens and service accounts are served
 PAGE_EXPAND = "body.export_view,body.view,version,space,history"
@@ -250,68 +248,19 @@ def _loggable(url: str, params: Mapping[str, Any] | None = None) -> str:
     return "/" + "/".join(segments) + ("?" + "&".join(keys) if keys else "")
 
 
-def _retry_after(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After", "").strip()
-    if not value:
-        return None
-    if value.isdigit():
-        return float(value)
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - CLOCK.wall())
-    except (TypeError, ValueError):
-        return None
-
-
-class _TransientError(Exception):
-    """A failure worth another try (after ``retry_after`` seconds, if the server said)."""
-
-    def __init__(self, message: str, retry_after: float | None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class Clock:
-    """Time as the retries see it; tests swap in one that does not really wait."""
-
-    now = staticmethod(time.monotonic)
-    sleep = staticmethod(time.sleep)
-    wall = staticmethod(time.time)  # for Retry-After given as a date
-
-
-CLOCK = Clock()
-
-
-class _Retry:
-    """At most ATTEMPTS tries and DEADLINE seconds in all; exponential backoff with jitter
-    unless the server said when (``Retry-After``)."""
-
-    def __init__(self, attempts: int = ATTEMPTS) -> None:
-        self.started = CLOCK.now()
-        self.tries = 0
-        self.attempts = attempts
-
-    def wait(self, retry_after: float | None) -> float | None:
-        self.tries += 1
-        if self.tries >= self.attempts:
-            return None
-        backoff = BACKOFF * 2 ** (self.tries - 1) * random.uniform(1.0, 1.5)  # noqa: S311
-        wait = retry_after if retry_after is not None else backoff
-        if CLOCK.now() - self.started + wait > DEADLINE:
-            return None
-        return wait
-
-
 class Client:
     """An authenticated connection to one site."""
 
-    def __init__(self, site: Site, token: Secret, *, attempts: int = ATTEMPTS) -> None:
+    def __init__(self, site: Site, token: Secret, *, attempts: int = RETRIES.attempts,
+                 timeout: float = TIMEOUT, clock: Clock = SYSTEM_CLOCK) -> None:
         import requests  # noqa: PLC0415 - HTTP and the atlassian package load only when needed
         from atlassian import ConfluenceServer  # noqa: PLC0415
 
         _quiet_library()
 
         self.site = site
-        self.attempts = attempts  # 1: a quick probe, no retries
+        self.retries = replace(RETRIES, attempts=attempts, clock=clock)  # 1: a quick probe
+        self.timeout = timeout  # seconds of silence, per read
         self._me: Person | None = None
         self._me_lock = threading.Lock()
         self._listings: dict[str, dict[str, str]] = {}  # page id -> file name -> download URL
@@ -355,42 +304,44 @@ class Client:
 
         url = self.site.to_api(path) if path.startswith(("http://", "https://")) else (
             f"{self.site.api}/{path.lstrip('/')}")
-        retry = _Retry(self.attempts)
+        started, tries = self.retries.clock.monotonic(), 0
         while True:
-            # Real time, not CLOCK: this bounds waiting on the network, not the retries' pauses.
-            started = time.monotonic()
+            tries += 1
+            # Real time, not the retries' clock: this bounds waiting on the network.
+            sent = time.monotonic()
             try:
                 response = self.session.get(url, params=dict(params or {}), headers=_HEADERS,
-                                            timeout=TIMEOUT, stream=True, allow_redirects=False)
+                                            timeout=self.timeout, stream=True,
+                                            allow_redirects=False)
                 with response:
                     log.debug("confluence GET %s %s %.0f ms", _loggable(url, params),
-                              response.status_code, (time.monotonic() - started) * 1000)
+                              response.status_code, (time.monotonic() - sent) * 1000)
                     if response.status_code in RETRY_STATUSES:
-                        raise _TransientError(f"Confluence is busy or rate-limiting"
-                                              f" ({response.status_code})",
-                                              _retry_after(response))
-                    return self._json(response, missing, started, absent)
+                        raise TransientError(
+                            f"Confluence is busy or rate-limiting ({response.status_code})",
+                            self.retries.retry_after(response.headers.get("Retry-After", "")))
+                    return self._json(response, missing, sent, absent)
             except requests.exceptions.SSLError as exc:
                 raise TLSError(
                     f"The certificate of {urlsplit(url).hostname} is not trusted",
                     "For a private CA, point REQUESTS_CA_BUNDLE at its certificate (PEM).",
                 ) from exc
-            except (_TransientError, requests.ConnectionError, requests.Timeout,
+            except (TransientError, requests.ConnectionError, requests.Timeout,
                     requests.exceptions.ChunkedEncodingError,
                     requests.exceptions.ContentDecodingError) as exc:
-                problem = exc if isinstance(exc, _TransientError) else _TransientError(
+                problem = exc if isinstance(exc, TransientError) else TransientError(
                     f"Cannot reach Confluence at {urlsplit(url).hostname}"
-                    f" ({type(exc).__name__})", None)
-                if not isinstance(exc, _TransientError):
+                    f" ({type(exc).__name__})")
+                if not isinstance(exc, TransientError):
                     log.debug("confluence GET %s failed (%s)", _loggable(url, params),
                               type(exc).__name__)
-                wait = retry.wait(problem.retry_after)
+                wait = self.retries.next_wait(tries, problem.retry_after, started=started)
                 if wait is None:
                     later = (f"in {problem.retry_after:.0f} s" if problem.retry_after
                              else "in a few minutes")
-                    raise UnavailableError(f"{problem}; gave up after {retry.tries} tries",
+                    raise UnavailableError(f"{problem}; gave up after {tries} tries",
                                            f"Nothing was sent; try again {later}.") from None
-                CLOCK.sleep(wait)
+                self.retries.clock.sleep(wait)
 
     def _json(self, response: requests.Response, missing: str, started: float,
               absent: object = None) -> Any:
@@ -432,7 +383,7 @@ class Client:
         except ValueError:
             if body.lstrip()[:1] == b"<":  # HTML however it is labelled: trying again won't help
                 raise _web_page() from None
-            raise _TransientError("Confluence sent an incomplete answer", None) from None
+            raise TransientError("Confluence sent an incomplete answer") from None
 
     def _redirected(self, response: requests.Response) -> ConfigError:
         try:
@@ -451,7 +402,7 @@ class Client:
     def _message(self, response: requests.Response) -> str:
         """The ``message`` of a Confluence error answer, without any secret, cut short."""
         try:
-            body = downloads.read_body(response, limit=64_000, seconds=TIMEOUT,
+            body = downloads.read_body(response, limit=64_000, seconds=self.timeout,
                                        too_big=lambda _: ValueError(), too_slow=ValueError)
             data = json.loads(body.decode("utf-8", "replace"))
         except ValueError:
@@ -579,7 +530,7 @@ class Client:
     def download(self, url: str, budget: int, name: str | None = None) -> Resource:
         return downloads.fetch(self._downloadable(url), session=self.session,
                                trusted=self.site.serves, budget=budget, name=name,
-                               public=self.public)
+                               public=self.public, timeout=self.timeout)
 
     def _downloadable(self, url: str) -> str:
         """``url`` as the API serves it: through a gateway, an image's

@@ -51,12 +51,14 @@ def fetch(
     budget: int,
     name: str | None = None,
     public: requests.Session | None = None,
+    timeout: float = TIMEOUT,
 ) -> Resource:
     """GET ``url`` into memory, refusing more than ``budget`` bytes before reading them.
 
     ``session`` is used only for URLs ``trusted`` accepts (the site's); elsewhere ``public``. A
     connection that fails or breaks off, or a download slower than DEADLINE, is a
-    :class:`DownloadError` (the caller decides whether the file can be left out).
+    :class:`DownloadError` (the caller decides whether the file can be left out). ``timeout``
+    is the seconds of silence allowed per read.
     """
     import requests  # noqa: PLC0415
 
@@ -68,7 +70,7 @@ def fetch(
         for _ in range(MAX_REDIRECTS + 1):
             on_site = trusted is not None and trusted(current)
             client = session if on_site else public
-            response = client.get(current, stream=True, allow_redirects=False, timeout=TIMEOUT)
+            response = client.get(current, stream=True, allow_redirects=False, timeout=timeout)
             log.debug("download GET %s %s %.0f ms", "site" if on_site else "elsewhere",
                       response.status_code, (time.monotonic() - started) * 1000)
             if response.is_redirect and "location" in response.headers:

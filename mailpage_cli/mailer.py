@@ -14,13 +14,12 @@ import base64
 import contextlib
 import json
 import logging
-import random
 import smtplib
 import socket
 import ssl
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from mailpage_cli.credentials import Secret
@@ -35,14 +34,15 @@ from mailpage_cli.errors import (
     UnavailableError,
 )
 from mailpage_cli.models import Delivery
+from mailpage_cli.retry import SYSTEM_CLOCK, Backoff, Clock, TransientError
 
 log = logging.getLogger(__name__)
 
 TIMEOUT = 30.0
 # RFC 5321 4.5.3.2.6: wait 10 minutes for the reply to the final dot; content filters run then.
 FINAL_REPLY_TIMEOUT = 600.0
-ATTEMPTS = 4
-BACKOFF = 1.0  # seconds before the second attempt; doubles, with jitter
+# At most 4 attempts; waits of 1, 2, 4 s before the 2nd to 4th, each within 25 %.
+RETRIES = Backoff(attempts=4, base=1.0, jitter=(0.75, 1.25))
 
 
 @dataclass(frozen=True)
@@ -82,10 +82,6 @@ class Envelope:
     sender: str
     recipients: tuple[str, ...]
     message: Callable[[], bytes]  # made when sent: 500 personal copies are never all in memory
-
-
-class _TransientError(Exception):
-    """A failure worth another attempt."""
 
 
 @dataclass
@@ -151,7 +147,7 @@ def _refuse_mistakes(account: Account) -> None:
 
 def _unknown_host(host: str, exc: socket.gaierror) -> Exception:
     if exc.errno == socket.EAI_AGAIN:  # the resolver is down: that may pass
-        return _TransientError(f"cannot look up {host}: {exc.strerror}")
+        return TransientError(f"cannot look up {host}: {exc.strerror}")
     # No such name: a typo, which no retry will fix.
     return ConfigError(
         f"Cannot find the SMTP server {host} ({exc.strerror})",
@@ -209,7 +205,7 @@ class Connection:
             ) from exc
         except (TimeoutError, smtplib.SMTPServerDisconnected) as exc:
             if not isinstance(exc, TimeoutError) and not isinstance(exc.__context__, TimeoutError):
-                raise _TransientError(str(exc) or type(exc).__name__) from exc
+                raise TransientError(str(exc) or type(exc).__name__) from exc
             # A server that does not even greet will not do better on a retry; often the
             # security mode does not suit the port (a TLS port waits for us to speak first).
             raise UnavailableError(
@@ -218,12 +214,12 @@ class Connection:
                 " or try again later.",
             ) from exc
         except smtplib.SMTPConnectError as exc:
-            raise _TransientError(f"the server refused the connection ({exc.smtp_code})") from exc
+            raise TransientError(f"the server refused the connection ({exc.smtp_code})") from exc
         except socket.gaierror as exc:
             raise _unknown_host(account.host, exc) from None
         except OSError as exc:
             where = f"{account.host}:{account.port}"
-            raise _TransientError(f"cannot talk to {where}: {_describe(exc, account)}") from exc
+            raise TransientError(f"cannot talk to {where}: {_describe(exc, account)}") from exc
         return smtp
 
     def _starttls(self, smtp: smtplib.SMTP, context: ssl.SSLContext) -> None:
@@ -320,7 +316,7 @@ class Connection:
             )
         if code >= 400:
             self.smtp.rset()
-            raise _TransientError(said)
+            raise TransientError(said)
         return True
 
     def _size_option(self, size: int) -> list[str]:
@@ -485,31 +481,32 @@ def deliver(
     account: Account,
     envelopes: Sequence[Envelope],
     *,
-    attempts: int = ATTEMPTS,
-    sleep: Callable[[float], None] = time.sleep,
+    clock: Clock = SYSTEM_CLOCK,
     on_sent: Callable[[Delivery], None] = lambda _: None,
 ) -> list[Delivery]:
     """Send every envelope over one connection (reopened only after a transient failure).
 
     ``on_sent`` hears who has each message as soon as the server has answered (or failed to
     answer) its final dot, before the next one goes out. A :class:`StateError` it raises
-    stops the sending, and carries the report of who has the message.
+    stops the sending, and carries the report of who has the message. The waits between
+    attempts are taken on ``clock``.
 
     Raises :class:`UnavailableError` when nothing at all could be delivered or refused.
     """
+    retries = replace(RETRIES, clock=clock)
     reports = [_Report(e) for e in envelopes]
     connection: Connection | None = None
     last_error = ""
+    attempt = 0
     try:
-        for attempt in range(attempts):
-            if attempt:
-                sleep(BACKOFF * 2 ** (attempt - 1) * random.uniform(0.75, 1.25))  # noqa: S311
+        while True:
+            attempt += 1
             try:
                 connection = connection or Connection(account)
                 for report in reports:
                     connection.send(report)
                     _tell(report, on_sent)
-            except (_TransientError, OSError) as exc:  # smtplib's errors are OSErrors
+            except (TransientError, OSError) as exc:  # smtplib's errors are OSErrors
                 last_error = _describe(exc, account)
                 if connection:
                     connection.smtp.close()
@@ -517,6 +514,10 @@ def deliver(
                 _settle(reports, on_sent)  # a final dot went out: the server may have it
             if not any(report.pending() for report in reports):
                 break
+            wait = retries.next_wait(attempt)
+            if wait is None:
+                break
+            clock.sleep(wait)
     except (KeyboardInterrupt, StateError) as exc:
         if connection:  # no polite QUIT: it would wait for the answer being interrupted
             connection.smtp.close()
@@ -578,6 +579,6 @@ def check(account: Account) -> None:
     """Connect, secure, log in and quit: proves the account without sending anything."""
     try:
         Connection(account).close()
-    except (_TransientError, OSError) as exc:
+    except (TransientError, OSError) as exc:
         raise UnavailableError(f"Cannot talk to the SMTP server ({_describe(exc, account)})",
                                "Check host and port, or try again later.") from None

@@ -30,6 +30,7 @@ from mailpage_cli import (
     pagerefs,
     recipients,
     render,
+    retry,
     state,
 )
 from mailpage_cli.confluence import AttachmentInfo
@@ -166,6 +167,8 @@ class Run:
     """One invocation's settings, environment and conversation; connects to Confluence
     only when something needs it."""
 
+    clock: retry.Clock = retry.SYSTEM_CLOCK  # what retries wait on, at both edges
+
     def __init__(self, settings: Settings, env: Mapping[str, str], ui: Conversation) -> None:
         self.settings = settings
         self.env = env
@@ -215,7 +218,7 @@ class Run:
         destination = credentials.site_destination(site.url, profile, site.api)
         token = credentials.require(credentials.CONFLUENCE_TOKEN, profile, self.env,
                                     self.ui.prompt, destination)
-        return confluence.Client(site, token)
+        return confluence.Client(site, token, clock=self.clock)
 
     @cached_property
     def public(self) -> requests.Session:
@@ -589,7 +592,7 @@ def _dispatch(run: Run, options: SendOptions, found: Recipients, composed: Compo
         return result("saved", refused={})
     account = run.smtp_account()
     with run.ui.step("send"):
-        deliveries = mailer.deliver(account, envelopes, on_sent=on_sent)
+        deliveries = mailer.deliver(account, envelopes, clock=run.clock, on_sent=on_sent)
     refused: dict[str, str] = {}
     delivered: list[str] = []
     unknown: list[str] = []

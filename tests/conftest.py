@@ -14,7 +14,9 @@ import trustme
 from click.testing import CliRunner, Result
 
 from mailpage_cli.cli import cli
+from mailpage_cli.pipeline import Run
 from tests.support import smtp
+from tests.support.clock import FakeClock
 from tests.support.confluence_server import FakeConfluence
 from tests.support.idp import IdentityProvider
 from tests.support.keyrings import MemoryKeyring
@@ -47,6 +49,14 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Memory
     yield memory
     os.umask(umask)
     keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """The clock retries wait on, at both edges, in every run of the CLI in this test."""
+    fake = FakeClock()
+    monkeypatch.setattr(Run, "clock", fake)
+    return fake
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import pytest
 from mailpage_cli import mailer
 from tests.conftest import EXAMPLE, run
 from tests.support import smtp
+from tests.support.clock import FakeClock
 
 
 def strict_parse(data: bytes):  # type: ignore[no-untyped-def]
@@ -263,19 +264,18 @@ def test_wrong_password_gives_exit_4(smtp_env: smtp.SmtpServer) -> None:
     assert smtp_env.received == []
 
 
-def test_unreachable_server_gives_exit_6(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("mailpage_cli.mailer.BACKOFF", 0.01)
+def test_unreachable_server_gives_exit_6(clock: FakeClock) -> None:
     env = {"MAILPAGE_SMTP_HOST": "127.0.0.1", "MAILPAGE_SMTP_PORT": str(smtp.free_port()),
            "MAILPAGE_SMTP_SECURITY": "ssl"}
     result = run("send", str(EXAMPLE), "--to", "a@example.com", env=env)
     assert result.exit_code == 6
     assert "try again later" in result.stderr
+    assert len(clock.sleeps) == mailer.RETRIES.attempts - 1
 
 
 def test_transient_rcpt_failure_is_retried_once_per_recipient(
-    smtp_env: smtp.SmtpServer, monkeypatch: pytest.MonkeyPatch
+    smtp_env: smtp.SmtpServer, clock: FakeClock
 ) -> None:
-    monkeypatch.setattr("mailpage_cli.mailer.BACKOFF", 0.01)
     calls = {"n": 0}
     original = smtp_env.recorder.handle_RCPT
 
@@ -289,6 +289,7 @@ def test_transient_rcpt_failure_is_retried_once_per_recipient(
     result = run("send", str(EXAMPLE), "--to", "a@example.com,busy@example.com")
     assert result.exit_code == 0, result.stderr
     assert [r.rcpt_tos for r in smtp_env.received] == [["a@example.com"], ["busy@example.com"]]
+    assert len(clock.sleeps) == 1
 
 
 def test_lines_starting_with_a_dot_arrive_intact_at_every_chunk_size(
@@ -309,11 +310,10 @@ def test_lines_starting_with_a_dot_arrive_intact_at_every_chunk_size(
 
 
 def test_a_4xx_after_the_message_is_retried_and_then_delivered(
-    smtp_env: smtp.SmtpServer, monkeypatch: pytest.MonkeyPatch
+    smtp_env: smtp.SmtpServer, clock: FakeClock
 ) -> None:
     """451 to the final dot: the server did not take it this time (RFC 5321 4.2.1); the
     message goes again, not reported as refused."""
-    monkeypatch.setattr("mailpage_cli.mailer.BACKOFF", 0.01)
     original = smtp_env.recorder.handle_DATA
     replies: list[str] = []
 
@@ -332,6 +332,7 @@ def test_a_4xx_after_the_message_is_retried_and_then_delivered(
         "sent", ["a@example.com"], {})
     assert replies == ["451", "250"]
     assert [r.rcpt_tos for r in smtp_env.received] == [["a@example.com"]]
+    assert len(clock.sleeps) == 1
 
 
 def test_a_251_at_rcpt_counts_as_accepted(smtp_env: smtp.SmtpServer) -> None:
@@ -373,18 +374,53 @@ def test_552_at_mail_from_refuses_every_recipient_not_the_sender(
 
 
 def test_retries_back_off_exponentially_with_jitter() -> None:
-    """Waits of about 1, 2 and 4 times BACKOFF (each within 25 %) before the 2nd to 4th try."""
+    """Waits of about 1, 2 and 4 s (each within 25 %) before the 2nd to 4th try."""
     server = smtp.start("none", auth=False)
     server.recorder.busy = 99  # "421 Too busy" to every connection
-    waits: list[float] = []
+    clock = FakeClock()
     try:
         with pytest.raises(mailer.UnavailableError, match="421"):
             mailer.deliver(mailer.Account(server.host, server.port, "none"),
                            [mailer.Envelope("a@example.com", ("b@example.com",), lambda: b"x")],
-                           sleep=waits.append)
+                           clock=clock)
     finally:
         server.stop()
-    assert len(waits) == mailer.ATTEMPTS - 1 == 3
-    for n, wait in enumerate(waits):
-        assert 0.75 <= wait / (mailer.BACKOFF * 2 ** n) <= 1.25, waits
-    assert server.recorder.busy == 99 - mailer.ATTEMPTS
+    assert len(clock.sleeps) == mailer.RETRIES.attempts - 1 == 3
+    for wait, base in zip(clock.sleeps, [1, 2, 4], strict=True):
+        assert 0.75 * base <= wait <= 1.25 * base, clock.sleeps
+    assert server.recorder.busy == 99 - mailer.RETRIES.attempts
+
+
+@pytest.mark.parametrize("busy", [2, 99])
+def test_a_4xx_to_the_final_dot_is_retried_with_backoff(busy: int) -> None:
+    """451 after DATA is transient: the message goes again after about 1, 2 and 4 s (each
+    within 25 %), until the server takes it or the 4 attempts are spent."""
+    server = smtp.start("none", auth=False)
+    original = server.recorder.handle_DATA
+    replies: list[int] = []
+
+    async def busy_at_first(smtp_server, session, envelope):  # type: ignore[no-untyped-def]
+        replies.append(451 if len(replies) < busy else 250)
+        if replies[-1] == 451:
+            return "451 4.3.0 Queue full, try again later"
+        return await original(smtp_server, session, envelope)
+
+    server.recorder.handle_DATA = busy_at_first  # type: ignore[method-assign]
+    clock = FakeClock()
+    try:
+        delivered = mailer.deliver(
+            mailer.Account(server.host, server.port, "none"),
+            [mailer.Envelope("a@example.com", ("b@example.com",), lambda: b"Subject: x\r\n")],
+            clock=clock)[0].delivered
+    except mailer.UnavailableError:  # nobody took it, nobody refused it for good
+        delivered = ()
+    finally:
+        server.stop()
+    tries = min(busy + 1, mailer.RETRIES.attempts)
+    assert len(replies) == tries
+    assert len(clock.sleeps) == tries - 1
+    for wait, base in zip(clock.sleeps, [1, 2, 4], strict=False):
+        assert 0.75 * base <= wait <= 1.25 * base, clock.sleeps
+    expected = ["b@example.com"] if busy < mailer.RETRIES.attempts else []
+    assert list(delivered) == expected
+    assert [r.rcpt_tos for r in server.received] == [expected] * len(expected)

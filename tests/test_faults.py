@@ -20,41 +20,17 @@ import pytest
 import trustme
 
 from mailpage_cli import confluence as confluence_module
+from mailpage_cli.credentials import Secret
+from mailpage_cli.errors import UnavailableError
+from mailpage_cli.pagerefs import PageId
 from tests.conftest import ROOT, run, set_env
 from tests.support import smtp
+from tests.support.clock import FakeClock
 from tests.support.confluence_server import FakeConfluence, Fault, Page, Site, User
 
 ME = User("Ann Example", "ann@example.com")
 TEAM = [User(f"Member {n}", f"member{n}@example.com") for n in range(5)]
 CONTENT = "/api/v2/pages/98487"  # Cloud reads pages through REST v2
-
-
-WALL = 1_795_000_000.0  # the fake clock's calendar time at its zero
-
-
-class FakeClock:
-    """Retries wait on this clock: it records each wait and moves on at once."""
-
-    def __init__(self) -> None:
-        self.time = 1000.0
-        self.sleeps: list[float] = []
-
-    def now(self) -> float:
-        return self.time
-
-    def wall(self) -> float:
-        return WALL + self.time
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.time += seconds
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    fake = FakeClock()
-    monkeypatch.setattr(confluence_module, "CLOCK", fake)
-    return fake
 
 
 @pytest.fixture
@@ -88,7 +64,7 @@ def test_429_with_retry_after_in_seconds_is_honoured(site: FakeConfluence,
 
 def test_429_with_retry_after_as_an_http_date_is_honoured(site: FakeConfluence,
                                                          clock: FakeClock) -> None:
-    when = format_datetime(datetime.fromtimestamp(clock.wall() + 20, UTC), usegmt=True)
+    when = format_datetime(datetime.fromtimestamp(clock.time() + 20, UTC), usegmt=True)
     site.fail(Fault(CONTENT, 429, headers={"Retry-After": when}))
     result = dry_run()
     assert result.exit_code == 0, result.stderr
@@ -147,15 +123,18 @@ def test_all_tries_fit_in_sixty_seconds(site: FakeConfluence, clock: FakeClock) 
     assert clock.sleeps == [25.0, 25.0]
 
 
-def test_a_response_slower_than_the_timeout_is_retried_then_exit_6(
-    site: FakeConfluence, clock: FakeClock, monkeypatch: pytest.MonkeyPatch,
+def test_a_response_slower_than_the_timeout_is_retried_then_given_up(
+    site: FakeConfluence, clock: FakeClock,
 ) -> None:
-    monkeypatch.setattr(confluence_module, "TIMEOUT", 1)  # the library wants whole seconds
-    site.latency = 1.5
-    result = dry_run()
-    assert result.exit_code == 6
-    assert "ReadTimeout" in result.stderr
+    """Each try waits ``timeout`` seconds of silence, then counts as a transient failure."""
+    client = confluence_module.Client(
+        confluence_module.make_site(site.url, "cloud", "basic", str(ME.email)),
+        Secret(site.site.token), timeout=0.2, clock=clock)
+    site.latency = 0.4
+    with pytest.raises(UnavailableError, match=r"ReadTimeout.*gave up after 4 tries"):
+        client.page(PageId("98487"))
     assert page_requests(site) == 4
+    assert len(clock.sleeps) == 3
 
 
 def test_a_login_page_instead_of_json_is_an_authentication_problem(
@@ -196,9 +175,9 @@ def test_links_to_another_host_are_never_followed(site: FakeConfluence,
 
 
 @pytest.fixture
-def fast_smtp(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("mailpage_cli.mailer.BACKOFF", 0.01)
-    monkeypatch.setattr("mailpage_cli.mailer.TIMEOUT", 1.0)
+def fast_smtp(monkeypatch: pytest.MonkeyPatch, clock: FakeClock) -> None:
+    """Retries wait on the fake clock; a command has 0.5 s (loopback answers in ms)."""
+    monkeypatch.setattr("mailpage_cli.mailer.TIMEOUT", 0.5)
 
 
 def send_json(*args: str) -> tuple[int, dict[str, object], str]:
@@ -300,7 +279,7 @@ def test_individually_a_lost_reply_leaves_that_one_unknown_and_the_rest_sent(
 def test_a_slow_final_reply_is_waited_for_longer_than_the_command_timeout(
     site: FakeConfluence, smtp_env: smtp.SmtpServer, fast_smtp: None,
 ) -> None:
-    smtp_env.recorder.stall_data = 2.0  # a content filter; commands time out after 1 s here
+    smtp_env.recorder.stall_data = 1.0  # a content filter; commands time out after 0.5 s here
     code, report, stderr = send_json("--to", "a@example.com")
     assert code == 0, stderr
     assert report["delivered"] == ["a@example.com"]
@@ -312,8 +291,8 @@ def test_a_final_reply_that_never_comes_is_unknown_not_resent(
     site: FakeConfluence, smtp_env: smtp.SmtpServer, fast_smtp: None,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("mailpage_cli.mailer.FINAL_REPLY_TIMEOUT", 1.0)
-    smtp_env.recorder.stall_data = 3.0
+    monkeypatch.setattr("mailpage_cli.mailer.FINAL_REPLY_TIMEOUT", 0.5)
+    smtp_env.recorder.stall_data = 1.5
     code, report, stderr = send_json("--to", "a@example.com")
     assert code == 7, stderr
     assert report["unknown"] == ["a@example.com"]
@@ -352,7 +331,7 @@ def test_a_refused_data_command_refuses_that_message_only(
 def test_a_stalling_server_is_given_up_with_exit_6(
     site: FakeConfluence, smtp_env: smtp.SmtpServer, fast_smtp: None,
 ) -> None:
-    smtp_env.recorder.stall_rcpt = 3.0
+    smtp_env.recorder.stall_rcpt = 1.5
     code, _, stderr = send_json("--to", "a@example.com")
     assert code == 6
     assert "Nothing was sent" in stderr and "Traceback" not in stderr
@@ -366,7 +345,7 @@ def test_a_stall_after_some_deliveries_reports_who_got_it(
 
     async def stall_for_c(server, session, envelope, address, options):  # type: ignore[no-untyped-def]
         if address == "c@example.com":
-            await __import__("asyncio").sleep(3)
+            await __import__("asyncio").sleep(1.5)
         return await original(server, session, envelope, address, options)
 
     smtp_env.recorder.handle_RCPT = stall_for_c  # type: ignore[method-assign]
@@ -454,12 +433,12 @@ def test_530_starttls_required_blames_the_security_not_the_sender(
 ])
 def test_a_wrong_host_is_a_configuration_error_not_a_retry(
     site: FakeConfluence, smtp_env: smtp.SmtpServer, monkeypatch: pytest.MonkeyPatch,
-    host: str, expected: str,
+    clock: FakeClock, host: str, expected: str,
 ) -> None:
     monkeypatch.setenv("MAILPAGE_SMTP_HOST", host)
-    monkeypatch.setattr("mailpage_cli.mailer.BACKOFF", 30.0)  # a retry would show as a hang
     code, report, stderr = send_json("--to", "a@example.com")
     assert code == 3, stderr
+    assert clock.sleeps == []  # no retry
     assert expected in stderr
     assert report == {"status": "error", "exit": 3, "error": stderr.strip()[len("error: "):]}
 

@@ -19,6 +19,7 @@ import pytest
 from mailpage_cli import confluence as confluence_module
 from mailpage_cli import downloads
 from tests.conftest import run, set_env
+from tests.support.clock import FakeClock
 from tests.support.confluence_server import (
     JSON_TYPE,
     Attachment,
@@ -29,7 +30,6 @@ from tests.support.confluence_server import (
     User,
     space_id,
 )
-from tests.test_faults import FakeClock
 
 ME = User("Ann Example", "ann@example.com")
 TEAM = [User(f"Member {n}", f"member{n}@example.com") for n in range(3)]
@@ -39,13 +39,6 @@ SPACE = "/api/v2/spaces/"
 V1_CONTENT = "/rest/api/content/98487"  # Data Center, and Cloud's watchers
 IMAGE = "/download/attachments/98487/chart.png"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    fake = FakeClock()
-    monkeypatch.setattr(confluence_module, "CLOCK", fake)
-    return fake
 
 
 @pytest.fixture

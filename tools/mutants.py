@@ -49,12 +49,13 @@ RECIPIENTS, PAGEREFS = "mailpage_cli/recipients.py", "mailpage_cli/pagerefs.py"
 SETTINGS, MESSAGE = "mailpage_cli/settings.py", "mailpage_cli/message.py"
 MAILER, PIPELINE = "mailpage_cli/mailer.py", "mailpage_cli/pipeline.py"
 STATE, CREDENTIALS = "mailpage_cli/state.py", "mailpage_cli/credentials.py"
+RETRY = "mailpage_cli/retry.py"
 
 T_RECIPIENTS, T_PAGEREFS = "tests/test_recipients.py", "tests/test_pagerefs.py"
 T_CONFIG, T_MESSAGE = "tests/test_config.py", "tests/test_message.py"
 T_DELIVERY, T_FAULTS = "tests/test_delivery.py", "tests/test_faults.py"
 T_STATE, T_POLICY = "tests/test_state.py", "tests/test_policy.py"
-T_CONFLUENCE = "tests/test_confluence.py"
+T_CONFLUENCE, T_RETRY = "tests/test_confluence.py", "tests/test_retry.py"
 
 # Breaks every import of the package: only tests that import the copy can kill it.
 SENTINEL = Mutant("SENTINEL", "mailpage_cli/__init__.py", '__version__ = "0.1.0"',
@@ -154,10 +155,11 @@ MUTANTS: tuple[Mutant, ...] = (
            "if all(not r.delivered and not r.refused and not r.unknown for r in reports):",
            "if all(not r.delivered and not r.unknown for r in reports):", (T_DELIVERY,),
            "every recipient refused becomes 'unavailable'"),
-    Mutant("D5", MAILER, "for attempt in range(attempts):", "for attempt in range(1):",
+    Mutant("D5", MAILER, "wait = retries.next_wait(attempt)", "wait = None",
            (T_DELIVERY,), "no retries"),
-    Mutant("D6", MAILER, "sleep(BACKOFF * 2 ** (attempt - 1) * random.uniform",
-           "sleep(BACKOFF * random.uniform", (T_DELIVERY,), "backoff no longer exponential"),
+    Mutant("D6", RETRY, "self.base * 2 ** (attempt - 1) * random.uniform",
+           "self.base * random.uniform", (T_DELIVERY, T_RETRY),
+           "backoff no longer exponential"),
     Mutant("D7", MAILER, 'chunk += b".\\r\\n" if chunk.endswith(b"\\r\\n") else b"\\r\\n.\\r\\n"',
            'chunk += b"\\r\\n.\\r\\n"', (T_DELIVERY,),
            "the DATA terminator always adds a line break"),
