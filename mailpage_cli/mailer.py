@@ -23,7 +23,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mailpage_cli.credentials import Secret
 from mailpage_cli.errors import (
     AuthError,
     ConfigError,
@@ -34,7 +33,7 @@ from mailpage_cli.errors import (
     TLSError,
     UnavailableError,
 )
-from mailpage_cli.models import Delivery
+from mailpage_cli.models import Delivery, Secret
 
 log = logging.getLogger(__name__)
 

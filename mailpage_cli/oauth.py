@@ -27,9 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from mailpage_cli import credentials
-from mailpage_cli.credentials import Destination, Secret
+from mailpage_cli.credentials import Destination
 from mailpage_cli.errors import AuthError, ConfigError, UnavailableError
-from mailpage_cli.settings import exclusive_lock
+from mailpage_cli.models import Secret
+from mailpage_cli.privatefiles import exclusive_lock
 
 MICROSOFT_AUTHORITY = "https://login.microsoftonline.com"
 MICROSOFT_SEND = "https://outlook.office.com/SMTP.Send"  # delegated; msal adds offline_access

@@ -22,6 +22,7 @@ from mailpage_cli import (
     credentials,
     digests,
     downloads,
+    headers,
     lint,
     localexport,
     mailer,
@@ -30,6 +31,7 @@ from mailpage_cli import (
     pagerefs,
     recipients,
     render,
+    sites,
     state,
 )
 from mailpage_cli.confluence import AttachmentInfo
@@ -49,9 +51,11 @@ from mailpage_cli.models import (
     Recipients,
     RenderedPage,
     Resource,
+    Secret,
     Sender,
 )
-from mailpage_cli.settings import NotRegularFileError, Settings, write_private
+from mailpage_cli.privatefiles import NotRegularFileError, write_private
+from mailpage_cli.settings import Settings
 
 if TYPE_CHECKING:
     import requests
@@ -209,7 +213,7 @@ class Run:
         gateway, cloud_id = _gateway(config.api_gateway, config.auth), config.cloud_id
         if gateway and not cloud_id and config.url:
             cloud_id = confluence.cloud_id_of(config.url, self.public)
-        site = confluence.make_site(config.url, config.deployment, config.auth, config.user,
+        site = sites.make_site(config.url, config.deployment, config.auth, config.user,
                                     gateway, cloud_id)
         profile = self.settings.profile
         destination = credentials.site_destination(site.url, profile, site.api)
@@ -256,7 +260,7 @@ class Run:
         """From and Reply-To; ``reply_to = "me"`` asks Confluence only if already connected."""
         config = self.settings.sender
         address = self.sender_address()
-        name = recipients.clean_text(config.name or "")
+        name = headers.clean_text(config.name or "")
         if config.reply_to == "none":
             return Sender(address, name)
         if config.reply_to != "me":
@@ -353,7 +357,7 @@ class Run:
             return localexport.read_resource(export.folder, src)
         site = self.settings.confluence.url
         try:
-            if site and pagerefs.same_site(src, site):
+            if site and sites.same_site(src, site):
                 return self.confluence.download(src, self.budget)
             if options.external_images == "embed":
                 return downloads.fetch(src, session=self.public, trusted=None,
@@ -410,7 +414,7 @@ class Run:
         return mailer.Account(smtp.host, smtp.port, smtp.security, smtp.username, password,
                               smtp.ca_file)
 
-    def oauth_token(self, *, sign_in: bool) -> credentials.Secret:
+    def oauth_token(self, *, sign_in: bool) -> Secret:
         """An OAuth2 access token for the SMTP login; a person at a terminal signs in here
         when needed (or when ``sign_in`` asks)."""
         client = oauth_client(self.settings)
@@ -713,19 +717,19 @@ def check(settings: Settings, env: Mapping[str, str], ui: Conversation) -> list[
     return results
 
 
-def reach_site(settings: Settings, token: credentials.Secret | None, gateway: str | None,
-               ui: Conversation) -> confluence.Site:
+def reach_site(settings: Settings, token: Secret | None, gateway: str | None,
+               ui: Conversation) -> sites.Site:
     """The site as ``set-site`` keeps it: through a gateway when asked (``gateway``), or when
     the site refuses the token and Atlassian's gateway takes it (a scoped token, a service
     account's)."""
     config = settings.confluence
-    site = confluence.make_site(config.url, config.deployment, config.auth, config.user)
+    site = sites.make_site(config.url, config.deployment, config.auth, config.user)
     if gateway := _gateway(gateway, config.auth):  # the flag's: set-site replaces the file's
         return _through(site, gateway)
     if token is not None and site.cloud:
         with ui.step("check the token"):
             if _takes(site, token) is False:
-                through = _through(site, confluence.GATEWAY)
+                through = _through(site, sites.GATEWAY)
                 if _takes(through, token):
                     return through
     return site
@@ -733,16 +737,16 @@ def reach_site(settings: Settings, token: credentials.Secret | None, gateway: st
 
 def _gateway(named: str | None, auth: str) -> str | None:
     """The gateway ``named``; service accounts' OAuth2 reaches only Atlassian's."""
-    return named or (confluence.GATEWAY if auth == "oauth2" else None)
+    return named or (sites.GATEWAY if auth == "oauth2" else None)
 
 
-def _through(site: confluence.Site, gateway: str) -> confluence.Site:
+def _through(site: sites.Site, gateway: str) -> sites.Site:
     cloud_id = confluence.cloud_id_of(site.url, downloads.bare_session())
-    return confluence.make_site(site.url, site.deployment, site.auth, site.user, gateway,
+    return sites.make_site(site.url, site.deployment, site.auth, site.user, gateway,
                                 cloud_id)
 
 
-def _takes(site: confluence.Site, token: credentials.Secret) -> bool | None:
+def _takes(site: sites.Site, token: Secret) -> bool | None:
     """Whether the site (or gateway) accepts ``token``; ``None`` when it cannot be told."""
     try:
         confluence.Client(site, token, attempts=1).me()

@@ -13,6 +13,7 @@ from keyring.backends import fail, null
 
 from mailpage_cli import credentials, settings
 from mailpage_cli.errors import ConfigError
+from mailpage_cli.models import Secret
 from tests.conftest import EXAMPLE, run
 from tests.support import smtp
 from tests.support.keyrings import MemoryKeyring
@@ -192,7 +193,7 @@ def test_max_recipients_has_an_upper_bound(config_file: Path, count: int, accept
 def test_the_environment_beats_the_keyring(isolated: MemoryKeyring) -> None:
     """env > keyring: a job's variable wins over what a person stored on the machine."""
     where = credentials.smtp_destination("smtp.example.com", 587, "starttls", "ann", "default")
-    credentials.store(credentials.SMTP_PASSWORD, "default", credentials.Secret("from-keyring"),
+    credentials.store(credentials.SMTP_PASSWORD, "default", Secret("from-keyring"),
                       where)
     env = {"MAILPAGE_SMTP_PASSWORD": "from-env"}
     secret, source = credentials.lookup(credentials.SMTP_PASSWORD, "default", env, where)
