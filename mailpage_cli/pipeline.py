@@ -38,6 +38,7 @@ from mailpage_cli.confluence import AttachmentInfo
 from mailpage_cli.errors import (
     AuthError,
     ConfigError,
+    DownloadError,
     ExitCode,
     MailpageError,
     PolicyError,
@@ -362,7 +363,7 @@ class Run:
             if options.external_images == "embed":
                 return downloads.fetch(src, session=self.public, trusted=None,
                                        budget=self.budget, public=self.public)
-        except downloads.DownloadError as exc:
+        except DownloadError as exc:
             self.warn(str(exc))
         return None
 
