@@ -772,10 +772,7 @@ def set_policy(
 
     changes: dict[str, object] = {}
     if domains:
-        try:
-            changes["allowed_domains"] = settings.normalise_domains(domains) or None
-        except TypeError as exc:
-            raise UsageError(f"--allowed-domain must be {exc}", "Give a domain name.") from None
+        changes["allowed_domains"] = settings.normalise_domains(domains) or None
     if max_recipients is not None:
         changes["max_recipients"] = max_recipients
     if max_size is not None:

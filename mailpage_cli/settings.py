@@ -26,7 +26,7 @@ from mailpage_cli.choices import (
     SECURITY,
     SMTP_AUTH,
 )
-from mailpage_cli.errors import ConfigError
+from mailpage_cli.errors import ConfigError, UsageError
 from mailpage_cli.privatefiles import NotRegularFileError, check_owned, write_private
 
 DEFAULT_PORTS = {"ssl": 465, "starttls": 587, "none": 25}
@@ -42,9 +42,14 @@ _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _DOMAIN = re.compile(rf"(?:{_LABEL}\.)*{_LABEL}")
 
 
+class InvalidValueError(ValueError):
+    """A raw setting is not what it must be. The message completes "must be ..." ("a port
+    number from 1 to 65535"); :func:`load` adds where the value came from."""
+
+
 def _text(raw: object) -> str:
     if not isinstance(raw, str):
-        raise TypeError("a string")
+        raise InvalidValueError("a string")
     return raw.strip()
 
 
@@ -55,8 +60,9 @@ def _site_url(raw: object) -> str:
     except ValueError:  # not a URL at all: the site check says so
         credentials_in_it = False
     if credentials_in_it:
-        raise TypeError("the site's address alone, without a user or password in it (the token"
-                        " goes to the keyring with `config set-site URL --token-stdin`)")
+        raise InvalidValueError("the site's address alone, without a user or password in it"
+                                " (the token goes to the keyring with `config set-site URL"
+                                " --token-stdin`)")
     return url
 
 
@@ -71,7 +77,7 @@ def _whole_number(low: int, high: int, what: str) -> Callable[[object], int]:
         text = raw.strip() if isinstance(raw, str) else ""
         number = int(text) if text.isascii() and text.isdigit() else raw
         if isinstance(number, bool) or not isinstance(number, int) or not low <= number <= high:
-            raise TypeError(what)
+            raise InvalidValueError(what)
         return number
 
     return parse
@@ -83,26 +89,34 @@ def _megabytes(raw: object) -> float:
     except ValueError:
         number = None
     if not isinstance(number, float) or not 0 < number <= MAX_SIZE_MB:
-        raise TypeError(f"a size in megabytes above 0 and at most {MAX_SIZE_MB:g}")
+        raise InvalidValueError(f"a size in megabytes above 0 and at most {MAX_SIZE_MB:g}")
     return number
 
 
-def normalise_domains(items: object) -> tuple[str, ...]:
+def _domains(items: object) -> tuple[str, ...]:
     """``["@Example.com", " x.org "]`` -> ``("example.com", "x.org")``; invalid ones refused."""
     items = items.split(",") if isinstance(items, str) else items
     if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
-        raise TypeError("a list of domain names")
+        raise InvalidValueError("a list of domain names")
     domains = tuple(i.strip().lower().lstrip("@") for i in items if i.strip())
     if not all(_DOMAIN.fullmatch(d) for d in domains):
-        raise TypeError("a list of domain names such as example.com")
+        raise InvalidValueError("a list of domain names such as example.com")
     return domains
+
+
+def normalise_domains(items: object) -> tuple[str, ...]:
+    """The domains given with ``--allowed-domain``, as the file keeps them (:func:`_domains`)."""
+    try:
+        return _domains(items)
+    except InvalidValueError as exc:
+        raise UsageError(f"--allowed-domain must be {exc}", "Give a domain name.") from None
 
 
 def _choice(*choices: str) -> Callable[[object], str]:
     def parse(raw: object) -> str:
         value = _text(raw).lower()
         if value not in choices:
-            raise TypeError(" or ".join(choices))
+            raise InvalidValueError(" or ".join(choices))
         return value
 
     return parse
@@ -154,7 +168,7 @@ FIELDS: tuple[Field, ...] = (
     Field("directory", "org_id", "MAILPAGE_ATLASSIAN_ORG_ID", _text),
     Field("directory", "api", "MAILPAGE_ATLASSIAN_API", _site_url, "https://api.atlassian.com"),
     # Policy has no variables (SPEC): a job's environment cannot lift the file's limits.
-    Field("policy", "allowed_domains", None, normalise_domains, ()),
+    Field("policy", "allowed_domains", None, _domains, ()),
     Field("policy", "max_recipients", None,
           _whole_number(1, 1_000_000, "a whole number of at least 1"), 50),
     Field("policy", "max_size_mb", None, _megabytes, 20.0),
@@ -373,7 +387,7 @@ def load(
             continue
         try:
             values[field.name] = Resolved(field.parse(raw), source)
-        except TypeError as exc:
+        except InvalidValueError as exc:
             where = {"flag": f"--{field.key.replace('_', '-')}", "file": f"in {path}"}.get(
                 source, source.removeprefix("env ")
             )

@@ -252,6 +252,39 @@ def test_invalid_config_files_name_the_problem(
     assert message in result.stderr
 
 
+@pytest.mark.parametrize(("section", "line", "must_be", "command"), [
+    ("smtp", "host = 25", "a string", "set-smtp"),
+    ("confluence", "url = 'https://ann:pw@acme.atlassian.net'",
+     ("the site's address alone, without a user or password in it (the token goes to the"
+      " keyring with `config set-site URL --token-stdin`)"), "set-site"),
+    ("smtp", "port = 70000", "a port number from 1 to 65535", "set-smtp"),
+    ("policy", "max_size_mb = 0", "a size in megabytes above 0 and at most 10000", "set-policy"),
+    ("policy", "allowed_domains = 'not a domain'", "a list of domain names such as example.com",
+     "set-policy"),
+    ("policy", "allowed_domains = 7", "a list of domain names", "set-policy"),
+    ("confluence", "deployment = 'server'", "cloud or datacenter", "set-site"),
+])
+def test_each_invalid_setting_is_one_line_saying_what_it_must_be(
+    config_file: Path, section: str, line: str, must_be: str, command: str,
+) -> None:
+    config_file.parent.mkdir(parents=True)
+    config_file.write_text(f"[profiles.default.{section}]\n{line}\n")
+    result = run("config", "show")
+    assert result.exit_code == 3
+    name = f"{section}.{line.split(' =', maxsplit=1)[0]}"
+    assert result.stderr == (
+        f"error: The setting {name} (in {config_file}) must be {must_be}."
+        f" Correct it (see `mailpage config {command} --help`).\n")
+
+
+def test_an_invalid_allowed_domain_flag_is_a_usage_error(config_file: Path) -> None:
+    result = run("config", "set-policy", "--allowed-domain", "not a domain")
+    assert result.exit_code == 2
+    assert result.stderr == ("error: --allowed-domain must be a list of domain names such as"
+                             " example.com. Give a domain name.\n")
+    assert not config_file.exists()
+
+
 def test_invalid_environment_value_names_the_variable() -> None:
     result = run("config", "show", env={"MAILPAGE_SMTP_PORT": "seventy"})
     assert result.exit_code == 3
