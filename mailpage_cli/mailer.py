@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mailpage_cli.choices import Security
 from mailpage_cli.errors import (
     AuthError,
     ConfigError,
@@ -48,7 +49,7 @@ BACKOFF = 1.0  # seconds before the second attempt; doubles, with jitter
 class Account:
     host: str
     port: int
-    security: str  # ssl | starttls | none
+    security: Security
     username: str | None = None
     password: Secret | None = field(default=None, repr=False)
     ca_file: Path | None = None

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from mailpage_cli import credentials
+from mailpage_cli.choices import OAuthFlow, OAuthProvider
 from mailpage_cli.credentials import Destination
 from mailpage_cli.errors import AuthError, ConfigError, UnavailableError
 from mailpage_cli.models import Secret
@@ -50,8 +51,8 @@ Tell = Callable[[str], None]
 class Client:
     """One OAuth client as the settings describe it, signing in for ``username``."""
 
-    provider: str  # microsoft | google
-    flow: str  # device | client-credentials | browser | service-account
+    provider: OAuthProvider
+    flow: OAuthFlow
     username: str  # the mailbox: XOAUTH2's user=, a service account's subject
     profile: str
     client_id: str = ""

@@ -34,6 +34,7 @@ from mailpage_cli import (
     sites,
     state,
 )
+from mailpage_cli.choices import ExternalImages, Status
 from mailpage_cli.confluence import AttachmentInfo
 from mailpage_cli.errors import (
     AuthError,
@@ -94,7 +95,7 @@ class SendOptions:
     note: str | None = None
     attachments: bool = False
     attach: tuple[str, ...] = ()
-    external_images: str = "link"  # link | embed
+    external_images: ExternalImages = "link"
     dry_run: bool = False
     save: str | None = None  # a path, or "-" for the caller to print
     skip_unresolvable: bool = False
@@ -112,7 +113,7 @@ class DigestOptions(SendOptions):
 
 @dataclass(frozen=True)
 class SendResult:
-    status: str  # sent | partial | refused | dry-run | saved | unchanged | empty
+    status: Status
     page: Page
     recipients: Recipients
     message_id: str
@@ -580,7 +581,7 @@ def _dispatch(run: Run, options: SendOptions, found: Recipients, composed: Compo
             message.personalised, data, r, message.message_id(sender.address)))
             for r in due]
 
-    def result(status: str, **extra: Any) -> SendResult:
+    def result(status: Status, **extra: Any) -> SendResult:
         return SendResult(status=status, page=page, recipients=found, message_id=message_id,
                           size=len(data), images=images, attachments=attachments,
                           warnings=warnings, messages=len(envelopes), **extra)
@@ -604,8 +605,8 @@ def _dispatch(run: Run, options: SendOptions, found: Recipients, composed: Compo
         delivered += delivery.delivered
         unknown += delivery.unknown
         not_sent += delivery.not_attempted
-    status = ("sent" if len(delivered) == len(due) else "partial" if delivered or unknown
-              else "refused")
+    status: Status = ("sent" if len(delivered) == len(due) else "partial" if delivered or unknown
+                      else "refused")
     return result(status, refused=refused, delivered=tuple(delivered), unknown=tuple(unknown),
                   not_sent=tuple(not_sent))
 

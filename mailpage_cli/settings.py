@@ -25,6 +25,12 @@ from mailpage_cli.choices import (
     OAUTH_PROVIDERS,
     SECURITY,
     SMTP_AUTH,
+    Auth,
+    Deployment,
+    OAuthFlow,
+    OAuthProvider,
+    Security,
+    SmtpAuth,
 )
 from mailpage_cli.errors import ConfigError, UsageError
 from mailpage_cli.privatefiles import NotRegularFileError, check_owned, write_private
@@ -189,12 +195,12 @@ class Resolved:
 class SmtpSettings:
     host: str | None
     port: int
-    security: str
+    security: Security
     username: str | None
     ca_file: Path | None
-    auth: str = "password"  # password | oauth2
-    oauth_provider: str | None = None
-    oauth_flow: str | None = None
+    auth: SmtpAuth = "password"
+    oauth_provider: OAuthProvider | None = None
+    oauth_flow: OAuthFlow | None = None
     client_id: str | None = None
     tenant: str | None = None
     authority: str | None = None
@@ -220,8 +226,8 @@ class PolicySettings:
 class ConfluenceSettings:
     url: str | None
     user: str | None
-    auth: str
-    deployment: str
+    auth: Auth
+    deployment: Deployment
     concurrency: int
     address_book: Path | None = None
     api_gateway: str | None = None

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from mailpage_cli.choices import Auth, Deployment
 from mailpage_cli.errors import ConfigError
 
 __all__ = ["GATEWAY", "Site", "make_site", "same_site"]
@@ -46,8 +47,8 @@ class Site:
     pointing at ``url``."""
 
     url: str
-    deployment: str  # cloud | datacenter
-    auth: str  # basic | bearer
+    deployment: Deployment
+    auth: Auth
     user: str | None = None
     gateway: str = ""  # e.g. https://api.atlassian.com; "": the site answers itself
     cloud_id: str = ""  # the site's id at the gateway
@@ -96,7 +97,7 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def make_site(url: str | None, deployment: str, auth: str, user: str | None,
+def make_site(url: str | None, deployment: Deployment, auth: Auth, user: str | None,
               gateway: str | None = None, cloud_id: str | None = None) -> Site:
     """Validate and normalise the configured site (Cloud gets its ``/wiki``), and the API
     gateway it is reached through, if any."""
