@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import html
-import ipaddress
 import json
 import logging
 import re
@@ -30,8 +29,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urljoin, urlsplit
 
-from mailpage_cli import downloads
-from mailpage_cli.credentials import Secret
+from mailpage_cli import downloads, sites
 from mailpage_cli.errors import (
     AuthError,
     ConfigError,
@@ -41,9 +39,10 @@ from mailpage_cli.errors import (
     UnavailableError,
     UsageError,
 )
-from mailpage_cli.models import Page, Person, Resource, SearchHit
-from mailpage_cli.pagerefs import PageId, PageRef, PageTitle, same_site
+from mailpage_cli.models import Page, Person, Resource, SearchHit, Secret
+from mailpage_cli.pagerefs import PageId, PageRef, PageTitle
 from mailpage_cli.retry import SYSTEM_CLOCK, Backoff, Clock, TransientError
+from mailpage_cli.sites import Site, same_site
 
 if TYPE_CHECKING:
     import requests
@@ -57,7 +56,6 @@ MAX_PAGES = 1000  # pages of one paged list
 # At most 4 tries and 60 s, waits included, for one request; waits of 1, 2, 4 s, each + 0-50 %.
 RETRIES = Backoff(attempts=4, base=1.0, jitter=(1.0, 1.5), deadline=60.0)
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
-GATEWAY = "https://api.atlassian.com"  # where scoped tokens and service accounts are served
 PAGE_EXPAND = "body.export_view,body.view,version,space,history"
 SEARCH_EXPAND = "content.space,content.version"
 LIMIT = 50
@@ -73,119 +71,11 @@ _API_WORDS = frozenset({
 
 
 @dataclass(frozen=True)
-class Site:
-    """Where Confluence is and how to log in. ``url`` includes ``/wiki`` or the context path.
-
-    With a scoped token or a service account the API answers only through Atlassian's
-    gateway: ``api_url`` is then ``{gateway}/ex/confluence/{cloudId}/wiki``, where every API
-    call and download goes (and the credentials with them), while links in the mail keep
-    pointing at ``url``."""
-
-    url: str
-    deployment: str  # cloud | datacenter
-    auth: str  # basic | bearer
-    user: str | None = None
-    gateway: str = ""  # e.g. https://api.atlassian.com; "": the site answers itself
-    cloud_id: str = ""  # the site's id at the gateway
-
-    @property
-    def cloud(self) -> bool:
-        return self.deployment == "cloud"
-
-    @property
-    def api_url(self) -> str:
-        return f"{self.gateway}/ex/confluence/{self.cloud_id}/wiki" if self.gateway else ""
-
-    @property
-    def api(self) -> str:
-        return self.api_url or self.url
-
-    def to_api(self, url: str) -> str:
-        """A URL under the site, as the API serves it (the gateway's form, if there is one)."""
-        parts, root = urlsplit(url), urlsplit(self.url).path
-        if not self.gateway or not same_site(url, self.url) or not (
-                parts.path + "/").startswith(root + "/"):
-            return url
-        return self.api_url + parts.path[len(root):] + (f"?{parts.query}" if parts.query else "")
-
-    def serves(self, url: str) -> bool:
-        """Whether ``url`` is the API's, so that the credentials may go there: the site's host,
-        or the gateway's path for this site alone (the gateway serves every tenant)."""
-        if not self.api_url:
-            return same_site(url, self.url)
-        return same_site(url, self.api_url) and (urlsplit(url).path + "/").startswith(
-            urlsplit(self.api_url).path + "/")
-
-    def to_site(self, url: str) -> str:
-        """A URL the gateway gave, as the site serves it (for links people open)."""
-        if self.api_url and url.startswith(self.api_url):
-            return self.url + url[len(self.api_url):]
-        return url
-
-
-@dataclass(frozen=True)
 class AttachmentInfo:
     filename: str
     media_type: str
     size: int
     url: str
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def make_site(url: str | None, deployment: str, auth: str, user: str | None,
-              gateway: str | None = None, cloud_id: str | None = None) -> Site:
-    """Validate and normalise the configured site (Cloud gets its ``/wiki``), and the API
-    gateway it is reached through, if any."""
-    if not url:
-        raise ConfigError(
-            "No Confluence site configured",
-            "Run `mailpage config set-site URL` or set MAILPAGE_CONFLUENCE_URL.",
-        )
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"The Confluence URL {url!r} is not an http(s) URL",
-                          "Give the site's address, e.g. https://example.atlassian.net.")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        raise ConfigError(
-            f"Refusing plain http to {parts.hostname}: the token would travel unencrypted",
-            "Use the https:// address of the site.",
-        )
-    path = parts.path.rstrip("/")
-    if deployment == "cloud" and not path.endswith("/wiki"):
-        path += "/wiki"
-    if auth == "basic" and not user:
-        raise ConfigError(
-            "Basic authentication needs a user (the e-mail address on Cloud)",
-            "Run `mailpage config set-site URL --user EMAIL` or set MAILPAGE_CONFLUENCE_USER.",
-        )
-    if auth == "oauth2" and (deployment != "cloud" or not user):
-        raise ConfigError(
-            "OAuth2 sign-in is for Atlassian service accounts on Cloud, with their client id",
-            "Run `mailpage config set-site URL --auth oauth2 --user CLIENT_ID --token-stdin`"
-            " (the client secret on stdin).",
-        )
-    site = Site(f"{parts.scheme}://{parts.netloc}{path}", deployment, auth, user)
-    if not gateway:
-        return site
-    if deployment != "cloud" or not cloud_id or not re.fullmatch(r"[A-Za-z0-9-]+", cloud_id):
-        raise ConfigError("The API gateway serves Confluence Cloud sites, by their cloud id",
-                          "Run `mailpage config set-site URL --api-gateway` again (it reads the"
-                          " cloud id), or unset MAILPAGE_CONFLUENCE_API_GATEWAY.")
-    entry = urlsplit(gateway.strip())
-    if entry.scheme != "https" and not (entry.scheme == "http" and _is_loopback(
-            entry.hostname or "")):
-        raise ConfigError(f"The API gateway {gateway!r} is not an https URL",
-                          f"Give its https address ({GATEWAY}).")
-    return Site(site.url, deployment, auth, user,
-                f"{entry.scheme}://{entry.netloc}{entry.path.rstrip('/')}", cloud_id)
 
 
 def service_account_token(site: Site, client_secret: Secret) -> Secret:
@@ -194,7 +84,7 @@ def service_account_token(site: Site, client_secret: Secret) -> Secret:
     ``api.atlassian.com``, else the gateway's own ``/oauth/token``)."""
     import requests  # noqa: PLC0415
 
-    url = ("https://auth.atlassian.com/oauth/token" if site.gateway == GATEWAY
+    url = ("https://auth.atlassian.com/oauth/token" if site.gateway == sites.GATEWAY
            else f"{site.gateway}/oauth/token")
     body = {"grant_type": "client_credentials", "client_id": site.user,
             "client_secret": client_secret.reveal(), "audience": "api.atlassian.com"}

@@ -2,7 +2,7 @@
 
 The keyring is reached only through the ``keyring`` API (so ``PYTHON_KEYRING_BACKEND``
 applies), under service ``mailpage`` and usernames ``PROFILE/smtp`` and ``PROFILE/confluence``.
-A secret travels as :class:`Secret`, whose ``repr`` and ``str`` never show it.
+A secret travels as :class:`models.Secret`, whose ``repr`` and ``str`` never show it.
 
 A stored secret is bound to its destination: the keyring holds it together with the site
 (scheme, host, port, path) or the SMTP account (username, host, port) it was stored for, and
@@ -19,34 +19,12 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from mailpage_cli.errors import ConfigError, KeyringUnavailableError
+from mailpage_cli.models import Secret
 
 if TYPE_CHECKING:
     from types import ModuleType
 
 SERVICE = "mailpage"
-
-
-class Secret:
-    """A secret value that does not print itself."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('********')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urljoin, urlsplit
 
-from mailpage_cli.errors import ExitCode, PolicyError, UnavailableError
+from mailpage_cli.errors import DownloadError, PolicyError, UnavailableError
 from mailpage_cli.models import Resource
 
 if TYPE_CHECKING:
@@ -158,18 +158,3 @@ def _too_big(filename: str, size: int, budget: int) -> PolicyError:
         f" ({budget / 1_000_000:.1f} MB)",
         "Leave it out, or raise the limit with `mailpage config set-policy --max-size MB`.",
     )
-
-
-class DownloadError(UnavailableError):
-    """A file could not be downloaded (the caller decides whether that is fatal).
-
-    ``status`` is the HTTP status, or 0 when there was no answer (``reason`` says why).
-    """
-
-    def __init__(self, status: int, filename: str, reason: str = "") -> None:
-        super().__init__(f"Downloading {filename} failed ({reason or status})",
-                         "Try again later." if reason else "Check your access to it (a scoped"
-                         " token needs read:attachment:confluence).")
-        self.status = status
-        if status in (401, 403):  # refused, not unavailable: trying again will not help
-            self.exit_code = ExitCode.AUTH

@@ -12,6 +12,7 @@ saying what happened and, last, how to fix it::
     ├── AuthError                 4  credentials refused (SMTP 535, Confluence 401/403)
     ├── NotFoundError             5  page, user or group not found
     ├── UnavailableError          6  service down or rate-limited after retries
+    │   └── DownloadError            a file could not be downloaded (4 when it is refused)
     ├── PolicyError               8  allowed domains, recipient count, message size
     └── InterruptedSendError    130/143  Ctrl-C or SIGTERM while sending: who has the message
 
@@ -23,9 +24,27 @@ Partial delivery (7) is not an exception: the send finishes and its report says 
 
 from __future__ import annotations
 
-from enum import IntEnum
+from enum import IntEnum, unique
+
+__all__ = [
+    "AuthError",
+    "ConfigError",
+    "DownloadError",
+    "ExitCode",
+    "InterruptedSendError",
+    "KeyringUnavailableError",
+    "MailpageError",
+    "NotFoundError",
+    "PolicyError",
+    "StateError",
+    "TLSError",
+    "Terminated",
+    "UnavailableError",
+    "UsageError",
+]
 
 
+@unique
 class ExitCode(IntEnum):
     """Process exit codes; the README table is tested against this enum."""
 
@@ -88,6 +107,21 @@ class NotFoundError(MailpageError):
 
 class UnavailableError(MailpageError):
     exit_code = ExitCode.UNAVAILABLE
+
+
+class DownloadError(UnavailableError):
+    """A file could not be downloaded (the caller decides whether that is fatal).
+
+    ``status`` is the HTTP status, or 0 when there was no answer (``reason`` says why).
+    """
+
+    def __init__(self, status: int, filename: str, reason: str = "") -> None:
+        super().__init__(f"Downloading {filename} failed ({reason or status})",
+                         "Try again later." if reason else "Check your access to it (a scoped"
+                         " token needs read:attachment:confluence).")
+        self.status = status
+        if status in (401, 403):  # refused, not unavailable: trying again will not help
+            self.exit_code = ExitCode.AUTH
 
 
 class PolicyError(MailpageError):

@@ -21,6 +21,7 @@ from importlib import resources
 from typing import TYPE_CHECKING
 
 from mailpage_cli import contrast
+from mailpage_cli.choices import Severity
 from mailpage_cli.models import RenderedPage
 from mailpage_cli.render.colours import declarations
 from mailpage_cli.render.images import dimensions, pixels
@@ -46,7 +47,7 @@ DECORATIVE = frozenset({
 
 @dataclass(frozen=True)
 class Finding:
-    severity: str  # error | warning
+    severity: Severity
     rule: str
     message: str
 

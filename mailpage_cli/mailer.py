@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from mailpage_cli.credentials import Secret
+from mailpage_cli.choices import Security
 from mailpage_cli.errors import (
     AuthError,
     ConfigError,
@@ -33,7 +33,7 @@ from mailpage_cli.errors import (
     TLSError,
     UnavailableError,
 )
-from mailpage_cli.models import Delivery
+from mailpage_cli.models import Delivery, Secret
 from mailpage_cli.retry import SYSTEM_CLOCK, Backoff, Clock, TransientError
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ RETRIES = Backoff(attempts=4, base=1.0, jitter=(0.75, 1.25))
 class Account:
     host: str
     port: int
-    security: str  # ssl | starttls | none
+    security: Security
     username: str | None = None
     password: Secret | None = field(default=None, repr=False)
     ca_file: Path | None = None

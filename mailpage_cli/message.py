@@ -22,8 +22,8 @@ from email.utils import format_datetime, make_msgid
 from typing import Any
 
 from mailpage_cli.errors import PolicyError, UsageError
+from mailpage_cli.headers import clean_text
 from mailpage_cli.models import Page, Recipient, Recipients, RenderedPage, Resource, Sender
-from mailpage_cli.recipients import clean_text
 
 DEFAULT_SUBJECT = "{prefix} {title}"
 PLACEHOLDERS = ("title", "space", "version", "prefix")

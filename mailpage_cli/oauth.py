@@ -27,9 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from mailpage_cli import credentials
-from mailpage_cli.credentials import Destination, Secret
+from mailpage_cli.choices import OAuthFlow, OAuthProvider
+from mailpage_cli.credentials import Destination
 from mailpage_cli.errors import AuthError, ConfigError, UnavailableError
-from mailpage_cli.settings import exclusive_lock
+from mailpage_cli.models import Secret
+from mailpage_cli.privatefiles import exclusive_lock
 
 MICROSOFT_AUTHORITY = "https://login.microsoftonline.com"
 MICROSOFT_SEND = "https://outlook.office.com/SMTP.Send"  # delegated; msal adds offline_access
@@ -49,8 +51,8 @@ Tell = Callable[[str], None]
 class Client:
     """One OAuth client as the settings describe it, signing in for ``username``."""
 
-    provider: str  # microsoft | google
-    flow: str  # device | client-credentials | browser | service-account
+    provider: OAuthProvider
+    flow: OAuthFlow
     username: str  # the mailbox: XOAUTH2's user=, a service account's subject
     profile: str
     client_id: str = ""

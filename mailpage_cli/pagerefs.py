@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, unquote_plus, urlsplit
 
 from mailpage_cli.errors import ConfigError, NotFoundError, UsageError
+from mailpage_cli.sites import same_site
 
 FORMS = "a page id, SPACE:Title, a Confluence page URL or a local .html export"
 
@@ -68,24 +69,6 @@ def tiny_link_id(code: str) -> str:
     if not number:
         raise UsageError(f"{code!r} is not a Confluence tiny link", f"Give {FORMS}.")
     return str(number)
-
-
-def _origin(url: str) -> tuple[str, int | None]:
-    parts = urlsplit(url)
-    default = {"http": 80, "https": 443}.get(parts.scheme)
-    try:
-        port = parts.port or default
-    except ValueError:
-        port = -1
-    return (parts.hostname or "").lower(), port
-
-
-def same_site(url: str, site_url: str) -> bool:
-    """Same host and port (http and https of one host count as one site)."""
-    host, port = _origin(url)
-    site_host, site_port = _origin(site_url)
-    same_port = port == site_port or {port, site_port} == {80, 443}
-    return bool(host) and host == site_host and same_port
 
 
 def _place(url: str) -> str:

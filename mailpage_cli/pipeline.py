@@ -22,6 +22,7 @@ from mailpage_cli import (
     credentials,
     digests,
     downloads,
+    headers,
     lint,
     localexport,
     mailer,
@@ -31,12 +32,15 @@ from mailpage_cli import (
     recipients,
     render,
     retry,
+    sites,
     state,
 )
+from mailpage_cli.choices import ExternalImages, Status
 from mailpage_cli.confluence import AttachmentInfo
 from mailpage_cli.errors import (
     AuthError,
     ConfigError,
+    DownloadError,
     ExitCode,
     MailpageError,
     PolicyError,
@@ -50,9 +54,11 @@ from mailpage_cli.models import (
     Recipients,
     RenderedPage,
     Resource,
+    Secret,
     Sender,
 )
-from mailpage_cli.settings import NotRegularFileError, Settings, write_private
+from mailpage_cli.privatefiles import NotRegularFileError, write_private
+from mailpage_cli.settings import Settings
 
 if TYPE_CHECKING:
     import requests
@@ -90,7 +96,7 @@ class SendOptions:
     note: str | None = None
     attachments: bool = False
     attach: tuple[str, ...] = ()
-    external_images: str = "link"  # link | embed
+    external_images: ExternalImages = "link"
     dry_run: bool = False
     save: str | None = None  # a path, or "-" for the caller to print
     skip_unresolvable: bool = False
@@ -108,7 +114,7 @@ class DigestOptions(SendOptions):
 
 @dataclass(frozen=True)
 class SendResult:
-    status: str  # sent | partial | refused | dry-run | saved | unchanged | empty
+    status: Status
     page: Page
     recipients: Recipients
     message_id: str
@@ -212,7 +218,7 @@ class Run:
         gateway, cloud_id = _gateway(config.api_gateway, config.auth), config.cloud_id
         if gateway and not cloud_id and config.url:
             cloud_id = confluence.cloud_id_of(config.url, self.public)
-        site = confluence.make_site(config.url, config.deployment, config.auth, config.user,
+        site = sites.make_site(config.url, config.deployment, config.auth, config.user,
                                     gateway, cloud_id)
         profile = self.settings.profile
         destination = credentials.site_destination(site.url, profile, site.api)
@@ -259,7 +265,7 @@ class Run:
         """From and Reply-To; ``reply_to = "me"`` asks Confluence only if already connected."""
         config = self.settings.sender
         address = self.sender_address()
-        name = recipients.clean_text(config.name or "")
+        name = headers.clean_text(config.name or "")
         if config.reply_to == "none":
             return Sender(address, name)
         if config.reply_to != "me":
@@ -356,12 +362,12 @@ class Run:
             return localexport.read_resource(export.folder, src)
         site = self.settings.confluence.url
         try:
-            if site and pagerefs.same_site(src, site):
+            if site and sites.same_site(src, site):
                 return self.confluence.download(src, self.budget)
             if options.external_images == "embed":
                 return downloads.fetch(src, session=self.public, trusted=None,
                                        budget=self.budget, public=self.public)
-        except downloads.DownloadError as exc:
+        except DownloadError as exc:
             self.warn(str(exc))
         return None
 
@@ -413,7 +419,7 @@ class Run:
         return mailer.Account(smtp.host, smtp.port, smtp.security, smtp.username, password,
                               smtp.ca_file)
 
-    def oauth_token(self, *, sign_in: bool) -> credentials.Secret:
+    def oauth_token(self, *, sign_in: bool) -> Secret:
         """An OAuth2 access token for the SMTP login; a person at a terminal signs in here
         when needed (or when ``sign_in`` asks)."""
         client = oauth_client(self.settings)
@@ -578,7 +584,7 @@ def _dispatch(run: Run, options: SendOptions, found: Recipients, composed: Compo
             message.personalised, data, r, message.message_id(sender.address)))
             for r in due]
 
-    def result(status: str, **extra: Any) -> SendResult:
+    def result(status: Status, **extra: Any) -> SendResult:
         return SendResult(status=status, page=page, recipients=found, message_id=message_id,
                           size=len(data), images=images, attachments=attachments,
                           warnings=warnings, messages=len(envelopes), **extra)
@@ -602,8 +608,8 @@ def _dispatch(run: Run, options: SendOptions, found: Recipients, composed: Compo
         delivered += delivery.delivered
         unknown += delivery.unknown
         not_sent += delivery.not_attempted
-    status = ("sent" if len(delivered) == len(due) else "partial" if delivered or unknown
-              else "refused")
+    status: Status = ("sent" if len(delivered) == len(due) else "partial" if delivered or unknown
+                      else "refused")
     return result(status, refused=refused, delivered=tuple(delivered), unknown=tuple(unknown),
                   not_sent=tuple(not_sent))
 
@@ -716,19 +722,19 @@ def check(settings: Settings, env: Mapping[str, str], ui: Conversation) -> list[
     return results
 
 
-def reach_site(settings: Settings, token: credentials.Secret | None, gateway: str | None,
-               ui: Conversation) -> confluence.Site:
+def reach_site(settings: Settings, token: Secret | None, gateway: str | None,
+               ui: Conversation) -> sites.Site:
     """The site as ``set-site`` keeps it: through a gateway when asked (``gateway``), or when
     the site refuses the token and Atlassian's gateway takes it (a scoped token, a service
     account's)."""
     config = settings.confluence
-    site = confluence.make_site(config.url, config.deployment, config.auth, config.user)
+    site = sites.make_site(config.url, config.deployment, config.auth, config.user)
     if gateway := _gateway(gateway, config.auth):  # the flag's: set-site replaces the file's
         return _through(site, gateway)
     if token is not None and site.cloud:
         with ui.step("check the token"):
             if _takes(site, token) is False:
-                through = _through(site, confluence.GATEWAY)
+                through = _through(site, sites.GATEWAY)
                 if _takes(through, token):
                     return through
     return site
@@ -736,16 +742,16 @@ def reach_site(settings: Settings, token: credentials.Secret | None, gateway: st
 
 def _gateway(named: str | None, auth: str) -> str | None:
     """The gateway ``named``; service accounts' OAuth2 reaches only Atlassian's."""
-    return named or (confluence.GATEWAY if auth == "oauth2" else None)
+    return named or (sites.GATEWAY if auth == "oauth2" else None)
 
 
-def _through(site: confluence.Site, gateway: str) -> confluence.Site:
+def _through(site: sites.Site, gateway: str) -> sites.Site:
     cloud_id = confluence.cloud_id_of(site.url, downloads.bare_session())
-    return confluence.make_site(site.url, site.deployment, site.auth, site.user, gateway,
+    return sites.make_site(site.url, site.deployment, site.auth, site.user, gateway,
                                 cloud_id)
 
 
-def _takes(site: confluence.Site, token: credentials.Secret) -> bool | None:
+def _takes(site: sites.Site, token: Secret) -> bool | None:
     """Whether the site (or gateway) accepts ``token``; ``None`` when it cannot be told."""
     try:
         confluence.Client(site, token, attempts=1).me()

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Protocol
 
 from mailpage_cli.errors import ConfigError, NotFoundError, UsageError
+from mailpage_cli.headers import clean_text
 from mailpage_cli.models import Person, Recipient, Recipients
-from mailpage_cli.settings import check_owned
+from mailpage_cli.privatefiles import check_owned
 
 SPEC_HELP = (
     "addr@example.com, 'Name <addr@example.com>', me, user:X, group:NAME, watchers, file:PATH"
@@ -30,19 +31,8 @@ _LOCAL = re.compile(rf"{_ATOM}(?:\.{_ATOM})*")
 _LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 # A display name may quote anything, angle brackets too: "A <x@y>" <z@example.com>.
 _NAMED = re.compile(r'^(?P<name>(?:"(?:[^"\\]|\\.)*"|[^<>"])*)<(?P<address>[^<>]*)>$')
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")  # C0, DEL, C1, line breaks
-# Bidi embeddings, overrides, isolates and marks: "invoice_\u202efdp.exe" shows as
-# "invoice_exe.pdf" (Trojan Source, CVE-2021-42574).
-_BIDI = re.compile(r"[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]+")
 
 Resolver = Callable[[str], list[Recipient]]
-
-
-def clean_text(text: str) -> str:
-    """Control characters (CR/LF above all) become spaces: they must never start a header,
-    nor reach a terminal (ESC). Bidi controls go: they would make a text, or a file name,
-    show other than it is."""
-    return " ".join(_CONTROL.sub(" ", _BIDI.sub("", text)).split())
 
 
 def split_list(text: str) -> list[str]:

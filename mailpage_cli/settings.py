@@ -2,19 +2,16 @@
 and remembers where it came from so that ``config show`` can say so.
 
 The config file is TOML with one table per profile (``[profiles.NAME.smtp]`` ...), written
-atomically with mode 0600 (:func:`write_private`, which --save and the state use too). A
+atomically with mode 0600 (:func:`privatefiles.write_private`, as --save and the state are). A
 secret-looking key in it is an error: secrets live in the keyring or the environment (see
 ``credentials``). So is a file that another user owns or can write, as ssh would have it.
 """
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import os
 import re
-import stat
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,8 +25,15 @@ from mailpage_cli.choices import (
     OAUTH_PROVIDERS,
     SECURITY,
     SMTP_AUTH,
+    Auth,
+    Deployment,
+    OAuthFlow,
+    OAuthProvider,
+    Security,
+    SmtpAuth,
 )
-from mailpage_cli.errors import ConfigError
+from mailpage_cli.errors import ConfigError, UsageError
+from mailpage_cli.privatefiles import NotRegularFileError, check_owned, write_private
 
 DEFAULT_PORTS = {"ssl": 465, "starttls": 587, "none": 25}
 SECRET_WORDS = ("password", "token", "secret")
@@ -44,9 +48,14 @@ _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _DOMAIN = re.compile(rf"(?:{_LABEL}\.)*{_LABEL}")
 
 
+class InvalidValueError(ValueError):
+    """A raw setting is not what it must be. The message completes "must be ..." ("a port
+    number from 1 to 65535"); :func:`load` adds where the value came from."""
+
+
 def _text(raw: object) -> str:
     if not isinstance(raw, str):
-        raise TypeError("a string")
+        raise InvalidValueError("a string")
     return raw.strip()
 
 
@@ -57,8 +66,9 @@ def _site_url(raw: object) -> str:
     except ValueError:  # not a URL at all: the site check says so
         credentials_in_it = False
     if credentials_in_it:
-        raise TypeError("the site's address alone, without a user or password in it (the token"
-                        " goes to the keyring with `config set-site URL --token-stdin`)")
+        raise InvalidValueError("the site's address alone, without a user or password in it"
+                                " (the token goes to the keyring with `config set-site URL"
+                                " --token-stdin`)")
     return url
 
 
@@ -73,7 +83,7 @@ def _whole_number(low: int, high: int, what: str) -> Callable[[object], int]:
         text = raw.strip() if isinstance(raw, str) else ""
         number = int(text) if text.isascii() and text.isdigit() else raw
         if isinstance(number, bool) or not isinstance(number, int) or not low <= number <= high:
-            raise TypeError(what)
+            raise InvalidValueError(what)
         return number
 
     return parse
@@ -85,26 +95,34 @@ def _megabytes(raw: object) -> float:
     except ValueError:
         number = None
     if not isinstance(number, float) or not 0 < number <= MAX_SIZE_MB:
-        raise TypeError(f"a size in megabytes above 0 and at most {MAX_SIZE_MB:g}")
+        raise InvalidValueError(f"a size in megabytes above 0 and at most {MAX_SIZE_MB:g}")
     return number
 
 
-def normalise_domains(items: object) -> tuple[str, ...]:
+def _domains(items: object) -> tuple[str, ...]:
     """``["@Example.com", " x.org "]`` -> ``("example.com", "x.org")``; invalid ones refused."""
     items = items.split(",") if isinstance(items, str) else items
     if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
-        raise TypeError("a list of domain names")
+        raise InvalidValueError("a list of domain names")
     domains = tuple(i.strip().lower().lstrip("@") for i in items if i.strip())
     if not all(_DOMAIN.fullmatch(d) for d in domains):
-        raise TypeError("a list of domain names such as example.com")
+        raise InvalidValueError("a list of domain names such as example.com")
     return domains
+
+
+def normalise_domains(items: object) -> tuple[str, ...]:
+    """The domains given with ``--allowed-domain``, as the file keeps them (:func:`_domains`)."""
+    try:
+        return _domains(items)
+    except InvalidValueError as exc:
+        raise UsageError(f"--allowed-domain must be {exc}", "Give a domain name.") from None
 
 
 def _choice(*choices: str) -> Callable[[object], str]:
     def parse(raw: object) -> str:
         value = _text(raw).lower()
         if value not in choices:
-            raise TypeError(" or ".join(choices))
+            raise InvalidValueError(" or ".join(choices))
         return value
 
     return parse
@@ -156,7 +174,7 @@ FIELDS: tuple[Field, ...] = (
     Field("directory", "org_id", "MAILPAGE_ATLASSIAN_ORG_ID", _text),
     Field("directory", "api", "MAILPAGE_ATLASSIAN_API", _site_url, "https://api.atlassian.com"),
     # Policy has no variables (SPEC): a job's environment cannot lift the file's limits.
-    Field("policy", "allowed_domains", None, normalise_domains, ()),
+    Field("policy", "allowed_domains", None, _domains, ()),
     Field("policy", "max_recipients", None,
           _whole_number(1, 1_000_000, "a whole number of at least 1"), 50),
     Field("policy", "max_size_mb", None, _megabytes, 20.0),
@@ -177,12 +195,12 @@ class Resolved:
 class SmtpSettings:
     host: str | None
     port: int
-    security: str
+    security: Security
     username: str | None
     ca_file: Path | None
-    auth: str = "password"  # password | oauth2
-    oauth_provider: str | None = None
-    oauth_flow: str | None = None
+    auth: SmtpAuth = "password"
+    oauth_provider: OAuthProvider | None = None
+    oauth_flow: OAuthFlow | None = None
     client_id: str | None = None
     tenant: str | None = None
     authority: str | None = None
@@ -208,8 +226,8 @@ class PolicySettings:
 class ConfluenceSettings:
     url: str | None
     user: str | None
-    auth: str
-    deployment: str
+    auth: Auth
+    deployment: Deployment
     concurrency: int
     address_book: Path | None = None
     api_gateway: str | None = None
@@ -316,28 +334,6 @@ def _check_owned(path: Path, file: os.stat_result) -> None:
                 "Use a config file in a folder of your own (--config or MAILPAGE_CONFIG).")
 
 
-def check_owned(path: Path, file: os.stat_result, kind: str, why: str, elsewhere: str) -> None:
-    """Refuse the ``kind`` of file at ``path`` (``file`` its fstat) when another user owns
-    or can write it or its folder: it ``why``."""
-    if os.name != "posix" or stat.S_ISCHR(file.st_mode):  # /dev/null: "no config file"
-        return
-    folder = path.parent
-    for what, found, target, chmod, danger in (
-        (f"The {kind} {path}", file, path, "600", f"it {why}"),
-        (f"The folder {folder} of the {kind}", folder.stat(), folder, "go-w",
-         f"they could replace the file, which {why}"),
-    ):
-        if found.st_uid not in (os.getuid(), 0):  # root could change it anyway
-            raise ConfigError(
-                f"{what} belongs to another user (uid {found.st_uid}); {danger}", elsewhere)
-        if found.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-            import shlex  # noqa: PLC0415 - only a refusal needs it
-
-            raise ConfigError(
-                f"{what} is writable by other users (mode {stat.S_IMODE(found.st_mode):04o});"
-                f" {danger}", f"Run `chmod {chmod} {shlex.quote(str(target))}`.")
-
-
 def _check_no_secrets(node: object, path: Path, where: str = "") -> None:
     if not isinstance(node, dict):
         return
@@ -397,7 +393,7 @@ def load(
             continue
         try:
             values[field.name] = Resolved(field.parse(raw), source)
-        except TypeError as exc:
+        except InvalidValueError as exc:
             where = {"flag": f"--{field.key.replace('_', '-')}", "file": f"in {path}"}.get(
                 source, source.removeprefix("env ")
             )
@@ -461,7 +457,7 @@ def tomli_w_dumps(data: Mapping[str, Any]) -> str:
 
 
 def write_file(path: Path, data: Mapping[str, Any]) -> None:
-    """Write the config file (see :func:`write_private`), its folder private too."""
+    """Write the config file (see :func:`privatefiles.write_private`), its folder private too."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         write_private(path, tomli_w_dumps(data).encode())
@@ -475,76 +471,3 @@ def write_file(path: Path, data: Mapping[str, Any]) -> None:
         raise ConfigError(f"Cannot write the config file {path} ({exc.strerror or exc})",
                           "Check the permissions of its folder, or point MAILPAGE_CONFIG"
                           " at another file.") from exc
-
-
-class NotRegularFileError(OSError):
-    """:func:`write_private` found something other than a regular file at its path."""
-
-    def __init__(self, path: Path, kind: str) -> None:
-        super().__init__(errno.EEXIST, f"{kind}, not a regular file", str(path))
-        self.kind = kind
-
-
-_KINDS = (  # what lstat may find instead of a regular file, as a message names it
-    (stat.S_ISLNK, "a symbolic link"),
-    (stat.S_ISDIR, "a directory"),
-    (stat.S_ISCHR, "a character device"),
-    (stat.S_ISBLK, "a block device"),
-    (stat.S_ISFIFO, "a named pipe (FIFO)"),
-    (stat.S_ISSOCK, "a socket"),
-)
-
-
-def _refuse_special(path: Path) -> None:
-    """Raise :class:`NotRegularFileError` unless ``path`` is absent or a regular file.
-
-    Looked at with lstat: a link is refused, not followed. Renaming over a device node or a
-    FIFO would replace it (``--save /dev/null`` as root breaks /dev/null for everyone), and
-    replacing a link (``/dev/stdout``) would not do what was meant either."""
-    try:
-        mode = os.lstat(path).st_mode
-    except FileNotFoundError:
-        return
-    if not stat.S_ISREG(mode):
-        kind = next((name for test, name in _KINDS if test(mode)), "a special file")
-        raise NotRegularFileError(path, kind)
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """Replace the regular file ``path`` (or create it) with ``data`` atomically, readable by
-    its owner only from the first byte: a new file (mkstemp makes it 0600) in the same folder,
-    synced, then renamed over the old one. Anything else at ``path`` (a link, a device, a FIFO,
-    a folder) raises :class:`NotRegularFileError`, an ``OSError``. The temporary file goes on
-    any exception, KeyboardInterrupt and SIGTERM's included: it holds the same content."""
-    import tempfile  # noqa: PLC0415 - only writers need it
-
-    _refuse_special(path)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=".mailpage-", suffix=".tmp")
-    tmp = Path(name)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())  # the rename must not outrun the data to the disk
-        # Again, just before: rename replaces whatever entry is there by then, but never
-        # writes through it, so what is left of the race can only replace, not redirect.
-        _refuse_special(path)
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-@contextlib.contextmanager
-def exclusive_lock(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``path`` (made, with a private folder, if missing): another
-    process asking for it waits until this one is done. Raises ``OSError``."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    with path.open("a") as lock:
-        try:
-            import fcntl  # noqa: PLC0415 - POSIX only
-        except ImportError:  # pragma: no cover - Windows: renames are atomic, overlaps unguarded
-            yield
-            return
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from mailpage_cli.errors import StateError
-from mailpage_cli.settings import exclusive_lock, write_private
+from mailpage_cli.privatefiles import exclusive_lock, write_private
 
 FILE = "sent.json"
 FORMAT = 2

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from mailpage_cli import __version__
-from mailpage_cli.credentials import Secret
 from mailpage_cli.mailer import Account
+from mailpage_cli.models import Secret
 from tests.conftest import EXAMPLE, ROOT, run, run_process
 from tests.support import smtp
 

@@ -13,6 +13,7 @@ from keyring.backends import fail, null
 
 from mailpage_cli import credentials, settings
 from mailpage_cli.errors import ConfigError
+from mailpage_cli.models import Secret
 from tests.conftest import EXAMPLE, run
 from tests.support import smtp
 from tests.support.keyrings import MemoryKeyring
@@ -192,7 +193,7 @@ def test_max_recipients_has_an_upper_bound(config_file: Path, count: int, accept
 def test_the_environment_beats_the_keyring(isolated: MemoryKeyring) -> None:
     """env > keyring: a job's variable wins over what a person stored on the machine."""
     where = credentials.smtp_destination("smtp.example.com", 587, "starttls", "ann", "default")
-    credentials.store(credentials.SMTP_PASSWORD, "default", credentials.Secret("from-keyring"),
+    credentials.store(credentials.SMTP_PASSWORD, "default", Secret("from-keyring"),
                       where)
     env = {"MAILPAGE_SMTP_PASSWORD": "from-env"}
     secret, source = credentials.lookup(credentials.SMTP_PASSWORD, "default", env, where)
@@ -249,6 +250,39 @@ def test_invalid_config_files_name_the_problem(
     result = run("send", "x.html", "--to", "a@example.com", "--dry-run")
     assert result.exit_code == 3
     assert message in result.stderr
+
+
+@pytest.mark.parametrize(("section", "line", "must_be", "command"), [
+    ("smtp", "host = 25", "a string", "set-smtp"),
+    ("confluence", "url = 'https://ann:pw@acme.atlassian.net'",
+     ("the site's address alone, without a user or password in it (the token goes to the"
+      " keyring with `config set-site URL --token-stdin`)"), "set-site"),
+    ("smtp", "port = 70000", "a port number from 1 to 65535", "set-smtp"),
+    ("policy", "max_size_mb = 0", "a size in megabytes above 0 and at most 10000", "set-policy"),
+    ("policy", "allowed_domains = 'not a domain'", "a list of domain names such as example.com",
+     "set-policy"),
+    ("policy", "allowed_domains = 7", "a list of domain names", "set-policy"),
+    ("confluence", "deployment = 'server'", "cloud or datacenter", "set-site"),
+])
+def test_each_invalid_setting_is_one_line_saying_what_it_must_be(
+    config_file: Path, section: str, line: str, must_be: str, command: str,
+) -> None:
+    config_file.parent.mkdir(parents=True)
+    config_file.write_text(f"[profiles.default.{section}]\n{line}\n")
+    result = run("config", "show")
+    assert result.exit_code == 3
+    name = f"{section}.{line.split(' =', maxsplit=1)[0]}"
+    assert result.stderr == (
+        f"error: The setting {name} (in {config_file}) must be {must_be}."
+        f" Correct it (see `mailpage config {command} --help`).\n")
+
+
+def test_an_invalid_allowed_domain_flag_is_a_usage_error(config_file: Path) -> None:
+    result = run("config", "set-policy", "--allowed-domain", "not a domain")
+    assert result.exit_code == 2
+    assert result.stderr == ("error: --allowed-domain must be a list of domain names such as"
+                             " example.com. Give a domain name.\n")
+    assert not config_file.exists()
 
 
 def test_invalid_environment_value_names_the_variable() -> None:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from mailpage_cli.confluence import make_site
 from mailpage_cli.errors import ConfigError
+from mailpage_cli.sites import make_site
 from tests.conftest import ROOT, run, set_env
 from tests.support import smtp
 from tests.support.confluence_server import (

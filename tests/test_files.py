@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from mailpage_cli import settings
+from mailpage_cli import privatefiles
 from mailpage_cli.errors import Terminated
 from tests.conftest import EXAMPLE, run
 
@@ -89,8 +89,8 @@ def test_write_private_refuses_a_link_to_a_device(
     monkeypatch.setattr(tempfile, "mkstemp", _never_write)
     link = tmp_path / "stdout"
     link.symlink_to(os.devnull)
-    with pytest.raises(settings.NotRegularFileError) as caught:
-        settings.write_private(link, b"x")
+    with pytest.raises(privatefiles.NotRegularFileError) as caught:
+        privatefiles.write_private(link, b"x")
     assert caught.value.kind == "a symbolic link"
     assert isinstance(caught.value, OSError)
 
@@ -172,7 +172,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary_file(
 
     monkeypatch.setattr(os, "fsync", full)
     with pytest.raises(OSError, match="No space"):
-        settings.write_private(target, b"new")
+        privatefiles.write_private(target, b"new")
     assert target.read_text() == "old"
     _no_temp_file(tmp_path)
 

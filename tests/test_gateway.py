@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mailpage_cli import confluence
+from mailpage_cli import sites
 from tests.conftest import run, set_env
 from tests.support import smtp
 from tests.support.confluence_server import FakeConfluence
@@ -66,7 +66,7 @@ def test_a_scoped_token_with_the_minimal_scopes_sends_the_page_through_the_gatew
 def test_set_site_detects_a_scoped_token(
     cloud: FakeConfluence, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(confluence, "GATEWAY", cloud.gateway_url)  # api.atlassian.com
+    monkeypatch.setattr(sites, "GATEWAY", cloud.gateway_url)  # api.atlassian.com
     said = set_site(cloud, cloud.scoped_token(cloud.minimal_scopes))
     assert "through the API gateway" in said
     shown = json.loads(run("config", "show", "--json").stdout)["settings"]
@@ -77,7 +77,7 @@ def test_set_site_detects_a_scoped_token(
 def test_a_classic_token_stays_on_the_site(
     cloud: FakeConfluence, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(confluence, "GATEWAY", cloud.gateway_url)
+    monkeypatch.setattr(sites, "GATEWAY", cloud.gateway_url)
     said = set_site(cloud, cloud.site.token)
     assert "gateway" not in said
     assert cloud.gateway_requests == []
@@ -111,7 +111,7 @@ def test_a_missing_scope_is_an_auth_error_naming_the_scopes(
 
 
 def test_the_gateway_path_of_another_site_gets_no_credentials() -> None:
-    site = confluence.make_site("https://acme.atlassian.net", "cloud", "basic", "a@b.c",
+    site = sites.make_site("https://acme.atlassian.net", "cloud", "basic", "a@b.c",
                                 "https://api.atlassian.com", "1111-2222")
     assert site.serves("https://api.atlassian.com/ex/confluence/1111-2222/wiki/rest/api/x")
     assert not site.serves("https://api.atlassian.com/ex/confluence/9999/wiki/rest/api/x")

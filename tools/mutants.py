@@ -82,7 +82,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("R7", RECIPIENTS, 'if line and not line.startswith("#")', "if line",
            (T_RECIPIENTS,), "# comments no longer skipped in file: lists"),
     # -- page references
-    Mutant("P1", PAGEREFS, "same_port = port == site_port or {port, site_port} == {80, 443}",
+    Mutant("P1", "mailpage_cli/sites.py",
+           "same_port = port == site_port or {port, site_port} == {80, 443}",
            "same_port = port == site_port", (T_PAGEREFS,),
            "http and https of one host no longer one site"),
     Mutant("P2", PAGEREFS, 'return PageId(text.lstrip("0") or "0")', "return PageId(text)",

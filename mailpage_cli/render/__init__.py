@@ -16,8 +16,8 @@ from urllib.parse import urljoin, urlsplit
 
 import css_inline
 
+from mailpage_cli.headers import clean_text
 from mailpage_cli.models import Page, RenderedPage, Resource, Sender
-from mailpage_cli.recipients import clean_text
 from mailpage_cli.render import (
     boxes,
     code,
