@@ -20,9 +20,10 @@ import pytest
 import trustme
 
 from mailpage_cli import confluence as confluence_module
-from mailpage_cli.credentials import Secret
 from mailpage_cli.errors import UnavailableError
+from mailpage_cli.models import Secret
 from mailpage_cli.pagerefs import PageId
+from mailpage_cli.sites import make_site
 from tests.conftest import ROOT, run, set_env
 from tests.support import smtp
 from tests.support.clock import FakeClock
@@ -128,7 +129,7 @@ def test_a_response_slower_than_the_timeout_is_retried_then_given_up(
 ) -> None:
     """Each try waits ``timeout`` seconds of silence, then counts as a transient failure."""
     client = confluence_module.Client(
-        confluence_module.make_site(site.url, "cloud", "basic", str(ME.email)),
+        make_site(site.url, "cloud", "basic", str(ME.email)),
         Secret(site.site.token), timeout=0.2, clock=clock)
     site.latency = 0.4
     with pytest.raises(UnavailableError, match=r"ReadTimeout.*gave up after 4 tries"):
