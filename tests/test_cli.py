@@ -283,7 +283,7 @@ def test_debug_shows_a_traceback_only_when_asked(monkeypatch: pytest.MonkeyPatch
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("mailpage_cli.pipeline.Run.render", broken)
+    monkeypatch.setattr("mailpage_cli.pipeline.compose", broken)
     plain = run("send", str(EXAMPLE), "--to", "a@example.com", "--dry-run")
     assert plain.exit_code == 1
     assert "bug" in plain.stderr and "Traceback" not in plain.stderr
