@@ -1,6 +1,6 @@
 """What a send or a digest asks for (:class:`DeliveryOptions`), and the checks it must pass
 before anything goes out: the options alone, then the resolved recipients against the
-profile's policy."""
+profile's policy. A dry run passes exactly the checks a send does."""
 
 from __future__ import annotations
 
@@ -39,11 +39,13 @@ def check_options(options: DeliveryOptions) -> None:
 
 def check_recipients(found: Recipients, policy: PolicySettings, options: DeliveryOptions,
                      confirm: Callable[[str], bool]) -> None:
-    """The resolved recipients: someone (a group may be empty), and within the policy."""
+    """The resolved recipients: someone (a group may be empty), and within the policy. A dry
+    run is checked as the send it rehearses, so that it fails where the send would; a message
+    saved instead of sent is not asked about."""
     if not found.all:
         raise UsageError("No recipients", "Give at least one --to, --cc or --bcc.")
-    ask = not (options.dry_run or options.save or options.yes)
-    check_policy(found, policy, confirm if ask else None)
+    sends = options.dry_run or not options.save
+    check_policy(found, policy, confirm if sends and not options.yes else None)
 
 
 def check_policy(found: Recipients, policy: PolicySettings,
