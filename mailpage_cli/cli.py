@@ -210,10 +210,12 @@ def _summary(result: SendResult, save: str | None) -> str:
                 f" already sent to these {count} recipient(s); nothing sent.")
     if result.status == "empty":
         return "The search found nothing; nothing sent."
+    where = "stdout" if save == "-" else save
     if result.status == "dry-run":
-        return f"Dry run: {title!r} would go to {count} recipient(s) ({what}); nothing sent."
+        kept = f"; the message it would send is written to {where}" if save else ""
+        return (f"Dry run: {title!r} would go to {count} recipient(s) ({what}); nothing"
+                f" sent{kept}.")
     if result.status == "saved":
-        where = "stdout" if save == "-" else save
         return f"Saved {title!r} for {count} recipient(s) to {where} ({what}); nothing sent."
     if result.status == "refused":
         return f"Not sent: none of the {count} recipient(s) of {title!r} got it (see above)."

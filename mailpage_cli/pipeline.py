@@ -451,13 +451,13 @@ def _dispatch(run: Run, options: DeliveryOptions, found: Recipients, composed: C
                           size=len(data), images=images, attachments=attachments,
                           warnings=warnings, messages=len(envelopes), **extra)
 
-    if options.dry_run:
-        return result("dry-run", refused={})
-    if options.save:
-        if options.save == "-":
-            return result("saved", refused={}, raw=data)
+    if options.save and options.save != "-":
         write_private_file(Path(options.save), data)
-        return result("saved", refused={})
+    raw = data if options.save == "-" else None
+    if options.dry_run:  # with --save: the message that would be sent
+        return result("dry-run", refused={}, raw=raw)
+    if options.save:
+        return result("saved", refused={}, raw=raw)
     account = run.smtp_account()
     with run.ui.step("send"):
         deliveries = mailer.deliver(account, envelopes, on_sent=on_sent)

@@ -77,6 +77,22 @@ def test_save_to_a_file_is_private(tmp_path: Path) -> None:
     assert result.stdout == ""
 
 
+def test_dry_run_with_save_writes_the_message_it_would_send(tmp_path: Path) -> None:
+    """--dry-run --save FILE keeps the message the send would make, privately (D18)."""
+    target = tmp_path / "message.eml"
+    result = run("send", str(EXAMPLE), "--to", "a@example.com", "--dry-run", "--save",
+                 str(target), "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["status"] == "dry-run"
+    assert f"nothing sent; the message it would send is written to {target}" in result.stderr
+    assert target.stat().st_mode & 0o777 == 0o600
+    msg = message_from_bytes(target.read_bytes(), policy=policy.default)
+    assert (msg["To"], msg["Subject"]) == ("a@example.com", "Release notes 2.4")
+    to_stdout = run("send", str(EXAMPLE), "--to", "a@example.com", "--dry-run", "--save", "-")
+    assert to_stdout.exit_code == 0, to_stdout.stderr
+    assert message_from_bytes(to_stdout.stdout_bytes)["To"] == "a@example.com"
+
+
 def test_missing_sender_address_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MAILPAGE_SENDER_ADDRESS")
     result = run("send", str(EXAMPLE), "--to", "a@example.com", "--dry-run")
