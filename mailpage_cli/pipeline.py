@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Set
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -452,7 +453,7 @@ def _dispatch(run: Run, options: DeliveryOptions, found: Recipients, composed: C
                           warnings=warnings, messages=len(envelopes), **extra)
 
     if options.save and options.save != "-":
-        write_private_file(Path(options.save), data)
+        _save(Path(options.save), data, sender.address)
     raw = data if options.save == "-" else None
     if options.dry_run:  # with --save: the message that would be sent
         return result("dry-run", refused={}, raw=raw)
@@ -500,6 +501,14 @@ def digest(
                                  cid_domain=run.sender.address.rpartition("@")[2])
     subject = message.subject(options.subject, page, settings.sender.subject_prefix)
     return _dispatch(run, options, found, _with_warnings(run, page, rendered), subject)
+
+
+def _save(path: Path, data: bytes, envelope_sender: str) -> None:
+    """``--save``: the message as it would go on the wire, or in a file named ``*.mbox`` as a
+    mailbox of one message (``mutt -f`` opens it; a bare message it does not)."""
+    if path.suffix.lower() == ".mbox":
+        data = message.mbox(data, envelope_sender, datetime.now(UTC))
+    write_private_file(path, data)
 
 
 def write_private_file(path: Path, data: bytes, flag: str = "--save") -> None:
