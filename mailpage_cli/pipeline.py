@@ -386,10 +386,9 @@ def send(
         # Connects (and may prompt for the token) here, not in a thread.
         client = None if isinstance(ref, pagerefs.LocalFile) else run.confluence
         fetching = lookups.submit(fetch, run, ref)
-        listed = None
-        if client and isinstance(ref, pagerefs.PageId) and (options.attachments
-                                                            or options.attach):
-            listed = lookups.submit(client.attachments, ref.id)
+        files = options.attachments or bool(options.attach)
+        listed = (lookups.submit(client.attachments, ref.id)
+                  if client and files and isinstance(ref, pagerefs.PageId) else None)
         if client and settings.sender.reply_to == "me":
             lookups.submit(client.me)  # cached for Reply-To
         found = resolve(run, options, _page_id(ref, fetching))
