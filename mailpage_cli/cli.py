@@ -211,10 +211,12 @@ def _summary(result: SendResult, save: str | None) -> str:
                 f" already sent to these {count} recipient(s); nothing sent.")
     if result.status == "empty":
         return "The search found nothing; nothing sent."
+    where = "stdout" if save == "-" else save
     if result.status == "dry-run":
-        return f"Dry run: {title!r} would go to {count} recipient(s) ({what}); nothing sent."
+        kept = f"; the message it would send is written to {where}" if save else ""
+        return (f"Dry run: {title!r} would go to {count} recipient(s) ({what}); nothing"
+                f" sent{kept}.")
     if result.status == "saved":
-        where = "stdout" if save == "-" else save
         return f"Saved {title!r} for {count} recipient(s) to {where} ({what}); nothing sent."
     if result.status == "refused":
         return f"Not sent: none of the {count} recipient(s) of {title!r} got it (see above)."
@@ -347,7 +349,7 @@ def digest(app: App, /, **values: Any) -> None:
     from mailpage_cli import pipeline  # noqa: PLC0415 - HTTP libraries load only here
 
     as_json, save = values["as_json"], values["save"]
-    options = pipeline.DigestOptions(page="", **_common(values))
+    options = pipeline.DigestOptions(**_common(values))
     _report(app, pipeline.digest(app.settings, app.env, options, app.output), as_json, save)
 
 
@@ -365,13 +367,13 @@ def preview(app: App, page: str, html_path: str | None, text: bool, note: str | 
       mailpage preview 98487 --html /tmp/page.html
       mailpage preview export/Release-notes_98487.html --text | less
     """
-    from mailpage_cli import pipeline  # noqa: PLC0415 - rendering libraries load only here
+    from mailpage_cli import pipeline, render  # noqa: PLC0415 - rendering libraries load only here
 
     composed = pipeline.preview(app.settings, app.env, page, note, app.output)
     for warning in composed.warnings:
         app.output.warn(warning)
     if html_path:
-        html = pipeline.with_data_uris(composed.rendered)
+        html = render.with_data_uris(composed.rendered)
         if html_path == "-":
             app.output.raw(html.encode())
         else:

@@ -201,6 +201,18 @@ def to_bytes(msg: EmailMessage) -> bytes:
     return msg.tokens.sub(lambda token: msg.bodies[token[0].decode()], data)
 
 
+_FROM_LINE = re.compile(rb"^(>*From )", re.MULTILINE)
+
+
+def mbox(data: bytes, envelope_sender: str, when: datetime) -> bytes:
+    """``data`` (CRLF, as :func:`to_bytes` writes it) as a mailbox of one message, which
+    ``mutt -f`` and ``mailbox.mbox`` open: a ``From `` line, LF line ends, and mboxrd
+    quoting (a line of ``>``s then ``From `` gets one ``>`` more, so it is not a separator)."""
+    body = _FROM_LINE.sub(rb">\1", data.replace(b"\r\n", b"\n")).rstrip(b"\n")
+    separator = f"From {envelope_sender} {when.ctime()}\n".encode()
+    return separator + body + b"\n\n"
+
+
 def part_sizes(msg: EmailMessage) -> Mapping[str, int]:
     """Encoded size of each leaf part, named by file name or content type."""
     bodies = getattr(msg, "bodies", {})

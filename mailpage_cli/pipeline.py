@@ -4,20 +4,20 @@ the caller passes in."""
 
 from __future__ import annotations
 
-import base64
-import fnmatch
 import functools
 import hashlib
-from collections.abc import Callable, Iterable, Mapping, Set
+from collections.abc import Callable, Mapping, Set
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
-from urllib.parse import unquote, urlsplit
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
 
 from mailpage_cli import (
+    assets,
     confluence,
     credentials,
     digests,
@@ -40,7 +40,6 @@ from mailpage_cli.confluence import AttachmentInfo
 from mailpage_cli.errors import (
     AuthError,
     ConfigError,
-    DownloadError,
     ExitCode,
     MailpageError,
     PolicyError,
@@ -50,21 +49,18 @@ from mailpage_cli.models import (
     Delivery,
     Page,
     Person,
-    Recipient,
     Recipients,
     RenderedPage,
     Resource,
     Secret,
     Sender,
 )
+from mailpage_cli.policy import DeliveryOptions, check_options, check_recipients
 from mailpage_cli.privatefiles import NotRegularFileError, write_private
 from mailpage_cli.settings import Settings
 
 if TYPE_CHECKING:
     import requests
-
-T = TypeVar("T")
-R = TypeVar("R")
 
 
 class Conversation(Protocol):
@@ -86,28 +82,18 @@ class Conversation(Protocol):
         """A hidden prompt for secrets, ``None`` where nobody can answer."""
 
 
-@dataclass(frozen=True)
-class SendOptions:
+@dataclass(frozen=True, kw_only=True)
+class SendOptions(DeliveryOptions):
     page: str
-    to: tuple[str, ...] = ()
-    cc: tuple[str, ...] = ()
-    bcc: tuple[str, ...] = ()
-    subject: str | None = None
-    note: str | None = None
     attachments: bool = False
     attach: tuple[str, ...] = ()
     external_images: ExternalImages = "link"
-    dry_run: bool = False
-    save: str | None = None  # a path, or "-" for the caller to print
-    skip_unresolvable: bool = False
-    yes: bool = False
     if_changed: bool = False
-    individually: bool = False
 
 
-@dataclass(frozen=True)
-class DigestOptions(SendOptions):
-    cql: str = ""
+@dataclass(frozen=True, kw_only=True)
+class DigestOptions(DeliveryOptions):
+    cql: str
     since: str | None = None  # a duration: 30m, 24h, 7d, 2w
     title: str | None = None
 
@@ -160,18 +146,9 @@ class Composed:
     warnings: tuple[str, ...]
 
 
-def parallel(function: Callable[[T], R], items: Iterable[T], limit: int) -> list[R]:
-    """``map`` over at most ``limit`` threads: downloads wait on the network, not the CPU."""
-    items = list(items)
-    if len(items) < 2 or limit < 2:
-        return [function(item) for item in items]
-    with ThreadPoolExecutor(min(limit, len(items))) as pool:
-        return list(pool.map(function, items))
-
-
 class Run:
-    """One invocation's settings, environment and conversation; connects to Confluence
-    only when something needs it."""
+    """One invocation's settings, environment and conversation (and the warnings for it);
+    connects to Confluence, and to the SMTP account's sign-in, only when something needs it."""
 
     clock: retry.Clock = retry.SYSTEM_CLOCK  # what retries wait on, at both edges
 
@@ -183,34 +160,6 @@ class Run:
 
     def warn(self, text: str) -> None:
         self.warnings.append(text)
-
-    @property
-    def concurrency(self) -> int:
-        return int(self.settings.confluence.concurrency)
-
-    @property
-    def budget(self) -> int:
-        return int(self.settings.policy.max_size_mb * message.MEGABYTE)
-
-    @cached_property
-    def address_lookups(self) -> list[tuple[str, recipients.Lookup]]:
-        """Where an address Confluence hides is looked for: the profile's address book, then
-        the organization directory."""
-        lookups: list[tuple[str, recipients.Lookup]] = []
-        if book := self.settings.confluence.address_book:
-            lookups.append(("address book", recipients.load_address_book(book).find))
-        if self.settings["directory.org_id"]:
-            lookups.append(("directory", lambda person: self.org_directory.email(person)))  # noqa: PLW0108 - opened only when asked
-        return lookups
-
-    @cached_property
-    def org_directory(self) -> confluence.OrgDirectory:
-        """Opened when a user's address is hidden: only then is the admin key needed."""
-        api, org_id = self.settings["directory.api"], self.settings["directory.org_id"]
-        key = credentials.require(
-            credentials.ADMIN_KEY, self.settings.profile, self.env, self.ui.prompt,
-            credentials.directory_destination(api, org_id, self.settings.profile))
-        return confluence.OrgDirectory(api, org_id, key)
 
     @cached_property
     def confluence(self) -> confluence.Client:
@@ -234,21 +183,6 @@ class Run:
     @property
     def connected(self) -> bool:
         return "confluence" in self.__dict__
-
-    def page_ref(self, text: str) -> pagerefs.PageRef:
-        return pagerefs.parse(text, self.settings.confluence.url)
-
-    def recipients(self, options: SendOptions,
-                   page_id: Callable[[], str | None] = lambda: None) -> Recipients:
-        def resolve(spec: str) -> list[Recipient]:
-            resolver = recipients.confluence_resolver(
-                self.confluence, page_id, skip_unresolvable=options.skip_unresolvable,
-                warn=self.warn, lookups=self.address_lookups)
-            return resolver(spec)
-
-        needs_site = self.settings.confluence.url is not None
-        return recipients.resolve(options.to, options.cc, options.bcc,
-                                  resolve if needs_site else None)
 
     def sender_address(self) -> str:
         """The From address, checked before anything is fetched."""
@@ -277,125 +211,6 @@ class Run:
             self.warn("your Confluence e-mail is hidden, so the message has no Reply-To"
                       " (set one with `mailpage config set-sender --reply-to ADDR`)")
         return Sender(address, name, me.email)
-
-    def fetch(self, ref: pagerefs.PageRef) -> Fetched:
-        with self.ui.step("fetch page"):
-            export = None
-            if isinstance(ref, pagerefs.LocalFile):
-                export = localexport.load(ref.path, self.settings.confluence.url)
-                page = export.page
-            else:
-                page = self.confluence.page(ref)
-            self._check_page_size(page)
-            return Fetched(page, export, render.prepare(page))
-
-    def _check_page_size(self, page: Page) -> None:
-        """A page whose HTML alone is twice the message limit cannot make a message within
-        it (the mail carries the HTML and a text part): refused before rendering, which
-        would cost seconds and gigabytes for nothing."""
-        if len(page.html) > 2 * self.budget:
-            raise PolicyError(
-                f"The page is {message.human_size(len(page.html))} of HTML; its message would"
-                f" be over the limit of {self.settings.policy.max_size_mb:g} MB",
-                "Send a smaller page, or raise the limit with"
-                " `mailpage config set-policy --max-size MB`.",
-            )
-
-    def render(self, fetched: Fetched, options: SendOptions, sender: Sender | None = None,
-               listed: Future[list[AttachmentInfo]] | None = None) -> Composed:
-        """Download the page's images and attachments (one bounded pool for both), and render
-        it. ``listed`` is the page's attachment list, when already being fetched."""
-        page, export, prepared = fetched.page, fetched.export, fetched.prepared
-        sender = sender or self.sender
-        sources = prepared.image_sources
-        with self.ui.step("download images"):
-            wanted = self._wanted_attachments(page, export, options, listed)
-            # A picture the page shows is fetched once, for both its places in the mail.
-            shown = {unquote(urlsplit(src).path): src for src in sources}
-            jobs: list[Callable[[], Resource | None]] = [
-                *(functools.partial(self._image, src, export, options) for src in sources),
-                *(load for _, path, load in wanted if path not in shown),
-            ]
-            found = parallel(lambda job: job(), jobs, self.concurrency)
-        images = dict(zip(sources, found[:len(sources)], strict=True))
-        fetched_files = iter(found[len(sources):])
-        attachments: list[Resource | None] = []
-        for name, path, load in wanted:
-            if path not in shown:
-                attachments.append(next(fetched_files))
-            elif (image := images[shown[path]]) is not None:
-                attachments.append(replace(image, filename=name))
-            else:  # left out of the page (not an image, say): the file itself, then
-                attachments.append(load())
-        missing = [name for (name, _, _), got in zip(wanted, attachments, strict=True)
-                   if got is None]
-        if missing:
-            raise UsageError(f"Attachments missing from the export: {', '.join(missing)}",
-                             "Export the space again with its attachments.")
-        with self.ui.step("render"):
-            rendered = render.finish(prepared, images, sender=sender, note=options.note,
-                                     cid_domain=sender.address.rpartition("@")[2])
-        return self.composed(page, rendered, tuple(a for a in attachments if a is not None))
-
-    def composed(self, page: Page, rendered: RenderedPage,
-                 attachments: tuple[Resource, ...] = ()) -> Composed:
-        """The rendered page with every warning so far, those of ``lint`` included."""
-        checked = tuple(f"{f.rule}: {f.message}" for f in lint.check(rendered))
-        return Composed(page, rendered, attachments,
-                        (*self.warnings, *rendered.warnings, *checked))
-
-    def _image(self, src: str, export: localexport.ExportPage | None,
-               options: SendOptions) -> Resource | None:
-        """An image's bytes, typed by their content; ``None`` leaves it linked (external) or
-        out (missing, or not a picture mail clients show)."""
-        found = self._fetch_image(src, export, options)
-        if found is None:
-            return None
-        image, problem = render.typed(found)
-        if problem:
-            self.warn(problem)
-        return image
-
-    def _fetch_image(self, src: str, export: localexport.ExportPage | None,
-                     options: SendOptions) -> Resource | None:
-        if export is not None and "://" not in src:
-            return localexport.read_resource(export.folder, src)
-        site = self.settings.confluence.url
-        try:
-            if site and sites.same_site(src, site):
-                return self.confluence.download(src, self.budget)
-            if options.external_images == "embed":
-                return downloads.fetch(src, session=self.public, trusted=None,
-                                       budget=self.budget, public=self.public)
-        except DownloadError as exc:
-            self.warn(str(exc))
-        return None
-
-    def _wanted_attachments(
-        self, page: Page, export: localexport.ExportPage | None, options: SendOptions,
-        listed: Future[list[AttachmentInfo]] | None,
-    ) -> list[tuple[str, str, Callable[[], Resource | None]]]:
-        """The attachments ``--attachments`` / ``--attach`` ask for: name, path, loader."""
-        if not (options.attachments or options.attach):
-            return []
-        available: list[tuple[str, str, Callable[[], Resource | None]]]
-        if export is not None:
-            available = [(name, unquote(rel), _export_file(export, rel, name))
-                         for name, rel in export.attachments]
-        else:
-            infos = listed.result() if listed else self.confluence.attachments(str(page.id))
-            available = [(a.filename, unquote(urlsplit(a.url).path), self._confluence_file(a))
-                         for a in infos]
-        wanted = [(name, path, load) for name, path, load in available if options.attachments
-                  or any(fnmatch.fnmatch(name, glob) for glob in options.attach)]
-        if options.attach and not wanted:
-            names = ", ".join(name for name, _, _ in available) or "no attachments"
-            raise UsageError(f"No attachment of the page matches {', '.join(options.attach)}",
-                             f"The page has: {names}.")
-        return wanted
-
-    def _confluence_file(self, info: AttachmentInfo) -> Callable[[], Resource]:
-        return lambda: self.confluence.download(info.url, self.budget, info.filename)
 
     def smtp_account(self, *, sign_in: bool = False) -> mailer.Account:
         smtp = self.settings.smtp
@@ -460,50 +275,109 @@ def _setting_address(value: str, setting: str) -> str:
         ) from None
 
 
-def _export_file(export: localexport.ExportPage, relative: str,
-                 name: str) -> Callable[[], Resource | None]:
-    return lambda: localexport.read_resource(export.folder, relative, name)
+def _max_bytes(settings: Settings) -> int:
+    """The size limit of a message, in bytes; no file it carries may be larger."""
+    return int(settings.policy.max_size_mb * message.MEGABYTE)
 
 
-def _check_policy(found: Recipients, run: Run, ask: bool) -> None:
-    """Stop before anything goes out: foreign domains, then (if ``ask``) too many recipients."""
-    policy = run.settings.policy
-    if policy.allowed_domains:
-        def allowed(domain: str) -> bool:
-            return any(domain == d or domain.endswith(f".{d}") for d in policy.allowed_domains)
+def fetch(run: Run, ref: pagerefs.PageRef) -> Fetched:
+    with run.ui.step("fetch page"):
+        export = None
+        if isinstance(ref, pagerefs.LocalFile):
+            export = localexport.load(ref.path, run.settings.confluence.url)
+            page = export.page
+        else:
+            page = run.confluence.page(ref)
+        _check_page_size(page, run.settings)
+        return Fetched(page, export, render.prepare(page))
 
-        outside = [r.address for r in found.all if not allowed(r.address.rpartition("@")[2])]
-        if outside:
-            raise PolicyError(
-                f"Recipients outside the allowed domains ({', '.join(policy.allowed_domains)}):"
-                f" {', '.join(outside)}",
-                "Remove them, or change the policy with `mailpage config set-policy"
-                " --allowed-domain DOMAIN`.",
-            )
-    count = len(found.all)
-    question = f"Send to {count} recipients (more than {policy.max_recipients})?"
-    if ask and count > policy.max_recipients and not run.ui.confirm(question):
+
+def _check_page_size(page: Page, settings: Settings) -> None:
+    """A page whose HTML alone is twice the message limit cannot make a message within it
+    (the mail carries the HTML and a text part): refused before rendering, which would cost
+    seconds and gigabytes for nothing."""
+    if len(page.html) > 2 * _max_bytes(settings):
         raise PolicyError(
-            f"{count} recipients is more than max_recipients ({policy.max_recipients})",
-            "Pass --yes to send anyway, or raise the limit with"
-            " `mailpage config set-policy --max-recipients N`.",
+            f"The page is {message.human_size(len(page.html))} of HTML; its message would"
+            f" be over the limit of {settings.policy.max_size_mb:g} MB",
+            "Send a smaller page, or raise the limit with"
+            " `mailpage config set-policy --max-size MB`.",
         )
 
 
-def _check_options(options: SendOptions) -> None:
-    """Mistakes in the options alone: reported before anything is looked up."""
-    if not (options.to or options.cc or options.bcc):
-        raise UsageError("No recipients", "Give at least one --to, --cc or --bcc.")
-    if options.individually and options.save:
-        raise UsageError("--individually makes one message per recipient; --save writes one",
-                         "Leave out one of them (--dry-run shows what would be sent).")
+def compose(run: Run, fetched: Fetched, options: SendOptions, sender: Sender | None = None,
+            listed: Future[list[AttachmentInfo]] | None = None) -> Composed:
+    """Download the page's images and attachments (one bounded pool for both), and render
+    it. ``listed`` is the page's attachment list, when already being fetched."""
+    sender = sender or run.sender
+    files = assets.PageFiles(
+        fetched.page, fetched.export, client=lambda: run.confluence, session=lambda: run.public,
+        site=run.settings.confluence.url, budget=_max_bytes(run.settings),
+        concurrency=int(run.settings.confluence.concurrency),
+        embed_external=options.external_images == "embed", warn=run.warn)
+    sources = fetched.prepared.image_sources
+    with run.ui.step("download images"):
+        wanted = files.wanted(options.attachments, options.attach, listed)
+        images, attachments = files.gather(sources, wanted)
+    present = assets.present(wanted, attachments)
+    with run.ui.step("render"):
+        rendered = render.finish(fetched.prepared, images, sender=sender, note=options.note,
+                                 cid_domain=sender.address.rpartition("@")[2])
+    return _with_warnings(run, fetched.page, rendered, present)
 
 
-def _check_recipients(found: Recipients, run: Run, options: SendOptions) -> None:
-    """The resolved recipients: someone (a group may be empty), and within the policy."""
-    if not found.all:
-        raise UsageError("No recipients", "Give at least one --to, --cc or --bcc.")
-    _check_policy(found, run, ask=not (options.dry_run or options.save or options.yes))
+def _with_warnings(run: Run, page: Page, rendered: RenderedPage,
+                   attachments: tuple[Resource, ...] = ()) -> Composed:
+    """The rendered page with every warning so far, those of ``lint`` included."""
+    checked = tuple(f"{f.rule}: {f.message}" for f in lint.check(rendered))
+    return Composed(page, rendered, attachments, (*run.warnings, *rendered.warnings, *checked))
+
+
+def resolve(run: Run, options: DeliveryOptions, page_id: Callable[[], str | None]) -> Recipients:
+    """The recipients ``options`` name. Confluence is connected to only for a spec that needs
+    it (``me``, ``user:``, ``group:``, ``watchers``, the last of the page ``page_id()``
+    names); a user whose address it hides is looked for in ``_address_lookups``."""
+    if run.settings.confluence.url is None:
+        return recipients.resolve(options.to, options.cc, options.bcc)
+
+    @functools.cache
+    def resolver() -> recipients.Resolver:
+        return recipients.confluence_resolver(
+            run.confluence, page_id, skip_unresolvable=options.skip_unresolvable,
+            warn=run.warn, lookups=_address_lookups(run))
+
+    return recipients.resolve(options.to, options.cc, options.bcc,
+                              lambda spec: resolver()(spec))  # noqa: PLW0108 - built when first needed
+
+
+def _address_lookups(run: Run) -> list[tuple[str, recipients.Lookup]]:
+    """Where an address Confluence hides is looked for: the profile's address book, then the
+    organization directory (opened, with its admin key, only when asked)."""
+    lookups: list[tuple[str, recipients.Lookup]] = []
+    if book := run.settings.confluence.address_book:
+        lookups.append(("address book", recipients.load_address_book(book).find))
+    if run.settings["directory.org_id"]:
+        directory = functools.cache(lambda: _org_directory(run))
+        lookups.append(("directory", lambda person: directory().email(person)))
+    return lookups
+
+
+def _org_directory(run: Run) -> confluence.OrgDirectory:
+    api, org_id = run.settings["directory.api"], run.settings["directory.org_id"]
+    key = credentials.require(
+        credentials.ADMIN_KEY, run.settings.profile, run.env, run.ui.prompt,
+        credentials.directory_destination(api, org_id, run.settings.profile))
+    return confluence.OrgDirectory(api, org_id, key)
+
+
+def _page_id(ref: pagerefs.PageRef, fetching: Future[Fetched]) -> Callable[[], str | None]:
+    """The id ``watchers`` needs: a page id is known at once, a SPACE:Title page's once it
+    has loaded; a local file has none."""
+    if isinstance(ref, pagerefs.LocalFile):
+        return lambda: None
+    if isinstance(ref, pagerefs.PageId):
+        return lambda: ref.id
+    return lambda: fetching.result().page.id
 
 
 def send(
@@ -512,30 +386,26 @@ def send(
     """Fetch the page while resolving the recipients, check the policy; stop if unchanged;
     render, then send (or save, or stop for a dry run). Lookups that do not depend on each
     other (the page, the attachment list, who "me" is, the recipients) run at once."""
-    _check_options(options)
+    check_options(options)
     run = Run(settings, env, ui)
-    ref = run.page_ref(options.page)
+    ref = pagerefs.parse(options.page, settings.confluence.url)
     run.sender_address()
-    known = ref.id if isinstance(ref, pagerefs.PageId) else None
-
-    def page_id() -> str | None:  # for watchers; a SPACE:Title page must load first
-        return None if isinstance(ref, pagerefs.LocalFile) else known or page.result().page.id
-
     with ThreadPoolExecutor(3) as lookups:
         # Connects (and may prompt for the token) here, not in a thread.
         client = None if isinstance(ref, pagerefs.LocalFile) else run.confluence
-        page = lookups.submit(run.fetch, ref)
-        listed = (lookups.submit(client.attachments, known)
-                  if client and known and (options.attachments or options.attach) else None)
+        fetching = lookups.submit(fetch, run, ref)
+        files = options.attachments or bool(options.attach)
+        listed = (lookups.submit(client.attachments, ref.id)
+                  if client and files and isinstance(ref, pagerefs.PageId) else None)
         if client and settings.sender.reply_to == "me":
             lookups.submit(client.me)  # cached for Reply-To
-        found = run.recipients(options, page_id)
-        fetched = page.result()
+        found = resolve(run, options, _page_id(ref, fetching))
+        fetched = fetching.result()
     # After the fetch: a question must not share the terminal with its spinner.
-    _check_recipients(found, run, options)
+    check_recipients(found, settings.policy, options, ui.confirm)
     subject = message.subject(options.subject, fetched.page, settings.sender.subject_prefix)
     if not options.if_changed or options.dry_run or options.save:
-        return _dispatch(run, options, found, run.render(fetched, options, listed=listed),
+        return _dispatch(run, options, found, compose(run, fetched, options, listed=listed),
                          subject)
     key, version = fetched.page.id or str(ref), fetched.version
     with state.SentState(state.state_dir(env)).locked() as sent:
@@ -556,11 +426,11 @@ def send(
             sent.record(settings.profile, key, version, delivered=delivery.delivered,
                         unknown=delivery.unknown)
 
-        return _dispatch(run, options, found, run.render(fetched, options, listed=listed),
+        return _dispatch(run, options, found, compose(run, fetched, options, listed=listed),
                          subject, skip=set(done), on_sent=record)
 
 
-def _dispatch(run: Run, options: SendOptions, found: Recipients, composed: Composed,
+def _dispatch(run: Run, options: DeliveryOptions, found: Recipients, composed: Composed,
               subject: str, skip: Set[str] = frozenset(),
               on_sent: Callable[[Delivery], None] = lambda _: None) -> SendResult:
     """Build the message (one per recipient with ``--individually``), check its size, then
@@ -589,13 +459,13 @@ def _dispatch(run: Run, options: SendOptions, found: Recipients, composed: Compo
                           size=len(data), images=images, attachments=attachments,
                           warnings=warnings, messages=len(envelopes), **extra)
 
-    if options.dry_run:
-        return result("dry-run", refused={})
+    if options.save and options.save != "-":
+        _save(Path(options.save), data, sender.address)
+    raw = data if options.save == "-" else None
+    if options.dry_run:  # with --save: the message that would be sent
+        return result("dry-run", refused={}, raw=raw)
     if options.save:
-        if options.save == "-":
-            return result("saved", refused={}, raw=data)
-        write_private_file(Path(options.save), data)
-        return result("saved", refused={})
+        return result("saved", refused={}, raw=raw)
     account = run.smtp_account()
     with run.ui.step("send"):
         deliveries = mailer.deliver(account, envelopes, clock=run.clock, on_sent=on_sent)
@@ -619,11 +489,11 @@ def digest(
 ) -> SendResult:
     """One message listing the pages a CQL query finds, newest first; nothing found: nothing
     sent (status ``empty``)."""
-    _check_options(options)
+    check_options(options)
     run = Run(settings, env, ui)
     run.sender_address()
-    found = run.recipients(options)
-    _check_recipients(found, run, options)
+    found = resolve(run, options, page_id=lambda: None)
+    check_recipients(found, settings.policy, options, ui.confirm)
     since = digests.parse_duration(options.since) if options.since else None
     with ui.step("search"):
         hits = run.confluence.search(digests.cql(options.cql, options.since))
@@ -637,7 +507,15 @@ def digest(
         rendered = render.finish(render.prepare(page), {}, sender=run.sender, note=options.note,
                                  cid_domain=run.sender.address.rpartition("@")[2])
     subject = message.subject(options.subject, page, settings.sender.subject_prefix)
-    return _dispatch(run, options, found, run.composed(page, rendered), subject)
+    return _dispatch(run, options, found, _with_warnings(run, page, rendered), subject)
+
+
+def _save(path: Path, data: bytes, envelope_sender: str) -> None:
+    """``--save``: the message as it would go on the wire, or in a file named ``*.mbox`` as a
+    mailbox of one message (``mutt -f`` opens it; a bare message it does not)."""
+    if path.suffix.lower() == ".mbox":
+        data = message.mbox(data, envelope_sender, datetime.now(UTC))
+    write_private_file(path, data)
 
 
 def write_private_file(path: Path, data: bytes, flag: str = "--save") -> None:
@@ -659,13 +537,14 @@ def write_private_file(path: Path, data: bytes, flag: str = "--save") -> None:
                          "Check the path.") from exc
 
 
+
 def preview(settings: Settings, env: Mapping[str, str], page: str, note: str | None,
             ui: Conversation) -> Composed:
     """Render without sending; the sender shown is the configured one, if any."""
     sender = Sender(settings.sender.address or "you@example.invalid", settings.sender.name or "")
     run = Run(settings, env, ui)
-    options = SendOptions(page=page, note=note)
-    return run.render(run.fetch(run.page_ref(page)), options, sender)
+    ref = pagerefs.parse(page, settings.confluence.url)
+    return compose(run, fetch(run, ref), SendOptions(page=page, note=note), sender)
 
 
 def resolve_recipients(settings: Settings, env: Mapping[str, str], specs: tuple[str, ...],
@@ -675,12 +554,12 @@ def resolve_recipients(settings: Settings, env: Mapping[str, str], specs: tuple[
     run = Run(settings, env, ui)
     page_id = None
     if page:
-        ref = run.page_ref(page)
+        ref = pagerefs.parse(page, settings.confluence.url)
         if isinstance(ref, pagerefs.LocalFile):
             raise UsageError("--page must be a page on Confluence", "Give its id or URL.")
         page_id = ref.id if isinstance(ref, pagerefs.PageId) else run.confluence.page(ref).id
-    options = SendOptions(page="", to=specs, skip_unresolvable=skip_unresolvable)
-    found = run.recipients(options, lambda: page_id)
+    options = DeliveryOptions(to=specs, skip_unresolvable=skip_unresolvable)
+    found = resolve(run, options, page_id=lambda: page_id)
     return found, tuple(run.warnings)
 
 
@@ -778,12 +657,3 @@ def login_smtp(settings: Settings, env: Mapping[str, str], ui: Conversation) -> 
     return (f"Signed in to {client.provider.title()} as {account.username}{kept}; the SMTP"
             f" login at {account.host}:{account.port} works.")
 
-
-def with_data_uris(rendered: RenderedPage) -> str:
-    """The mail HTML with each ``cid:`` image as a ``data:`` URI, for a browser."""
-    html = rendered.html
-    for inline in rendered.images:
-        encoded = base64.b64encode(inline.image.data).decode("ascii")
-        data_uri = f"data:{inline.image.content_type};base64,{encoded}"
-        html = html.replace(f"cid:{inline.cid}", data_uri)
-    return html

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import mailbox
 import os
 import re
 import signal
@@ -75,6 +76,45 @@ def test_save_to_a_file_is_private(tmp_path: Path) -> None:
     assert target.stat().st_mode & 0o777 == 0o600
     assert message_from_bytes(target.read_bytes())["To"] == "a@example.com"
     assert result.stdout == ""
+
+
+def test_dry_run_with_save_writes_the_message_it_would_send(tmp_path: Path) -> None:
+    """--dry-run --save FILE keeps the message the send would make, privately (D18)."""
+    target = tmp_path / "message.eml"
+    result = run("send", str(EXAMPLE), "--to", "a@example.com", "--dry-run", "--save",
+                 str(target), "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["status"] == "dry-run"
+    assert f"nothing sent; the message it would send is written to {target}" in result.stderr
+    assert target.stat().st_mode & 0o777 == 0o600
+    msg = message_from_bytes(target.read_bytes(), policy=policy.default)
+    assert (msg["To"], msg["Subject"]) == ("a@example.com", "Release notes 2.4")
+    to_stdout = run("send", str(EXAMPLE), "--to", "a@example.com", "--dry-run", "--save", "-")
+    assert to_stdout.exit_code == 0, to_stdout.stderr
+    assert message_from_bytes(to_stdout.stdout_bytes)["To"] == "a@example.com"
+
+
+def test_save_to_an_mbox_file_writes_a_mailbox(tmp_path: Path) -> None:
+    """A name ending in .mbox gets a mailbox of one message, which mail readers open (D8):
+    a From line, LF line ends, and "From " at a line start quoted (mboxrd)."""
+    target = tmp_path / "message.mbox"
+    result = run("send", str(EXAMPLE), "--to", "a@example.com", "--message",
+                 "From the team:\n\nplease read.", "--save", str(target))
+    assert result.exit_code == 0, result.stderr
+    raw = target.read_bytes()
+    assert raw.startswith(b"From ann@example.com ") and b"\r\n" not in raw
+    assert b"\n>From the team:" in raw and b"\nFrom the team:" not in raw
+    assert target.stat().st_mode & 0o777 == 0o600
+    (msg,) = mailbox.mbox(target)
+    assert (msg["To"], msg["Subject"]) == ("a@example.com", "Release notes 2.4")
+    assert [part.get_content_type() for part in msg.walk()][:3] == [
+        "multipart/alternative", "text/plain", "multipart/related"]
+    unquoted = re.sub(rb"(?m)^>(>*From )", rb"\1", raw.partition(b"\n")[2])
+    text = message_from_bytes(unquoted, policy=policy.default).get_body(("plain",))
+    assert text is not None and "From the team:" in text.get_content()
+    eml = run("send", str(EXAMPLE), "--to", "a@example.com", "--save", str(tmp_path / "m.eml"))
+    assert eml.exit_code == 0, eml.stderr  # a bare message, as on the wire, as before
+    assert (tmp_path / "m.eml").read_bytes().startswith(b"From: Ann Example <ann@example.com>\r\n")
 
 
 def test_missing_sender_address_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -283,7 +323,7 @@ def test_debug_shows_a_traceback_only_when_asked(monkeypatch: pytest.MonkeyPatch
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("mailpage_cli.pipeline.Run.render", broken)
+    monkeypatch.setattr("mailpage_cli.pipeline.compose", broken)
     plain = run("send", str(EXAMPLE), "--to", "a@example.com", "--dry-run")
     assert plain.exit_code == 1
     assert "bug" in plain.stderr and "Traceback" not in plain.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from email import message_from_bytes, policy
 
 import pytest
@@ -159,3 +160,11 @@ def test_an_ordinary_attachment_keeps_its_content_type() -> None:
                                 policy=policy.default)
     (part,) = parsed.iter_attachments()
     assert part.get_content_type() == "text/csv"
+
+
+def test_mbox_adds_a_from_line_uses_lf_and_quotes_from_lines_mboxrd() -> None:
+    data = b"Subject: x\r\n\r\nFrom a\r\n>From b\r\nnot From c\r\n"
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    assert message.mbox(data, "s@example.com", when) == (
+        b"From s@example.com Fri Jan  2 03:04:05 2026\nSubject: x\n\n>From a\n>>From b\n"
+        b"not From c\n\n")

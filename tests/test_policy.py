@@ -62,13 +62,47 @@ def test_oversized_message_is_refused_before_connecting(smtp_env: smtp.SmtpServe
     assert smtp_env.recorder.connections == 0
 
 
-def test_dry_run_reports_without_asking_but_keeps_the_domain_rule() -> None:
+def test_a_dry_run_fails_where_the_send_would() -> None:
+    """A dry run applies every check of the send it rehearses, max_recipients included: a CI
+    rehearsal that passes is a send that passes (D17)."""
     run("config", "set-policy", "--max-recipients", "1", "--allowed-domain", "example.com")
-    result = run("send", str(EXAMPLE), "--to", "a@example.com,b@example.com", "-n", "--json")
-    assert result.exit_code == 0
-    assert json.loads(result.stdout)["status"] == "dry-run"
-    outside = run("send", str(EXAMPLE), "--to", "a@example.com,x@elsewhere.org", "-n")
+    many = ("send", str(EXAMPLE), "--to", "a@example.com,b@example.com", "-n", "--json")
+    refused = run(*many)
+    assert refused.exit_code == 8
+    assert "more than max_recipients (1)" in refused.stderr and "--yes" in refused.stderr
+    assert json.loads(refused.stdout)["exit"] == 8
+    rehearsed = run(*many, "--yes")
+    assert rehearsed.exit_code == 0, rehearsed.stderr
+    assert json.loads(rehearsed.stdout)["status"] == "dry-run"
+    outside = run("send", str(EXAMPLE), "--to", "a@example.com,x@elsewhere.org", "-n", "--yes")
     assert outside.exit_code == 8 and "x@elsewhere.org" in outside.stderr
+
+
+@pytest.mark.parametrize(("answer", "code"), [(True, 0), (False, 8)])
+def test_a_dry_run_on_a_terminal_asks_as_the_send_would(
+    smtp_env: smtp.SmtpServer, monkeypatch: pytest.MonkeyPatch, answer: bool, code: int,
+) -> None:
+    """The question comes in the rehearsal too; its answer decides, and nothing is sent."""
+    asked: list[str] = []
+
+    def confirm(question: str, **kwargs: object) -> bool:
+        asked.append(question)
+        return answer
+
+    monkeypatch.setattr("mailpage_cli.cli._stdin_is_tty", lambda: True)
+    monkeypatch.setattr("rich.prompt.Confirm.ask", confirm)
+    run("config", "set-policy", "--max-recipients", "1")
+    result = run("send", str(EXAMPLE), "--to", "a@example.com,b@example.com", "--dry-run")
+    assert result.exit_code == code, result.stderr
+    assert asked == ["Send to 2 recipients (more than 1)?"]
+    assert smtp_env.recorder.connections == 0
+
+
+def test_a_saved_message_is_not_asked_about() -> None:
+    """--save sends nothing, so many recipients need no --yes to be saved for."""
+    run("config", "set-policy", "--max-recipients", "1")
+    result = run("send", str(EXAMPLE), "--to", "a@example.com,b@example.com", "--save", "-")
+    assert result.exit_code == 0, result.stderr
 
 
 def test_a_page_far_over_the_size_limit_is_refused_before_rendering(

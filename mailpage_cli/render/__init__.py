@@ -9,6 +9,7 @@ with its header and footer and inlines the CSS.
 
 from __future__ import annotations
 
+import base64
 import html as htmllib
 import re
 from dataclasses import dataclass, field, replace
@@ -229,3 +230,13 @@ def finish(
         _document(prepared, sender, note), load_remote_stylesheets=False, keep_at_rules=True
     )
     return RenderedPage(html, text, inline, tuple(prepared.warnings))
+
+
+def with_data_uris(rendered: RenderedPage) -> str:
+    """The mail HTML with each ``cid:`` image as a ``data:`` URI, for a browser."""
+    html = rendered.html
+    for inline in rendered.images:
+        encoded = base64.b64encode(inline.image.data).decode("ascii")
+        data_uri = f"data:{inline.image.content_type};base64,{encoded}"
+        html = html.replace(f"cid:{inline.cid}", data_uri)
+    return html
