@@ -43,6 +43,7 @@ from mailpage_cli.errors import (
 )
 from mailpage_cli.models import (
     Delivery,
+    Environment,
     Page,
     Person,
     Recipient,
@@ -166,9 +167,10 @@ class Run:
     """One invocation's settings, environment and conversation; connects to Confluence
     only when something needs it."""
 
-    def __init__(self, settings: Settings, env: Mapping[str, str], ui: Conversation) -> None:
+    def __init__(self, settings: Settings, environment: Environment, ui: Conversation) -> None:
         self.settings = settings
-        self.env = env
+        self.environment = environment
+        self.env = environment.env
         self.ui = ui
         self.warnings: list[str] = []
 
@@ -239,7 +241,8 @@ class Run:
 
         needs_site = self.settings.confluence.url is not None
         return recipients.resolve(options.to, options.cc, options.bcc,
-                                  resolve if needs_site else None)
+                                  resolve if needs_site else None,
+                                  read_stdin=self.environment.read_stdin)
 
     def sender_address(self) -> str:
         """The From address, checked before anything is fetched."""
@@ -498,13 +501,13 @@ def _check_recipients(found: Recipients, run: Run, options: SendOptions) -> None
 
 
 def send(
-    settings: Settings, env: Mapping[str, str], options: SendOptions, ui: Conversation
+    settings: Settings, environment: Environment, options: SendOptions, ui: Conversation
 ) -> SendResult:
     """Fetch the page while resolving the recipients, check the policy; stop if unchanged;
     render, then send (or save, or stop for a dry run). Lookups that do not depend on each
     other (the page, the attachment list, who "me" is, the recipients) run at once."""
     _check_options(options)
-    run = Run(settings, env, ui)
+    run = Run(settings, environment, ui)
     ref = run.page_ref(options.page)
     run.sender_address()
     known = ref.id if isinstance(ref, pagerefs.PageId) else None
@@ -529,7 +532,7 @@ def send(
         return _dispatch(run, options, found, run.render(fetched, options, listed=listed),
                          subject)
     key, version = fetched.page.id or str(ref), fetched.version
-    with state.SentState(state.state_dir(env)).locked() as sent:
+    with state.SentState(state.state_dir(run.env)).locked() as sent:
         done = sent.done(settings.profile, key, version, (r.address for r in found.all))
         if unknown := [a for a, outcome in done.items() if outcome == "unknown"]:
             run.warn(f"{len(unknown)} recipient(s) may already have version {version}: the"
@@ -606,12 +609,12 @@ def _dispatch(run: Run, options: SendOptions, found: Recipients, composed: Compo
 
 
 def digest(
-    settings: Settings, env: Mapping[str, str], options: DigestOptions, ui: Conversation
+    settings: Settings, environment: Environment, options: DigestOptions, ui: Conversation
 ) -> SendResult:
     """One message listing the pages a CQL query finds, newest first; nothing found: nothing
     sent (status ``empty``)."""
     _check_options(options)
-    run = Run(settings, env, ui)
+    run = Run(settings, environment, ui)
     run.sender_address()
     found = run.recipients(options)
     _check_recipients(found, run, options)
@@ -650,20 +653,20 @@ def write_private_file(path: Path, data: bytes, flag: str = "--save") -> None:
                          "Check the path.") from exc
 
 
-def preview(settings: Settings, env: Mapping[str, str], page: str, note: str | None,
+def preview(settings: Settings, environment: Environment, page: str, note: str | None,
             ui: Conversation) -> Composed:
     """Render without sending; the sender shown is the configured one, if any."""
     sender = Sender(settings.sender.address or "you@example.invalid", settings.sender.name or "")
-    run = Run(settings, env, ui)
+    run = Run(settings, environment, ui)
     options = SendOptions(page=page, note=note)
     return run.render(run.fetch(run.page_ref(page)), options, sender)
 
 
-def resolve_recipients(settings: Settings, env: Mapping[str, str], specs: tuple[str, ...],
+def resolve_recipients(settings: Settings, environment: Environment, specs: tuple[str, ...],
                        page: str | None, skip_unresolvable: bool,
                        ui: Conversation) -> tuple[Recipients, tuple[str, ...]]:
     """The ``recipients`` command: the addresses the specs stand for, and warnings."""
-    run = Run(settings, env, ui)
+    run = Run(settings, environment, ui)
     page_id = None
     if page:
         ref = run.page_ref(page)
@@ -683,9 +686,9 @@ class Check:
     exit_code: ExitCode = ExitCode.OK
 
 
-def check(settings: Settings, env: Mapping[str, str], ui: Conversation) -> list[Check]:
+def check(settings: Settings, environment: Environment, ui: Conversation) -> list[Check]:
     """Prove the Confluence login and the SMTP login (EHLO, TLS, AUTH, QUIT); send nothing."""
-    run = Run(settings, env, ui)
+    run = Run(settings, environment, ui)
 
     def confluence_login() -> str:
         if not settings.confluence.url:
@@ -753,7 +756,7 @@ def _takes(site: confluence.Site, token: credentials.Secret) -> bool | None:
     return True
 
 
-def login_smtp(settings: Settings, env: Mapping[str, str], ui: Conversation) -> str:
+def login_smtp(settings: Settings, environment: Environment, ui: Conversation) -> str:
     """Sign in to the SMTP account's OAuth2 provider now (keeping the refresh token), and
     prove the token with an SMTP login; send nothing."""
     if settings.smtp.auth != "oauth2":
@@ -761,7 +764,7 @@ def login_smtp(settings: Settings, env: Mapping[str, str], ui: Conversation) -> 
             f"The SMTP account of profile {settings.profile} signs in with a password",
             "Switch it to OAuth2 with `mailpage config set-smtp --auth oauth2 ...` first.",
         )
-    account = Run(settings, env, ui).smtp_account(sign_in=True)
+    account = Run(settings, environment, ui).smtp_account(sign_in=True)
     with ui.step("log in to SMTP"):
         mailer.check(account)
     client = oauth_client(settings)

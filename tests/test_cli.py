@@ -18,7 +18,7 @@ import pytest
 from mailpage_cli import __version__
 from mailpage_cli.credentials import Secret
 from mailpage_cli.mailer import Account
-from tests.conftest import EXAMPLE, ROOT, run, run_process
+from tests.conftest import EXAMPLE, ROOT, at_a_terminal, run, run_process
 from tests.support import smtp
 
 ANSI = re.compile(r"\x1b\[")
@@ -262,7 +262,6 @@ def test_no_input_never_prompts_even_on_a_tty(
     smtp_env: smtp.SmtpServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     asked: list[str] = []
-    monkeypatch.setattr("mailpage_cli.cli._stdin_is_tty", lambda: True)
     def prompt(*args: object, **kwargs: object) -> str:
         asked.append("x")
         return "pw"
@@ -270,11 +269,12 @@ def test_no_input_never_prompts_even_on_a_tty(
     monkeypatch.setattr("rich.prompt.Prompt.ask", prompt)
     monkeypatch.setenv("MAILPAGE_SMTP_PASSWORD", "")
     for flags, env in ((["--no-input"], {}), ([], {"MAILPAGE_NO_INPUT": "1"})):
-        result = run(*flags, "send", str(EXAMPLE), "--to", "a@example.com", env=env)
+        result = run(*flags, "send", str(EXAMPLE), "--to", "a@example.com", env=env,
+                     environment=at_a_terminal(**env))
         assert result.exit_code == 3, result.stderr
         assert "MAILPAGE_SMTP_PASSWORD" in result.stderr
     assert asked == []
-    prompted = run("send", str(EXAMPLE), "--to", "a@example.com")
+    prompted = run("send", str(EXAMPLE), "--to", "a@example.com", environment=at_a_terminal())
     assert asked == ["x"], "on a TTY without --no-input the prompt is used"
     assert prompted.exit_code == 4  # "pw" is the wrong password
 
