@@ -59,10 +59,6 @@ class App:
         return Profile.find(self.profile, click.get_app_dir("mailpage"), self.config_flag,
                             self.env)
 
-    @property
-    def config_path(self) -> Path:
-        return self.config.path
-
     @cached_property
     def settings(self) -> Settings:
         return self.config.load(self.env)
@@ -106,7 +102,7 @@ class MailpageGroup(click.Group):
             import traceback
 
             traceback.print_exc()
-        output = app.output if app else Output(environment())
+        output = app.output if app else Output(read_environment())
         output.error(text)
         for key, addresses in (report or {}).items():
             if addresses:
@@ -148,7 +144,7 @@ def _setup_logging(debug: bool) -> None:
         ours.addHandler(handler)
 
 
-def environment() -> Environment:
+def read_environment() -> Environment:
     """This process's environment, read once per run."""
     return Environment(env=dict(os.environ), stdin=sys.stdin, stdin_isatty=sys.stdin.isatty(),
                        stdout_isatty=sys.stdout.isatty(),
@@ -182,11 +178,11 @@ def cli(
     """
     _setup_logging(debug)
     # A caller (a test) may hand in the environment: ``cli.main(obj=Environment(...))``.
-    env = ctx.obj if isinstance(ctx.obj, Environment) else environment()
-    interactive = env.stdin_isatty and not no_input
-    output = Output(env, quiet=quiet, verbose=verbose, color=not no_color,
+    environment = ctx.obj if isinstance(ctx.obj, Environment) else read_environment()
+    interactive = environment.stdin_isatty and not no_input
+    output = Output(environment, quiet=quiet, verbose=verbose, color=not no_color,
                     interactive=interactive)
-    ctx.obj = App(profile.strip() or "default", config_flag, output, debug, env)
+    ctx.obj = App(profile.strip() or "default", config_flag, output, debug, environment)
 
 
 def _read_note(app: App, note: str | None, note_file: str | None) -> str | None:

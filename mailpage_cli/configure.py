@@ -70,6 +70,8 @@ class Kept:
 
 @dataclass(frozen=True)
 class SiteSaved:
+    """What :func:`set_site` kept."""
+
     profile: Profile
     site: Site  # with the gateway and cloud id it is reached through, if any
     token: Kept
@@ -77,6 +79,8 @@ class SiteSaved:
 
 @dataclass(frozen=True)
 class SmtpSaved:
+    """What :func:`set_smtp` kept."""
+
     profile: Profile
     oauth_provider: str | None  # None: a password login (or none)
     oauth_flow: str | None
@@ -99,12 +103,16 @@ class OAuth:
 
 @dataclass(frozen=True)
 class Shown:
+    """What :func:`show` found."""
+
     profile: Profile
     rows: dict[str, dict[str, Any]]  # setting -> {"value": ..., "source": ...}
 
 
 @dataclass(frozen=True)
 class Forgotten:
+    """What :func:`forget` removed."""
+
     profile: Profile
     # each secret removed (its label), or why the keyring could not be asked
     secrets: tuple[str | KeyringUnavailableError, ...]
@@ -213,7 +221,7 @@ def _oauth_settings(profile: Profile, values: dict[str, Any],
                           credentials.Secret(secret), destination)
         return oauth_values, Kept(destination.where, stored=True)
     if provider == "google" or (flow == "client-credentials" and not certificate):
-        return oauth_values, Kept("", stored=False)
+        return oauth_values, Kept("", stored=False)  # one is needed, and none was given
     return oauth_values, None
 
 
