@@ -1,7 +1,8 @@
-"""The command line: parse, call one use case, print. The one place errors become exit codes.
+"""The command line: parse, call one use case (``pipeline``, ``configure``), print. The one
+place errors become exit codes, and where the run's :class:`Environment` is read.
 
-Heavy libraries (rendering, keyring backends) load inside the commands that need them, so
-that ``mailpage --help`` starts fast.
+The use cases, and the heavy libraries behind them, load inside the commands that need them,
+so that ``mailpage --help`` starts fast.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
@@ -18,20 +19,18 @@ import click
 
 from mailpage_cli import __version__, choices
 from mailpage_cli.errors import (
-    ConfigError,
     ExitCode,
     KeyringUnavailableError,
     MailpageError,
     Terminated,
     UsageError,
 )
-from mailpage_cli.models import Secret
-from mailpage_cli.output import Output
+from mailpage_cli.models import Environment
+from mailpage_cli.output import REPORT_LABELS, Output, send_report, send_summary
 
 if TYPE_CHECKING:
-    from mailpage_cli.credentials import Destination, SecretKind
-    from mailpage_cli.pipeline import SendResult
-    from mailpage_cli.settings import Settings
+    from mailpage_cli.configure import Profile, ReadSecret, Settings
+    from mailpage_cli.models import SendResult
 
 Command = TypeVar("Command", bound=Callable[..., Any])
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -45,20 +44,24 @@ class App:
     config_flag: str | None
     output: Output
     debug: bool
-    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    environment: Environment
     as_json: bool = False  # set by --json: errors are printed as a JSON object too
 
     @property
-    def config_path(self) -> Path:
-        from mailpage_cli import settings  # noqa: PLC0415 - start-up time: not for --help
+    def env(self) -> Mapping[str, str]:
+        return self.environment.env
 
-        return settings.config_path(click.get_app_dir("mailpage"), self.config_flag, self.env)
+    @cached_property
+    def config(self) -> Profile:
+        """The profile and its config file."""
+        from mailpage_cli.configure import Profile
+
+        return Profile.find(self.profile, click.get_app_dir("mailpage"), self.config_flag,
+                            self.env)
 
     @cached_property
     def settings(self) -> Settings:
-        from mailpage_cli import settings  # noqa: PLC0415 - start-up time: not for --help
-
-        return settings.load(self.config_path, self.profile, self.env)
+        return self.config.load(self.env)
 
 
 class MailpageGroup(click.Group):
@@ -96,10 +99,10 @@ class MailpageGroup(click.Group):
         same as an object on stdout: a CI artifact is never empty."""
         app = ctx.find_object(App)
         if app and app.debug:
-            import traceback  # noqa: PLC0415 - only for --debug
+            import traceback
 
             traceback.print_exc()
-        output = app.output if app else Output()
+        output = app.output if app else Output(read_environment())
         output.error(text)
         for key, addresses in (report or {}).items():
             if addresses:
@@ -109,13 +112,6 @@ class MailpageGroup(click.Group):
                          **({"reason": reason} if reason else {}),
                          **{key: list(addresses) for key, addresses in (report or {}).items()}})
         ctx.exit(code)
-
-
-REPORT_LABELS = {
-    "delivered": "delivered",
-    "unknown": "may have it (sent, but the server's answer never came)",
-    "not_sent": "not sent",
-}
 
 
 def _remember_json(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
@@ -136,7 +132,7 @@ def _setup_logging(debug: bool) -> None:
     nothing (and logging is not even imported unless a part already did)."""
     if not debug and "logging" not in sys.modules:
         return
-    import logging  # noqa: PLC0415 - start-up time: only when there is logging to do
+    import logging
 
     ours = logging.getLogger("mailpage_cli")
     ours.handlers = [h for h in ours.handlers if h.get_name() != "mailpage-debug"]
@@ -148,8 +144,11 @@ def _setup_logging(debug: bool) -> None:
         ours.addHandler(handler)
 
 
-def _stdin_is_tty() -> bool:
-    return sys.stdin.isatty()
+def read_environment() -> Environment:
+    """This process's environment, read once per run."""
+    return Environment(env=dict(os.environ), stdin=sys.stdin, stdin_isatty=sys.stdin.isatty(),
+                       stdout_isatty=sys.stdout.isatty(),
+                       no_color=bool(os.environ.get("NO_COLOR")))
 
 
 @click.group(cls=MailpageGroup, context_settings=CONTEXT)
@@ -178,75 +177,26 @@ def cli(
       mailpage config set-smtp --host smtp.example.com --username ann --password-stdin
     """
     _setup_logging(debug)
-    interactive = _stdin_is_tty() and not no_input
-    output = Output(quiet=quiet, verbose=verbose, color=not no_color, interactive=interactive)
-    ctx.obj = App(profile.strip() or "default", config_flag, output, debug)
+    # A caller (a test) may hand in the environment: ``cli.main(obj=Environment(...))``.
+    environment = ctx.obj if isinstance(ctx.obj, Environment) else read_environment()
+    interactive = environment.stdin_isatty and not no_input
+    output = Output(environment, quiet=quiet, verbose=verbose, color=not no_color,
+                    interactive=interactive)
+    ctx.obj = App(profile.strip() or "default", config_flag, output, debug, environment)
 
 
-def _read_note(note: str | None, note_file: str | None) -> str | None:
+def _read_note(app: App, note: str | None, note_file: str | None) -> str | None:
     if note is not None and note_file is not None:
         raise UsageError("--message and --message-file exclude each other", "Give one of them.")
     if note_file is None:
         return note
     if note_file == "-":
-        return sys.stdin.read()
+        return app.environment.read_stdin()
     try:
         return Path(note_file).expanduser().read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"Cannot read the message file {note_file} ({exc})",
                          "Check the path (a UTF-8 Markdown file).") from exc
-
-
-def _summary(result: SendResult, save: str | None) -> str:
-    from mailpage_cli.message import human_size  # noqa: PLC0415 - loaded by send already
-
-    count = len(result.recipients.all)
-    what = (f"{human_size(result.size)}, {result.images} image(s), "
-            f"{result.attachments} attachment(s)")
-    if result.messages > 1:
-        what = f"one message each, {what}"
-    title = result.page.title
-    if result.status == "unchanged":
-        return (f"Unchanged: {title!r} version {result.page.version or '(this content)'} was"
-                f" already sent to these {count} recipient(s); nothing sent.")
-    if result.status == "empty":
-        return "The search found nothing; nothing sent."
-    where = "stdout" if save == "-" else save
-    if result.status == "dry-run":
-        kept = f"; the message it would send is written to {where}" if save else ""
-        return (f"Dry run: {title!r} would go to {count} recipient(s) ({what}); nothing"
-                f" sent{kept}.")
-    if result.status == "saved":
-        return f"Saved {title!r} for {count} recipient(s) to {where} ({what}); nothing sent."
-    if result.status == "refused":
-        return f"Not sent: none of the {count} recipient(s) of {title!r} got it (see above)."
-    maybe = f"; {len(result.unknown)} may have it" if result.unknown else ""
-    return f"Sent {title!r} to {len(result.delivered)} of {count} recipient(s) ({what}){maybe}."
-
-
-def send_report(result: SendResult) -> dict[str, Any]:
-    """The ``--json`` object of SPEC "Output", plus who got it (``delivered``), who may have
-    it (``unknown``: the server's reply was lost) and who was not tried (``not_sent``)."""
-    page = result.page
-    return {
-        "status": result.status,
-        "page": {"id": page.id, "title": page.title, "version": page.version, "url": page.url},
-        "recipients": {
-            kind: [r.address for r in getattr(result.recipients, kind)]
-            for kind in ("to", "cc", "bcc")
-        },
-        "refused": dict(result.refused),
-        "delivered": list(result.delivered),
-        "unknown": list(result.unknown),
-        "not_sent": list(result.not_sent),
-        "message": {
-            "id": result.message_id or None,
-            "bytes": result.size,
-            "images": result.images,
-            "attachments": result.attachments,
-        },
-        "warnings": list(result.warnings),
-    }
 
 
 def _report(app: App, result: SendResult, as_json: bool, save: str | None) -> NoReturn:
@@ -263,7 +213,7 @@ def _report(app: App, result: SendResult, as_json: bool, save: str | None) -> No
         out.json(send_report(result))
     elif result.raw is not None:
         out.raw(result.raw)
-    out.summary(_summary(result, save))
+    out.summary(send_summary(result, save))
     sys.exit(result.exit_code)
 
 
@@ -296,10 +246,10 @@ def send_options(command: Any) -> Any:
     return command
 
 
-def _common(values: dict[str, Any]) -> dict[str, Any]:
+def _common(app: App, values: dict[str, Any]) -> dict[str, Any]:
     if values["as_json"] and values["save"] == "-":
         raise UsageError("--json and --save - would both write to stdout", "Save to a file.")
-    note = _read_note(values.pop("note"), values.pop("note_file"))
+    note = _read_note(app, values.pop("note"), values.pop("note_file"))
     values.pop("as_json")
     return {**values, "note": note}
 
@@ -323,11 +273,12 @@ def send(app: App, /, **values: Any) -> None:
       mailpage send 'ENG:Release notes 2.4' --to file:team.txt --if-changed --json
       mailpage send export/Release-notes_98487.html --to ann@example.com --save mail.eml
     """
-    from mailpage_cli import pipeline  # noqa: PLC0415 - rendering libraries load only here
+    from mailpage_cli import pipeline
 
     as_json, save = values["as_json"], values["save"]
-    options = pipeline.SendOptions(**_common(values))
-    _report(app, pipeline.send(app.settings, app.env, options, app.output), as_json, save)
+    options = pipeline.SendOptions(**_common(app, values))
+    _report(app, pipeline.send(app.settings, app.environment, options, app.output), as_json,
+            save)
 
 
 @cli.command()
@@ -346,11 +297,12 @@ def digest(app: App, /, **values: Any) -> None:
       mailpage digest --cql 'space = "ENG" and type = page' --since 7d \\
           --title 'Engineering this week' --to group:engineering --individually
     """
-    from mailpage_cli import pipeline  # noqa: PLC0415 - HTTP libraries load only here
+    from mailpage_cli import pipeline
 
     as_json, save = values["as_json"], values["save"]
-    options = pipeline.DigestOptions(**_common(values))
-    _report(app, pipeline.digest(app.settings, app.env, options, app.output), as_json, save)
+    options = pipeline.DigestOptions(**_common(app, values))
+    _report(app, pipeline.digest(app.settings, app.environment, options, app.output), as_json,
+            save)
 
 
 @cli.command()
@@ -367,13 +319,13 @@ def preview(app: App, page: str, html_path: str | None, text: bool, note: str | 
       mailpage preview 98487 --html /tmp/page.html
       mailpage preview export/Release-notes_98487.html --text | less
     """
-    from mailpage_cli import pipeline, render  # noqa: PLC0415 - rendering libraries load only here
+    from mailpage_cli import pipeline
 
-    composed = pipeline.preview(app.settings, app.env, page, note, app.output)
+    composed = pipeline.preview(app.settings, app.environment, page, note, app.output)
     for warning in composed.warnings:
         app.output.warn(warning)
     if html_path:
-        html = render.with_data_uris(composed.rendered)
+        html = pipeline.browser_html(composed)
         if html_path == "-":
             app.output.raw(html.encode())
         else:
@@ -395,10 +347,9 @@ def lint_command(app: App, page: str, as_json: bool) -> None:
       mailpage lint 98487
       mailpage lint export/Release-notes_98487.html --json | jq '.findings[]'
     """
-    from mailpage_cli import lint, pipeline  # noqa: PLC0415 - rendering libraries load here
+    from mailpage_cli import pipeline
 
-    composed = pipeline.preview(app.settings, app.env, page, None, app.output)
-    findings = lint.check(composed.rendered)
+    composed, findings = pipeline.lint_page(app.settings, app.environment, page, app.output)
     errors = sum(f.severity == "error" for f in findings)
     if as_json:
         app.output.json({"page": {"id": composed.page.id, "title": composed.page.title},
@@ -427,9 +378,9 @@ def recipients_command(
       mailpage recipients me group:release-team user:'Ann Example'
       mailpage recipients watchers --page 98487 --json
     """
-    from mailpage_cli import pipeline  # noqa: PLC0415 - HTTP libraries load only here
+    from mailpage_cli import pipeline
 
-    found, warnings = pipeline.resolve_recipients(app.settings, app.env, specs, page,
+    found, warnings = pipeline.resolve_recipients(app.settings, app.environment, specs, page,
                                                   skip_unresolvable, app.output)
     for warning in warnings:
         app.output.warn(warning)
@@ -458,28 +409,19 @@ def config() -> None:
     """
 
 
-def _read_secret(app: App, kind: SecretKind, from_stdin: bool) -> Secret | None:
-    """The secret from stdin or a hidden prompt; ``None`` when neither can give it."""
-    if from_stdin:
-        value = sys.stdin.readline().rstrip("\r\n")
-    elif app.output.interactive:
-        value = click.prompt(kind.label, hide_input=True, confirmation_prompt=True, err=True)
-    else:
-        return None
-    if not value:
-        raise UsageError(f"The {kind.label} is empty", "Pass it on stdin or at the prompt.")
-    return Secret(value)
+def _secret_reader(app: App, from_stdin: bool) -> ReadSecret:
+    """Reads a secret from stdin's next line, or at a hidden prompt typed twice; ``None``
+    off a TTY or with ``--no-input``."""
+    def read(label: str) -> str | None:
+        if from_stdin:
+            return app.environment.stdin.readline().rstrip("\r\n")
+        return app.output.new_secret(label)
+
+    return read
 
 
-def _store_secret(app: App, kind: SecretKind, from_stdin: bool,
-                  destination: Destination) -> bool:
-    """Read the secret from stdin or a hidden prompt and keep it in the keyring, bound to
-    ``destination``."""
-    from mailpage_cli import credentials  # noqa: PLC0415 - start-up time
-    secret = _read_secret(app, kind, from_stdin)
-    if secret:
-        credentials.store(kind, app.profile, secret, destination)
-    return secret is not None
+def _saved(app: App, what: str, profile: Profile, detail: str = "") -> None:
+    app.output.summary(f"{what} saved in {profile.path} (profile {profile.name}){detail}.")
 
 
 @config.command("set-site")
@@ -509,28 +451,21 @@ def set_site(
       printf '%s\\n' "$PAT" | mailpage config set-site https://wiki.example.com/confluence \\
           --token-stdin
     """
-    from mailpage_cli import credentials, pipeline, settings  # noqa: PLC0415 - start-up time
+    from mailpage_cli import configure
 
-    changes = {"url": url.strip().rstrip("/"), "user": user, "auth": auth,
-               "deployment": deployment, "address_book": address_book}
-    resolved = settings.load(app.config_path, app.profile, {},
-                             {f"confluence.{k}": v for k, v in changes.items() if v})
-    config = resolved.confluence
-    token = _read_secret(app, credentials.CONFLUENCE_TOKEN, token_stdin)
-    site = pipeline.reach_site(resolved, token, api_gateway, app.output)
-    changes |= {"api_gateway": site.gateway or None, "cloud_id": site.cloud_id or None}
-    destination = credentials.site_destination(site.url, app.profile, site.api)
-    if token:
-        credentials.store(credentials.CONFLUENCE_TOKEN, app.profile, token, destination)
-    settings.update(app.config_path, app.profile, "confluence", changes, replace=True)
+    saved = configure.set_site(
+        app.config, url, user=user, auth=auth, deployment=deployment,
+        address_book=address_book, api_gateway=api_gateway,
+        read_token=_secret_reader(app, token_stdin), ui=app.output)
+    site, token = saved.site, saved.token
     through = (f", through the API gateway {site.gateway} (cloud id {site.cloud_id})"
                if site.gateway else "")
-    app.output.summary(f"Confluence site saved in {app.config_path} (profile {app.profile}):"
-                       f" {config.deployment}, {config.auth} auth{through}.")
-    if token:
-        app.output.summary(f"Token stored in the OS keyring, for {destination.where} only.")
+    _saved(app, "Confluence site", saved.profile,
+           f": {site.deployment}, {site.auth} auth{through}")
+    if token.stored:
+        app.output.summary(f"Token stored in the OS keyring, for {token.where} only.")
     else:
-        app.output.warn(f"no token stored for {destination.where} (a token stored for another"
+        app.output.warn(f"no token stored for {token.where} (a token stored for another"
                         " site is not sent there): pass --token-stdin, or set"
                         " MAILPAGE_CONFLUENCE_TOKEN")
 
@@ -546,20 +481,13 @@ def set_directory(app: App, org_id: str, api: str | None, key_stdin: bool) -> No
     \b
       printf '%s\\n' "$ADMIN_API_KEY" | mailpage config set-directory ORG_ID --key-stdin
     """
-    from mailpage_cli import credentials, settings  # noqa: PLC0415 - start-up time
+    from mailpage_cli import configure
 
-    changes = {"org_id": org_id.strip(), "api": api}
-    resolved = settings.load(app.config_path, app.profile, {},
-                             {f"directory.{k}": v for k, v in changes.items() if v})
-    destination = credentials.directory_destination(resolved["directory.api"],
-                                                    resolved["directory.org_id"], app.profile)
-    stored = _store_secret(app, credentials.ADMIN_KEY, key_stdin, destination)
-    settings.update(app.config_path, app.profile, "directory", changes, replace=True)
-    app.output.summary(f"Organization directory saved in {app.config_path} (profile"
-                       f" {app.profile}).")
-    if stored:
-        app.output.summary(f"Admin API key stored in the OS keyring, for {destination.where}"
-                           " only.")
+    key = configure.set_directory(app.config, org_id, api=api,
+                                  read_key=_secret_reader(app, key_stdin))
+    _saved(app, "Organization directory", app.config)
+    if key.stored:
+        app.output.summary(f"Admin API key stored in the OS keyring, for {key.where} only.")
     else:
         app.output.warn("no admin API key stored: pass --key-stdin, or set"
                         " MAILPAGE_ATLASSIAN_ADMIN_KEY")
@@ -573,9 +501,9 @@ def check(app: App) -> None:
     \b
       mailpage config check && echo ready
     """
-    from mailpage_cli import pipeline  # noqa: PLC0415
+    from mailpage_cli import pipeline
 
-    results = pipeline.check(app.settings, app.env, app.output)
+    results = pipeline.check(app.settings, app.environment, app.output)
     for result in results:
         app.output.result(f"{result.name}: {'ok' if result.ok else 'FAILED'} - {result.detail}")
     failed = [r.exit_code for r in results if not r.ok]
@@ -591,9 +519,9 @@ def login(app: App, what: str) -> None:  # noqa: ARG001 - smtp is the one there 
     \b
       mailpage config login smtp
     """
-    from mailpage_cli import pipeline  # noqa: PLC0415
+    from mailpage_cli import pipeline
 
-    app.output.summary(pipeline.login_smtp(app.settings, app.env, app.output))
+    app.output.summary(pipeline.login_smtp(app.settings, app.environment, app.output))
 
 
 @config.command("set-smtp")
@@ -633,88 +561,53 @@ def set_smtp(
       mailpage config set-smtp --host smtp.office365.com --auth oauth2 \\
           --oauth-provider microsoft --client-id ID --tenant acme.com --username ann@acme.com
     """
-    from mailpage_cli import credentials, settings  # noqa: PLC0415 - start-up time
+    from mailpage_cli import configure
 
-    if security == "none" and username:
-        raise ConfigError(
-            "A login over an unencrypted connection would expose the password",
-            "Use --security starttls or ssl, or leave out --username.",
-        )
-    values: dict[str, Any] = {"host": host.strip(), "port": port, "security": security,
-                              "username": username, "ca_file": ca_file}
+    oauth = None
     if auth_method == "oauth2":
-        values |= _oauth_settings(app, values, oauth_provider, client_id, tenant, authority,
-                                  client_secret_stdin, client_certificate, password_stdin)
-        settings.update(app.config_path, app.profile, "smtp", values, replace=True)
-        app.output.summary(f"SMTP settings saved in {app.config_path} (profile {app.profile}):"
-                           f" OAuth2 with {oauth_provider}, {values['oauth_flow']} flow.")
-        if values["oauth_flow"] in ("device", "browser"):
+        if password_stdin:
+            raise UsageError("--password-stdin is for --auth password",
+                             "OAuth2 uses no password: leave it out.")
+        oauth = configure.OAuth(oauth_provider, client_id, tenant, authority,
+                                client_certificate,
+                                _read_client_secret(app) if client_secret_stdin else None)
+    elif client_secret_stdin or client_certificate or oauth_provider:
+        raise UsageError("OAuth2 options need --auth oauth2", "Add --auth oauth2.")
+    elif password_stdin and not username:
+        raise UsageError("--password-stdin needs --username", "Give the login name too.")
+    saved = configure.set_smtp(app.config, host, port=port, security=security,
+                               username=username, ca_file=ca_file,
+                               read_password=_secret_reader(app, password_stdin), oauth=oauth)
+    secret = saved.secret
+    if saved.oauth_flow:
+        if secret and secret.stored:
+            app.output.summary(f"Client secret stored in the OS keyring, for {secret.where}"
+                               " only.")
+        elif secret:
+            app.output.warn("no client secret stored: pass it with --client-secret-stdin, or"
+                            " set MAILPAGE_SMTP_CLIENT_SECRET")
+        _saved(app, "SMTP settings", saved.profile,
+               f": OAuth2 with {saved.oauth_provider}, {saved.oauth_flow} flow")
+        if saved.sign_in:
             app.output.summary("Next, sign in once: `mailpage config login smtp`.")
         return
-    if client_secret_stdin or client_certificate or oauth_provider:
-        raise UsageError("OAuth2 options need --auth oauth2", "Add --auth oauth2.")
-    if password_stdin and not username:
-        raise UsageError("--password-stdin needs --username", "Give the login name too.")
-    destination = credentials.smtp_destination(host.strip(), port, security, username or "",
-                                               app.profile)
-    stored = bool(username) and _store_secret(app, credentials.SMTP_PASSWORD, password_stdin,
-                                              destination)
-    settings.update(app.config_path, app.profile, "smtp", values, replace=True)
-    app.output.summary(f"SMTP settings saved in {app.config_path} (profile {app.profile}).")
-    if stored:
-        app.output.summary(f"Password stored in the OS keyring, for {destination.where} only.")
-    elif username:
-        app.output.warn(f"no password stored for {destination.where} (a password stored for"
+    _saved(app, "SMTP settings", saved.profile)
+    if secret and secret.stored:
+        app.output.summary(f"Password stored in the OS keyring, for {secret.where} only.")
+    elif secret:
+        app.output.warn(f"no password stored for {secret.where} (a password stored for"
                         " another server is not sent there): pass --password-stdin, or set"
                         " MAILPAGE_SMTP_PASSWORD")
 
 
-def _oauth_settings(
-    app: App, values: dict[str, Any], provider: str | None, client_id: str | None,
-    tenant: str | None, authority: str | None, secret_stdin: bool, certificate: str | None,
-    password_stdin: bool,
-) -> dict[str, Any]:
-    """The OAuth2 settings of ``set-smtp``, the flow they imply, and the client secret
-    stored for that client (read from stdin before anything is saved)."""
-    from mailpage_cli import credentials, oauth, pipeline, settings  # noqa: PLC0415
+def _read_client_secret(app: App) -> Callable[[], str]:
+    def read() -> str:
+        secret = app.environment.read_stdin().strip()
+        if not secret:
+            raise UsageError("The client secret on stdin is empty", "Pipe it in.")
+        return secret
 
-    if password_stdin:
-        raise UsageError("--password-stdin is for --auth password",
-                         "OAuth2 uses no password: leave it out.")
-    if not provider or not values["username"]:
-        raise UsageError("--auth oauth2 needs --oauth-provider and --username (the mailbox)",
-                         "Add both.")
-    secret = sys.stdin.read().strip() if secret_stdin else ""
-    if secret_stdin and not secret:
-        raise UsageError("The client secret on stdin is empty", "Pipe it in.")
-    found = oauth.read_client_json(secret) if secret else None
-    if provider == "google":
-        if certificate:
-            raise UsageError("--client-certificate is for Microsoft",
-                             "Google service accounts come as JSON on --client-secret-stdin.")
-        installed = found.get("installed") if found else None
-        flow = "service-account" if found and not installed else "browser"
-        client_id = client_id or (installed or found or {}).get("client_id")
-    else:
-        flow = "client-credentials" if secret or certificate else "device"
-    oauth_values = {"auth": "oauth2", "oauth_provider": provider, "oauth_flow": flow,
-                    "client_id": client_id, "tenant": tenant, "authority": authority,
-                    "client_certificate": certificate}
-    resolved = settings.load(app.config_path, app.profile, {},
-                             {f"smtp.{k}": v for k, v in (values | oauth_values).items() if v})
-    client = pipeline.oauth_client(resolved)
-    if flow == "client-credentials" and client.tenant in ("organizations", "common"):
-        raise UsageError("App-only sign-in needs your tenant", "Add --tenant ID-or-domain.")
-    if secret:
-        destination = client.secret_destination()
-        credentials.store(credentials.SMTP_CLIENT_SECRET, app.profile,
-                          Secret(secret), destination)
-        app.output.summary(f"Client secret stored in the OS keyring, for {destination.where}"
-                           " only.")
-    elif provider == "google" or (flow == "client-credentials" and not certificate):
-        app.output.warn("no client secret stored: pass it with --client-secret-stdin, or set"
-                        " MAILPAGE_SMTP_CLIENT_SECRET")
-    return oauth_values
+    return read
 
 
 @config.command("set-sender")
@@ -732,26 +625,11 @@ def set_sender(
     \b
       mailpage config set-sender --name 'Ann Example' --address ann@example.com --reply-to me
     """
-    from mailpage_cli import settings  # noqa: PLC0415 - start-up time
-    from mailpage_cli.headers import clean_text  # noqa: PLC0415
-    from mailpage_cli.recipients import parse_address  # noqa: PLC0415
+    from mailpage_cli import configure
 
-    changes: dict[str, object] = {}
-    if name is not None:
-        changes["name"] = clean_text(name)
-    if address is not None:
-        changes["address"] = parse_address(address).address
-    if subject_prefix is not None:
-        changes["subject_prefix"] = clean_text(subject_prefix)
-    if reply_to is not None:
-        keyword = reply_to.strip().lower()
-        changes["reply_to"] = keyword if keyword in ("me", "none") else (
-            parse_address(reply_to).address)
-    if not changes:
-        raise UsageError("Nothing to set",
-                         "Give --name, --address, --subject-prefix or --reply-to.")
-    settings.update(app.config_path, app.profile, "sender", changes)
-    app.output.summary(f"Sender settings saved in {app.config_path} (profile {app.profile}).")
+    profile = configure.set_sender(app.config, name=name, address=address,
+                                   subject_prefix=subject_prefix, reply_to=reply_to)
+    _saved(app, "Sender settings", profile)
 
 
 @config.command("set-policy")
@@ -770,20 +648,11 @@ def set_policy(
     \b
       mailpage config set-policy --allowed-domain example.com --max-recipients 100
     """
-    from mailpage_cli import settings  # noqa: PLC0415 - start-up time
+    from mailpage_cli import configure
 
-    changes: dict[str, object] = {}
-    if domains:
-        changes["allowed_domains"] = settings.normalise_domains(domains) or None
-    if max_recipients is not None:
-        changes["max_recipients"] = max_recipients
-    if max_size is not None:
-        changes["max_size_mb"] = max_size
-    if not changes:
-        raise UsageError("Nothing to set",
-                         "Give --allowed-domain, --max-recipients or --max-size.")
-    settings.update(app.config_path, app.profile, "policy", changes)
-    app.output.summary(f"Policy saved in {app.config_path} (profile {app.profile}).")
+    profile = configure.set_policy(app.config, domains=domains, max_recipients=max_recipients,
+                                   max_size=max_size)
+    _saved(app, "Policy", profile)
 
 
 @config.command("show")
@@ -795,28 +664,21 @@ def show(app: App, as_json: bool) -> None:
     \b
       mailpage --profile work config show --json
     """
-    from mailpage_cli import credentials  # noqa: PLC0415 - start-up time
+    from mailpage_cli import configure
 
-    resolved = app.settings
-    rows = {
-        name: {"value": list(v.value) if isinstance(v.value, tuple) else v.value,
-               "source": v.source}
-        for name, v in resolved.values.items()
-    }
-    for kind in credentials.KINDS.values():
-        state, source = credentials.describe(kind, app.env)
-        rows[kind.setting] = {"value": state, "source": source}
+    shown = configure.show(app.config, app.env)
+    profile, rows = shown.profile, shown.rows
     if as_json:
-        app.output.json({"profile": app.profile, "config": str(app.config_path),
+        app.output.json({"profile": profile.name, "config": str(profile.path),
                          "settings": rows})
         return
-    app.output.result(f"profile: {app.profile}\nconfig:  {app.config_path}")
+    app.output.result(f"profile: {profile.name}\nconfig:  {profile.path}")
     width = max(map(len, rows))
     for name, row in rows.items():
         value = row["value"]
-        shown = ", ".join(value) if isinstance(value, list) else value
-        shown = "" if shown is None else shown
-        app.output.result(f"{name:<{width}}  {shown!s:<28}  ({row['source']})")
+        text = ", ".join(value) if isinstance(value, list) else value
+        text = "" if text is None else text
+        app.output.result(f"{name:<{width}}  {text!s:<28}  ({row['source']})")
 
 
 @config.command("forget")
@@ -828,21 +690,17 @@ def forget(app: App, what: str) -> None:
     \b
       mailpage config forget smtp
     """
-    from mailpage_cli import credentials, settings  # noqa: PLC0415 - start-up time
+    from mailpage_cli import configure
 
-    kinds = [k for k in credentials.KINDS.values() if what in ("all", k.section)]
-    for kind in kinds:
-        try:
-            if credentials.forget(kind, app.profile):
-                app.output.summary(f"Removed the {kind.label} from the keyring.")
-        except KeyringUnavailableError as exc:
-            app.output.warn(str(exc))
-    sections = settings.SECTIONS if what == "all" else (what,)
-    changed = [s for s in sections if settings.update(app.config_path, app.profile, s, {},
-                                                        replace=True)]
-    if changed:
-        app.output.summary(f"Removed {', '.join(changed)} settings of profile {app.profile}"
-                           f" from {app.config_path}.")
+    forgotten = configure.forget(app.config, what)
+    for secret in forgotten.secrets:
+        if isinstance(secret, KeyringUnavailableError):
+            app.output.warn(str(secret))
+        else:
+            app.output.summary(f"Removed the {secret} from the keyring.")
+    if forgotten.sections:
+        app.output.summary(f"Removed {', '.join(forgotten.sections)} settings of profile"
+                           f" {forgotten.profile.name} from {forgotten.profile.path}.")
 
 
 def _terminate(signum: int, _frame: object) -> None:
@@ -851,7 +709,7 @@ def _terminate(signum: int, _frame: object) -> None:
 
 
 def main() -> None:
-    import signal  # noqa: PLC0415 - the installed command only; tests drive cli() directly
+    import signal
 
     signal.signal(signal.SIGTERM, _terminate)
     cli(prog_name="mailpage")

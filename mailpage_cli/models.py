@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TextIO
+
+from mailpage_cli.choices import Status
+from mailpage_cli.errors import ExitCode
 
 
 @dataclass(frozen=True)
@@ -129,3 +134,40 @@ class Secret:
 
     def __hash__(self) -> int:
         return hash(self._value)
+
+
+@dataclass(frozen=True)
+class Environment:
+    """What one run gets from its process: the variables, stdin, and whether a person is at
+    either end. The command line builds it once; tests build their own."""
+
+    env: Mapping[str, str]
+    stdin: TextIO
+    stdin_isatty: bool
+    stdout_isatty: bool
+    no_color: bool  # NO_COLOR (no-color.org) is set
+
+    def read_stdin(self) -> str:
+        return self.stdin.read()
+
+
+@dataclass(frozen=True)
+class SendResult:
+    status: Status
+    page: Page
+    recipients: Recipients
+    message_id: str
+    size: int
+    images: int
+    attachments: int
+    warnings: tuple[str, ...]
+    refused: Mapping[str, str]  # address -> the server's reply, or why it was not attempted
+    delivered: tuple[str, ...] = ()
+    unknown: tuple[str, ...] = ()  # the server's reply to the message was lost: may have it
+    not_sent: tuple[str, ...] = ()  # not attempted: the connection failed before their turn
+    messages: int = 1
+    raw: bytes | None = None  # the message, when saved to "-"
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode.PARTIAL if self.status in ("partial", "refused") else ExitCode.OK

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Callable, Mapping, Set
+from collections.abc import Callable, Set
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -47,6 +47,7 @@ from mailpage_cli.errors import (
 )
 from mailpage_cli.models import (
     Delivery,
+    Environment,
     Page,
     Person,
     Recipients,
@@ -54,6 +55,7 @@ from mailpage_cli.models import (
     Resource,
     Secret,
     Sender,
+    SendResult,
 )
 from mailpage_cli.policy import DeliveryOptions, check_options, check_recipients
 from mailpage_cli.privatefiles import NotRegularFileError, write_private
@@ -99,28 +101,6 @@ class DigestOptions(DeliveryOptions):
 
 
 @dataclass(frozen=True)
-class SendResult:
-    status: Status
-    page: Page
-    recipients: Recipients
-    message_id: str
-    size: int
-    images: int
-    attachments: int
-    warnings: tuple[str, ...]
-    refused: Mapping[str, str]  # address -> the server's reply, or why it was not attempted
-    delivered: tuple[str, ...] = ()
-    unknown: tuple[str, ...] = ()  # the server's reply to the message was lost: may have it
-    not_sent: tuple[str, ...] = ()  # not attempted: the connection failed before their turn
-    messages: int = 1
-    raw: bytes | None = None  # the message, when saved to "-"
-
-    @property
-    def exit_code(self) -> ExitCode:
-        return ExitCode.PARTIAL if self.status in ("partial", "refused") else ExitCode.OK
-
-
-@dataclass(frozen=True)
 class Fetched:
     """A page fetched and prepared, before its images are downloaded."""
 
@@ -152,9 +132,10 @@ class Run:
 
     clock: retry.Clock = retry.SYSTEM_CLOCK  # what retries wait on, at both edges
 
-    def __init__(self, settings: Settings, env: Mapping[str, str], ui: Conversation) -> None:
+    def __init__(self, settings: Settings, environment: Environment, ui: Conversation) -> None:
         self.settings = settings
-        self.env = env
+        self.environment = environment
+        self.env = environment.env
         self.ui = ui
         self.warnings: list[str] = []
 
@@ -338,7 +319,8 @@ def resolve(run: Run, options: DeliveryOptions, page_id: Callable[[], str | None
     it (``me``, ``user:``, ``group:``, ``watchers``, the last of the page ``page_id()``
     names); a user whose address it hides is looked for in ``_address_lookups``."""
     if run.settings.confluence.url is None:
-        return recipients.resolve(options.to, options.cc, options.bcc)
+        return recipients.resolve(options.to, options.cc, options.bcc,
+                                  read_stdin=run.environment.read_stdin)
 
     @functools.cache
     def resolver() -> recipients.Resolver:
@@ -347,7 +329,8 @@ def resolve(run: Run, options: DeliveryOptions, page_id: Callable[[], str | None
             warn=run.warn, lookups=_address_lookups(run))
 
     return recipients.resolve(options.to, options.cc, options.bcc,
-                              lambda spec: resolver()(spec))  # noqa: PLW0108 - built when first needed
+                              lambda spec: resolver()(spec),  # noqa: PLW0108 - built when first needed
+                              read_stdin=run.environment.read_stdin)
 
 
 def _address_lookups(run: Run) -> list[tuple[str, recipients.Lookup]]:
@@ -381,13 +364,13 @@ def _page_id(ref: pagerefs.PageRef, fetching: Future[Fetched]) -> Callable[[], s
 
 
 def send(
-    settings: Settings, env: Mapping[str, str], options: SendOptions, ui: Conversation
+    settings: Settings, environment: Environment, options: SendOptions, ui: Conversation
 ) -> SendResult:
     """Fetch the page while resolving the recipients, check the policy; stop if unchanged;
     render, then send (or save, or stop for a dry run). Lookups that do not depend on each
     other (the page, the attachment list, who "me" is, the recipients) run at once."""
     check_options(options)
-    run = Run(settings, env, ui)
+    run = Run(settings, environment, ui)
     ref = pagerefs.parse(options.page, settings.confluence.url)
     run.sender_address()
     with ThreadPoolExecutor(3) as lookups:
@@ -408,7 +391,7 @@ def send(
         return _dispatch(run, options, found, compose(run, fetched, options, listed=listed),
                          subject)
     key, version = fetched.page.id or str(ref), fetched.version
-    with state.SentState(state.state_dir(env)).locked() as sent:
+    with state.SentState(state.state_dir(run.env)).locked() as sent:
         done = sent.done(settings.profile, key, version, (r.address for r in found.all))
         if unknown := [a for a, outcome in done.items() if outcome == "unknown"]:
             run.warn(f"{len(unknown)} recipient(s) may already have version {version}: the"
@@ -485,12 +468,12 @@ def _dispatch(run: Run, options: DeliveryOptions, found: Recipients, composed: C
 
 
 def digest(
-    settings: Settings, env: Mapping[str, str], options: DigestOptions, ui: Conversation
+    settings: Settings, environment: Environment, options: DigestOptions, ui: Conversation
 ) -> SendResult:
     """One message listing the pages a CQL query finds, newest first; nothing found: nothing
     sent (status ``empty``)."""
     check_options(options)
-    run = Run(settings, env, ui)
+    run = Run(settings, environment, ui)
     run.sender_address()
     found = resolve(run, options, page_id=lambda: None)
     check_recipients(found, settings.policy, options, ui.confirm)
@@ -538,20 +521,32 @@ def write_private_file(path: Path, data: bytes, flag: str = "--save") -> None:
 
 
 
-def preview(settings: Settings, env: Mapping[str, str], page: str, note: str | None,
+def preview(settings: Settings, environment: Environment, page: str, note: str | None,
             ui: Conversation) -> Composed:
     """Render without sending; the sender shown is the configured one, if any."""
     sender = Sender(settings.sender.address or "you@example.invalid", settings.sender.name or "")
-    run = Run(settings, env, ui)
+    run = Run(settings, environment, ui)
     ref = pagerefs.parse(page, settings.confluence.url)
     return compose(run, fetch(run, ref), SendOptions(page=page, note=note), sender)
 
 
-def resolve_recipients(settings: Settings, env: Mapping[str, str], specs: tuple[str, ...],
+def browser_html(composed: Composed) -> str:
+    """The rendered page as one HTML file a browser shows: images as ``data:`` URIs."""
+    return render.with_data_uris(composed.rendered)
+
+
+def lint_page(settings: Settings, environment: Environment, page: str,
+              ui: Conversation) -> tuple[Composed, list[lint.Finding]]:
+    """What ``lint`` finds in the mail ``page`` makes."""
+    composed = preview(settings, environment, page, None, ui)
+    return composed, lint.check(composed.rendered)
+
+
+def resolve_recipients(settings: Settings, environment: Environment, specs: tuple[str, ...],
                        page: str | None, skip_unresolvable: bool,
                        ui: Conversation) -> tuple[Recipients, tuple[str, ...]]:
     """The ``recipients`` command: the addresses the specs stand for, and warnings."""
-    run = Run(settings, env, ui)
+    run = Run(settings, environment, ui)
     page_id = None
     if page:
         ref = pagerefs.parse(page, settings.confluence.url)
@@ -571,9 +566,9 @@ class Check:
     exit_code: ExitCode = ExitCode.OK
 
 
-def check(settings: Settings, env: Mapping[str, str], ui: Conversation) -> list[Check]:
+def check(settings: Settings, environment: Environment, ui: Conversation) -> list[Check]:
     """Prove the Confluence login and the SMTP login (EHLO, TLS, AUTH, QUIT); send nothing."""
-    run = Run(settings, env, ui)
+    run = Run(settings, environment, ui)
 
     def confluence_login() -> str:
         if not settings.confluence.url:
@@ -641,7 +636,7 @@ def _takes(site: sites.Site, token: Secret) -> bool | None:
     return True
 
 
-def login_smtp(settings: Settings, env: Mapping[str, str], ui: Conversation) -> str:
+def login_smtp(settings: Settings, environment: Environment, ui: Conversation) -> str:
     """Sign in to the SMTP account's OAuth2 provider now (keeping the refresh token), and
     prove the token with an SMTP login; send nothing."""
     if settings.smtp.auth != "oauth2":
@@ -649,7 +644,7 @@ def login_smtp(settings: Settings, env: Mapping[str, str], ui: Conversation) -> 
             f"The SMTP account of profile {settings.profile} signs in with a password",
             "Switch it to OAuth2 with `mailpage config set-smtp --auth oauth2 ...` first.",
         )
-    account = Run(settings, env, ui).smtp_account(sign_in=True)
+    account = Run(settings, environment, ui).smtp_account(sign_in=True)
     with ui.step("log in to SMTP"):
         mailer.check(account)
     client = oauth_client(settings)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,9 +85,9 @@ def is_confluence_spec(spec: str) -> bool:
     return spec.lower() in CONFLUENCE_WORDS or spec.lower().startswith(CONFLUENCE_PREFIXES)
 
 
-def _read_list(path: str) -> str:
+def _read_list(path: str, read_stdin: Callable[[], str]) -> str:
     if path == "-":
-        return sys.stdin.read()
+        return read_stdin()
     try:
         return Path(path).expanduser().read_text(encoding="utf-8")
     except (OSError, ValueError) as exc:  # ValueError: a NUL in the path, or not UTF-8
@@ -98,15 +97,16 @@ def _read_list(path: str) -> str:
         ) from exc
 
 
-def expand(specs: Iterable[str]) -> Iterator[tuple[str, str]]:
-    """Each single spec with the place it came from; ``file:`` lists are read here."""
+def expand(specs: Iterable[str], read_stdin: Callable[[], str]) -> Iterator[tuple[str, str]]:
+    """Each single spec with the place it came from; ``file:`` lists are read here (``file:-``
+    with ``read_stdin``)."""
     for raw in specs:
         for spec in split_list(raw):
             if not spec.lower().startswith("file:"):
                 yield spec, spec
                 continue
             path = spec[len("file:") :].strip()
-            for line in _read_list(path).splitlines():
+            for line in _read_list(path, read_stdin).splitlines():
                 line = line.strip()  # noqa: PLW2901 - the same line, trimmed
                 for item in split_list(line) if line and not line.startswith("#") else ():
                     if item.lower().startswith("file:"):
@@ -133,13 +133,15 @@ def resolve(
     cc: Iterable[str] = (),
     bcc: Iterable[str] = (),
     resolver: Resolver | None = None,
+    *,
+    read_stdin: Callable[[], str],
 ) -> Recipients:
     """Resolve and deduplicate, case-insensitively: To beats Cc beats Bcc."""
     seen: set[str] = set()
     lists: list[tuple[Recipient, ...]] = []
     for specs in (to, cc, bcc):
         found: list[Recipient] = []
-        for spec, source in expand(specs):
+        for spec, source in expand(specs, read_stdin):
             for recipient in resolve_one(spec, source, resolver):
                 if recipient.address.lower() not in seen:
                     seen.add(recipient.address.lower())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import trustme
 from click.testing import CliRunner, Result
 
 from mailpage_cli.cli import cli
+from mailpage_cli.models import Environment
 from mailpage_cli.pipeline import Run
 from tests.support import smtp
 from tests.support.clock import FakeClock
@@ -64,9 +66,19 @@ def config_file(tmp_path: Path) -> Path:
     return tmp_path / "config" / "mailpage" / "config.toml"
 
 
-def run(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> Result:
-    """The CLI in-process, stdout and stderr apart, as a script would see it (no TTY)."""
-    return CliRunner().invoke(cli, list(args), input=input, env=env, catch_exceptions=False)
+def run(*args: str, input: str | None = None, env: dict[str, str] | None = None,
+        environment: Environment | None = None) -> Result:
+    """The CLI in-process, stdout and stderr apart, as a script would see it (no TTY), or in
+    the ``environment`` given."""
+    return CliRunner().invoke(cli, list(args), input=input, env=env, obj=environment,
+                              catch_exceptions=False)
+
+
+def at_a_terminal(input: str = "", **env: str) -> Environment:
+    """A run whose stdin is a terminal, so that a person could answer a prompt; the
+    variables are this test's, with ``env`` on top."""
+    return Environment(env={**os.environ, **env}, stdin=io.StringIO(input), stdin_isatty=True,
+                       stdout_isatty=False, no_color=False)
 
 
 def run_process(

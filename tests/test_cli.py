@@ -11,16 +11,19 @@ import signal
 import socket
 import subprocess
 import sys
+from dataclasses import replace
 from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
+from rich.text import Text
 
 from mailpage_cli import __version__
 from mailpage_cli.mailer import Account
 from mailpage_cli.models import Secret
-from tests.conftest import EXAMPLE, ROOT, run, run_process
+from tests.conftest import EXAMPLE, ROOT, at_a_terminal, run, run_process
 from tests.support import smtp
+from tests.support.keyrings import MemoryKeyring
 
 ANSI = re.compile(r"\x1b\[")
 
@@ -302,7 +305,6 @@ def test_no_input_never_prompts_even_on_a_tty(
     smtp_env: smtp.SmtpServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     asked: list[str] = []
-    monkeypatch.setattr("mailpage_cli.cli._stdin_is_tty", lambda: True)
     def prompt(*args: object, **kwargs: object) -> str:
         asked.append("x")
         return "pw"
@@ -310,13 +312,62 @@ def test_no_input_never_prompts_even_on_a_tty(
     monkeypatch.setattr("rich.prompt.Prompt.ask", prompt)
     monkeypatch.setenv("MAILPAGE_SMTP_PASSWORD", "")
     for flags, env in ((["--no-input"], {}), ([], {"MAILPAGE_NO_INPUT": "1"})):
-        result = run(*flags, "send", str(EXAMPLE), "--to", "a@example.com", env=env)
+        result = run(*flags, "send", str(EXAMPLE), "--to", "a@example.com", env=env,
+                     environment=at_a_terminal(**env))
         assert result.exit_code == 3, result.stderr
         assert "MAILPAGE_SMTP_PASSWORD" in result.stderr
     assert asked == []
-    prompted = run("send", str(EXAMPLE), "--to", "a@example.com")
+    prompted = run("send", str(EXAMPLE), "--to", "a@example.com", environment=at_a_terminal())
     assert asked == ["x"], "on a TTY without --no-input the prompt is used"
     assert prompted.exit_code == 4  # "pw" is the wrong password
+
+
+def typed_at_the_prompt(monkeypatch: pytest.MonkeyPatch, *answers: str) -> list[str]:
+    """A person at the terminal types ``answers`` in turn; returns each prompt as shown."""
+    shown: list[str] = []
+    typed = iter(answers)
+
+    def answer(_prompt: object, _console: object, prompt: Text, *args: object,
+               **kwargs: object) -> str:
+        shown.append(prompt.plain)
+        return next(typed)
+
+    monkeypatch.setattr("rich.prompt.PromptBase.get_input", answer)
+    return shown
+
+
+def test_a_profile_name_like_markup_is_shown_as_is_at_a_prompt(
+    smtp_env: smtp.SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shown = typed_at_the_prompt(monkeypatch, "pw")
+    monkeypatch.setenv("MAILPAGE_SMTP_PASSWORD", "")
+    result = run("--profile", "[/x]", "send", str(EXAMPLE), "--to", "a@example.com",
+                 environment=at_a_terminal())
+    assert result.exit_code == 4, result.stderr  # "pw" is the wrong password, and no crash
+    assert shown == ["SMTP password for profile [/x]: "]
+
+
+def test_a_secret_typed_at_the_prompt_is_typed_twice(
+    isolated: MemoryKeyring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shown = typed_at_the_prompt(monkeypatch, "hunter2", "hunter3", "hunter2", "hunter2")
+    result = run("--profile", "[/x]", "config", "set-smtp", "--host", "smtp.example.com",
+                 "--username", "ann", environment=at_a_terminal())
+    assert result.exit_code == 0, result.stderr
+    assert shown == ["SMTP password: ", "SMTP password (again): "] * 2
+    assert "the two entries differ" in result.stderr
+    assert "(profile [/x])" in result.stderr
+    stored = json.loads(isolated.store["mailpage", "[/x]/smtp"])
+    assert stored["secret"] == "hunter2"
+
+
+def test_json_is_indented_for_a_terminal_and_one_line_for_a_pipe() -> None:
+    piped = run("config", "show", "--json")
+    at_terminal = run("config", "show", "--json",
+                      environment=replace(at_a_terminal(), stdout_isatty=True))
+    assert piped.stdout.count("\n") == 1
+    assert at_terminal.stdout.startswith('{\n  "profile": "default",')
+    assert json.loads(at_terminal.stdout) == json.loads(piped.stdout)
 
 
 def test_debug_shows_a_traceback_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,7 +11,7 @@ import keyring
 import pytest
 from keyring.backends import fail, null
 
-from mailpage_cli import credentials, settings
+from mailpage_cli import configure, credentials, settings
 from mailpage_cli.errors import ConfigError
 from mailpage_cli.models import Secret
 from tests.conftest import EXAMPLE, run
@@ -299,6 +299,29 @@ def test_set_sender_validates_and_keeps_other_keys(config_file: Path) -> None:
     assert sender == {"name": "Ann", "address": "Ann@example.com", "subject_prefix": "[Wiki]"}
     bad = run("config", "set-sender", "--reply-to", "not an address")
     assert bad.exit_code == 2
+
+
+def test_the_config_use_cases_run_one_by_one_without_the_command_line(
+    config_file: Path, isolated: MemoryKeyring
+) -> None:
+    """As a guided setup calls them: plain values in, a secret read through a function,
+    what was kept out."""
+    profile = configure.Profile("work", config_file)
+    asked: list[str] = []
+
+    def typed(label: str) -> str:
+        asked.append(label)
+        return "hunter2-long"
+
+    saved = configure.set_smtp(profile, "smtp.example.com", port=None, security="starttls",
+                               username="ann", ca_file=None, read_password=typed)
+    assert asked == ["SMTP password"]
+    assert saved.secret == configure.Kept("smtp://smtp.example.com:default as ann", stored=True)
+    assert ("mailpage", "work/smtp") in isolated.store
+    configure.set_sender(profile, address="ann@example.com", reply_to=" ME ")
+    sender = tomllib.loads(config_file.read_text())["profiles"]["work"]["sender"]
+    assert sender == {"address": "ann@example.com", "reply_to": "me"}
+    assert profile.load({})["smtp.host"] == "smtp.example.com"
 
 
 def test_set_policy_and_clear_domains(config_file: Path) -> None:

@@ -24,7 +24,7 @@ from mailpage_cli.errors import UnavailableError
 from mailpage_cli.models import Secret
 from mailpage_cli.pagerefs import PageId
 from mailpage_cli.sites import make_site
-from tests.conftest import ROOT, run, set_env
+from tests.conftest import ROOT, at_a_terminal, run, set_env
 from tests.support import smtp
 from tests.support.clock import FakeClock
 from tests.support.confluence_server import FakeConfluence, Fault, Page, Site, User
@@ -472,13 +472,13 @@ def test_end_of_input_at_a_prompt_means_no(
     def end_of_input(*args: object, **kwargs: object) -> object:
         raise EOFError
 
-    monkeypatch.setattr("mailpage_cli.cli._stdin_is_tty", lambda: True)
     monkeypatch.setattr("rich.prompt.PromptBase.get_input", end_of_input)
     if code == 3:
         monkeypatch.setenv("MAILPAGE_SMTP_PASSWORD", "")
     else:
         assert run("config", "set-policy", "--max-recipients", "1").exit_code == 0
-    result = run("send", "98487", *(flags or ("--to", "a@example.com")))
+    result = run("send", "98487", *(flags or ("--to", "a@example.com")),
+                 environment=at_a_terminal())
     assert result.exit_code == code, result.stderr
     assert "bug" not in result.stderr
     assert smtp_env.received == []

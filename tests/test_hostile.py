@@ -65,7 +65,7 @@ def test_any_page_string_gives_a_reference_or_a_clear_error(text: str) -> None:
 @given(specs=st.lists(nasty_text | st.emails(), max_size=4))
 def test_any_recipient_spec_gives_addresses_or_a_clear_error(specs: list[str]) -> None:
     try:
-        found = recipients.resolve(specs)
+        found = recipients.resolve(specs, read_stdin=lambda: "")
     except MailpageError as exc:
         assert exc.exit_code in (2, 3)
     else:

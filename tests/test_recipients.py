@@ -6,8 +6,15 @@ from pathlib import Path
 
 import pytest
 
+from mailpage_cli import recipients
 from mailpage_cli.errors import ConfigError, UsageError
-from mailpage_cli.recipients import parse_address, resolve, split_list
+from mailpage_cli.models import Recipients
+from mailpage_cli.recipients import parse_address, split_list
+
+
+def resolve(*specs: list[str], stdin: str = "") -> Recipients:
+    """To, Cc and Bcc specs resolved, ``file:-`` reading ``stdin``."""
+    return recipients.resolve(*specs, read_stdin=lambda: stdin)
 
 
 def test_lists_split_on_commas_outside_quotes_and_brackets() -> None:
@@ -62,6 +69,12 @@ def test_file_lists_skip_comments_and_blank_lines(tmp_path: Path) -> None:
     assert [r.address for r in found.to] == [
         "ann@example.com", "bob@example.com", "cy@example.com", "dee@example.com"]
     assert found.to[0].source == f"file:{listing}"
+
+
+def test_a_list_on_stdin_comes_from_the_runs_stdin() -> None:
+    found = resolve(["file:-"], stdin="# the team\nann@example.com\nbob@example.com\n")
+    assert [r.address for r in found.to] == ["ann@example.com", "bob@example.com"]
+    assert found.to[0].source == "file:-"
 
 
 def test_file_lists_cannot_nest_or_be_missing(tmp_path: Path) -> None:
