@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXAMPLE, run
+from tests.conftest import EXAMPLE, at_a_terminal, run
 from tests.support import smtp
 
 
@@ -85,14 +85,14 @@ def test_a_dry_run_on_a_terminal_asks_as_the_send_would(
     """The question comes in the rehearsal too; its answer decides, and nothing is sent."""
     asked: list[str] = []
 
-    def confirm(question: str, **kwargs: object) -> bool:
-        asked.append(question)
+    def confirm(question: object, **kwargs: object) -> bool:
+        asked.append(str(question))
         return answer
 
-    monkeypatch.setattr("mailpage_cli.cli._stdin_is_tty", lambda: True)
     monkeypatch.setattr("rich.prompt.Confirm.ask", confirm)
     run("config", "set-policy", "--max-recipients", "1")
-    result = run("send", str(EXAMPLE), "--to", "a@example.com,b@example.com", "--dry-run")
+    result = run("send", str(EXAMPLE), "--to", "a@example.com,b@example.com", "--dry-run",
+                 environment=at_a_terminal())
     assert result.exit_code == code, result.stderr
     assert asked == ["Send to 2 recipients (more than 1)?"]
     assert smtp_env.recorder.connections == 0
