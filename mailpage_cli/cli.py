@@ -57,7 +57,7 @@ class App:
     def settings(self) -> Settings:
         from mailpage_cli import settings  # noqa: PLC0415 - start-up time: not for --help
 
-        return settings.load(self.config_path, self.profile, self.env)
+        return settings.load(self.config_path, self.profile, self.env, existing=True)
 
 
 class MailpageGroup(click.Group):
@@ -514,6 +514,9 @@ def set_site(
     resolved = settings.load(app.config_path, app.profile, {},
                              {f"confluence.{k}": v for k, v in changes.items() if v})
     config = resolved.confluence
+    if config.url and config.url != changes["url"]:  # a page URL: its site
+        app.output.summary(f"Note: that is a page URL; the site is {config.url}.")
+        changes["url"] = config.url
     token = _read_secret(app, credentials.CONFLUENCE_TOKEN, token_stdin)
     site = pipeline.reach_site(resolved, token, api_gateway, app.output)
     changes |= {"api_gateway": site.gateway or None, "cloud_id": site.cloud_id or None}
@@ -638,6 +641,7 @@ def set_smtp(
             "A login over an unencrypted connection would expose the password",
             "Use --security starttls or ssl, or leave out --username.",
         )
+    settings.check_smtp_host(host.strip(), credentials.mailpage_command(app.profile))
     values: dict[str, Any] = {"host": host.strip(), "port": port, "security": security,
                               "username": username, "ca_file": ca_file}
     if auth_method == "oauth2":
@@ -654,7 +658,7 @@ def set_smtp(
     if password_stdin and not username:
         raise UsageError("--password-stdin needs --username", "Give the login name too.")
     destination = credentials.smtp_destination(host.strip(), port, security, username or "",
-                                               app.profile)
+                                               app.profile, ca_file)
     stored = bool(username) and _store_secret(app, credentials.SMTP_PASSWORD, password_stdin,
                                               destination)
     settings.update(app.config_path, app.profile, "smtp", values, replace=True)
@@ -804,8 +808,7 @@ def show(app: App, as_json: bool) -> None:
         for name, v in resolved.values.items()
     }
     for kind in credentials.KINDS.values():
-        state, source = credentials.describe(kind, app.env)
-        rows[kind.setting] = {"value": state, "source": source}
+        rows[kind.setting] = credentials.describe(kind, app.profile, app.env)
     if as_json:
         app.output.json({"profile": app.profile, "config": str(app.config_path),
                          "settings": rows})
@@ -830,6 +833,7 @@ def forget(app: App, what: str) -> None:
     """
     from mailpage_cli import credentials, settings  # noqa: PLC0415 - start-up time
 
+    settings.require_profile(app.config_path, app.profile)
     kinds = [k for k in credentials.KINDS.values() if what in ("all", k.section)]
     for kind in kinds:
         try:
