@@ -479,11 +479,11 @@ def test_an_empty_variable_clears_a_stored_username(
         ({"MAILPAGE_CONFLUENCE_CONCURRENCY": "33"}, None,
          "Correct or unset MAILPAGE_CONFLUENCE_CONCURRENCY.", "set-site"),
         ({}, "[profiles.default.confluence]\nconcurrency = 33\n",
-         "Correct `concurrency` under [profiles.default.confluence] in the config file, or"
-         " override it with MAILPAGE_CONFLUENCE_CONCURRENCY.", "set-site"),
+         ("Correct `concurrency` under [profiles.default.confluence] in the config file, or"
+         " override it with MAILPAGE_CONFLUENCE_CONCURRENCY."), "set-site"),
         ({}, "[profiles.default.smtp]\nport = 0\n",
-         "Correct `port` under [profiles.default.smtp] in the config file, or set it again"
-         " with `mailpage config set-smtp`", "MAILPAGE_SMTP_PORT"),
+         ("Correct `port` under [profiles.default.smtp] in the config file, or set it again"
+         " with `mailpage config set-smtp`"), "MAILPAGE_SMTP_PORT"),
     ],
 )
 def test_a_bad_value_is_fixed_where_it_came_from(
