@@ -458,6 +458,8 @@ def set_site(
         address_book=address_book, api_gateway=api_gateway,
         read_token=_secret_reader(app, token_stdin), ui=app.output)
     site, token = saved.site, saved.token
+    if saved.from_page_url:
+        app.output.summary(f"Note: that is a page URL; the site is {site.url}.")
     through = (f", through the API gateway {site.gateway} (cloud id {site.cloud_id})"
                if site.gateway else "")
     _saved(app, "Confluence site", saved.profile,

@@ -51,7 +51,7 @@ class Profile:
 
     def load(self, env: Mapping[str, str]) -> Settings:
         """Every setting, flag > environment > file > default."""
-        return settings.load(self.path, self.name, env)
+        return settings.load(self.path, self.name, env, existing=True)
 
 
 def _as_if(profile: Profile, section: str, changes: Mapping[str, object]) -> Settings:
@@ -77,6 +77,7 @@ class SiteSaved:
     profile: Profile
     site: Site  # with the gateway and cloud id it is reached through, if any
     token: Kept
+    from_page_url: bool = False  # a page's URL was given: the site is its start
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,8 @@ def set_site(
     changes = {"url": url.strip().rstrip("/"), "user": user, "auth": auth,
                "deployment": deployment, "address_book": address_book}
     resolved = _as_if(profile, "confluence", changes)
+    from_page_url = resolved.confluence.url != changes["url"]
+    changes["url"] = resolved.confluence.url
     token = _secret(credentials.CONFLUENCE_TOKEN, read_token)
     site = pipeline.reach_site(resolved, token, api_gateway, ui)
     changes |= {"api_gateway": site.gateway or None, "cloud_id": site.cloud_id or None}
@@ -159,7 +162,8 @@ def set_site(
     if token:
         credentials.store(credentials.CONFLUENCE_TOKEN, profile.name, token, destination)
     settings.update(profile.path, profile.name, "confluence", changes, replace=True)
-    return SiteSaved(profile, site, Kept(destination.where, stored=token is not None))
+    return SiteSaved(profile, site, Kept(destination.where, stored=token is not None),
+                     from_page_url)
 
 
 def set_smtp(
@@ -173,6 +177,7 @@ def set_smtp(
             "A login over an unencrypted connection would expose the password",
             "Use --security starttls or ssl, or leave out --username.",
         )
+    settings.check_smtp_host(host.strip(), settings.mailpage_command(profile.name))
     values: dict[str, Any] = {"host": host.strip(), "port": port, "security": security,
                               "username": username, "ca_file": ca_file}
     if oauth is not None:
@@ -183,7 +188,7 @@ def set_smtp(
         return SmtpSaved(profile, oauth.provider, flow, secret,
                          sign_in=flow in ("device", "browser"))
     destination = credentials.smtp_destination(host.strip(), port, security, username or "",
-                                               profile.name)
+                                               profile.name, ca_file)
     kept = (_keep(credentials.SMTP_PASSWORD, profile, read_password, destination)
             if username else None)
     settings.update(profile.path, profile.name, "smtp", values, replace=True)
@@ -289,13 +294,13 @@ def show(profile: Profile, env: Mapping[str, str]) -> Shown:
         for name, v in resolved.values.items()
     }
     for kind in credentials.KINDS.values():
-        state, source = credentials.describe(kind, env)
-        rows[kind.setting] = {"value": state, "source": source}
+        rows[kind.setting] = credentials.describe(kind, profile.name, env)
     return Shown(profile, rows)
 
 
 def forget(profile: Profile, what: str = "all") -> Forgotten:
     """Remove the stored secrets and the settings of one section of the profile, or all."""
+    settings.require_profile(profile.path, profile.name)
     secrets: list[str | KeyringUnavailableError] = []
     for kind in credentials.KINDS.values():
         if what not in ("all", kind.section):

@@ -13,16 +13,21 @@ environment) to point elsewhere gets an error, not the secret.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from mailpage_cli import settings
 from mailpage_cli.errors import ConfigError, KeyringUnavailableError
 from mailpage_cli.models import Secret
 
 if TYPE_CHECKING:
+    from pathlib import Path
     from types import ModuleType
+
+log = logging.getLogger(__name__)
 
 SERVICE = "mailpage"
 
@@ -68,7 +73,8 @@ KINDS = {kind.name: kind for kind in (SMTP_PASSWORD, SMTP_CLIENT_SECRET, SMTP_RE
 
 def directory_destination(api: str, org_id: str, profile: str) -> Destination:
     return Destination(f"{api.rstrip('/')}/admin orgs/{org_id}",
-                       f"{mailpage_command(profile)} config set-directory {org_id} --key-stdin")
+                       f"{settings.mailpage_command(profile)} config set-directory {org_id}"
+                       " --key-stdin")
 
 Prompt = Callable[[str], str]
 
@@ -87,20 +93,15 @@ def site_destination(url: str, profile: str, api: str = "") -> Destination:
     port = parts.port or {"https": 443, "http": 80}.get(parts.scheme.lower(), 0)
     where = (f"{parts.scheme.lower()}://{(parts.hostname or '').lower()}:{port}"
              f"{parts.path.rstrip('/')}")
-    return Destination(where, f"{mailpage_command(profile)} config set-site {url} --token-stdin")
+    return Destination(
+        where, f"{settings.mailpage_command(profile)} config set-site {url} --token-stdin")
 
 
 def smtp_destination(host: str, port: int | None, security: str, username: str,
-                     profile: str) -> Destination:
+                     profile: str, ca_file: Path | str | None = None) -> Destination:
     where = f"smtp://{host.lower()}:{port or 'default'} as {username}"
-    flags = f" --port {port}" if port else ""
-    return Destination(where, f"{mailpage_command(profile)} config set-smtp --host {host}{flags}"
-                              f" --security {security} --username {username} --password-stdin")
-
-
-def mailpage_command(profile: str) -> str:
-    """``mailpage`` as a fix must be typed for ``profile``."""
-    return "mailpage" if profile == "default" else f"mailpage --profile {profile}"
+    return Destination(where, settings.smtp_command(host, port, security, username, profile,
+                                                    ca_file, "--password-stdin"))
 
 
 def _pack(secret: Secret, destination: Destination) -> str:
@@ -130,13 +131,26 @@ def _account(kind: SecretKind, profile: str) -> str:
     return f"{profile}/{kind.name}"
 
 
-def _unavailable(kind: SecretKind, reason: str) -> KeyringUnavailableError:
-    instead = f"Set {kind.env} in the environment instead, or install" if kind.env else (
-        "Install")
+def _unavailable(kind: SecretKind, exc: Exception | str, *, storing: bool = False,
+                 ) -> KeyringUnavailableError:
+    """No backend works (``exc``: what the backend raised, for --debug only)."""
+    if isinstance(exc, Exception):
+        log.debug("keyring: %s: %s", type(exc).__name__, exc)
+        reason = ""
+    else:
+        reason = f" ({exc})"
+    install = "install a keyring backend (see PYTHON_KEYRING_BACKEND)"
+    if storing:
+        option = next((w for w in kind.store_command.split() if w.endswith("-stdin")), "")
+        instead = (f"Run the command again without {option} and set {kind.env} in the"
+                   f" environment, or {install}" if kind.env and option else install.capitalize())
+        return KeyringUnavailableError(
+            f"No usable OS keyring to keep the {kind.label}{reason}; nothing was saved",
+            f"{instead}.")
+    instead = f"Set {kind.env} in the environment instead, or {install}" if kind.env else (
+        install.capitalize())
     return KeyringUnavailableError(
-        f"No usable OS keyring to hold the {kind.label} ({reason})",
-        f"{instead} a keyring backend (see PYTHON_KEYRING_BACKEND).",
-    )
+        f"No usable OS keyring to read the {kind.label} from{reason}", f"{instead}.")
 
 
 def from_keyring(kind: SecretKind, profile: str, destination: Destination) -> Secret | None:
@@ -145,7 +159,7 @@ def from_keyring(kind: SecretKind, profile: str, destination: Destination) -> Se
     try:
         stored = _keyring().get_password(SERVICE, _account(kind, profile))
     except Exception as exc:  # noqa: BLE001 - backends raise anything from D-Bus to OS errors
-        raise _unavailable(kind, type(exc).__name__) from None
+        raise _unavailable(kind, exc) from None
     if not stored:
         return None
     value, bound = _unpack(stored)
@@ -168,15 +182,25 @@ def lookup(kind: SecretKind, profile: str, env: Mapping[str, str],
     return from_keyring(kind, profile, destination), "keyring"
 
 
-def describe(kind: SecretKind, env: Mapping[str, str]) -> tuple[str, str]:
-    """Where the secret would come from, never the secret (for ``config show``).
-
-    The keyring is not opened: loading its backends costs more than the rest of the command
-    (``config check`` opens it, and says whether the secret is there and works)."""
+def describe(kind: SecretKind, profile: str, env: Mapping[str, str]) -> dict[str, object]:
+    """Whether the secret is there and where it comes from, never the secret (for ``config
+    show``): ``value`` "set", "not set" or "unknown", ``source``, and ``stored`` (in the
+    keyring: true, false, or null when there is no usable keyring). One keyring read."""
+    row: dict[str, object]
+    try:
+        stored = _keyring().get_password(SERVICE, _account(kind, profile))
+    except Exception as exc:  # noqa: BLE001 - see from_keyring
+        log.debug("keyring: %s: %s", type(exc).__name__, exc)
+        row = {"value": "unknown", "source": "no keyring", "stored": None}
+    else:
+        bound = _unpack(stored)[1] if stored else None
+        nowhere = f"neither keyring nor {kind.env}" if kind.env else "not in the keyring"
+        row = {"value": "set" if stored else "not set",
+               "source": "keyring" if stored else nowhere,
+               "stored": bool(stored), **({"for": bound} if bound else {})}
     if kind.env and env.get(kind.env):
-        return "set", f"env {kind.env}"
-    otherwise = f"; else {kind.env}" if kind.env else ""
-    return "keyring", f"if stored there (`{kind.store_command}`){otherwise}"
+        row |= {"value": "set", "source": f"env {kind.env}"}
+    return row
 
 
 def require(
@@ -213,9 +237,9 @@ def store(kind: SecretKind, profile: str, secret: Secret, destination: Destinati
         keyring.set_password(SERVICE, account, packed)
         stored = keyring.get_password(SERVICE, account)
     except Exception as exc:  # noqa: BLE001 - see from_keyring
-        raise _unavailable(kind, type(exc).__name__) from None
+        raise _unavailable(kind, exc, storing=True) from None
     if stored != packed:
-        raise _unavailable(kind, "the backend did not keep it")
+        raise _unavailable(kind, "the backend did not keep it", storing=True)
 
 
 def forget(kind: SecretKind, profile: str) -> bool:
@@ -226,5 +250,5 @@ def forget(kind: SecretKind, profile: str) -> bool:
             return False
         keyring.delete_password(SERVICE, _account(kind, profile))
     except Exception as exc:  # noqa: BLE001 - see from_keyring
-        raise _unavailable(kind, type(exc).__name__) from None
+        raise _unavailable(kind, exc) from None
     return True

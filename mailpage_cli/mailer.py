@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from mailpage_cli import settings
 from mailpage_cli.choices import Security
 from mailpage_cli.errors import (
     AuthError,
@@ -55,6 +56,15 @@ class Account:
     ca_file: Path | None = None
     timeout: float | None = None  # None: TIMEOUT
     token: Secret | None = field(default=None, repr=False)  # OAuth2: XOAUTH2 or OAUTHBEARER
+    profile: str = "default"  # for the commands that fix hints give
+
+    def set_smtp(self, *more: str) -> str:
+        """The ``config set-smtp`` command that keeps this account and adds ``more``."""
+        if self.token:  # the OAuth2 options are many: the person adds them
+            return (f"{settings.mailpage_command(self.profile)} config set-smtp"
+                    f" --auth oauth2 ... {' '.join(more)}")
+        return settings.smtp_command(self.host, self.port, self.security, self.username,
+                                        self.profile, self.ca_file, *more)
 
     def sasl(self, mechanism: str) -> str:
         """The OAuth2 SASL response for ``mechanism`` (RFC 7628; Google's XOAUTH2)."""
@@ -130,13 +140,7 @@ def tls_context(ca_file: Path | None) -> ssl.SSLContext:
 
 def _refuse_mistakes(account: Account) -> None:
     """Settings that can only fail, caught before any connection."""
-    host, colon, port = account.host.rpartition(":")
-    if colon and port.isdigit() and ":" not in host:  # not an IPv6 literal
-        raise ConfigError(
-            f"The SMTP host {account.host!r} holds a port",
-            f"Give the host alone and the port apart: `mailpage config set-smtp --host"
-            f" {host} --port {port}` (or MAILPAGE_SMTP_HOST and MAILPAGE_SMTP_PORT).",
-        )
+    settings.check_smtp_host(account.host, settings.mailpage_command(account.profile))
     if account.security == "none" and account.username:
         raise ConfigError(
             "Refusing to send the SMTP password over an unencrypted connection",
@@ -153,6 +157,14 @@ def _unknown_host(host: str, exc: socket.gaierror) -> Exception:
         f"Cannot find the SMTP server {host} ({exc.strerror})",
         "Check the host name with `mailpage config set-smtp --host` (or MAILPAGE_SMTP_HOST).",
     )
+
+
+def _unreachable(account: Account, exc: OSError) -> Exception:
+    where = f"{account.host}:{account.port}"
+    if isinstance(exc, ConnectionRefusedError):  # nothing listens there: a retry won't help
+        return ConfigError(f"Cannot connect to {where} (connection refused)",
+                           "Check host and port.")
+    return TransientError(f"cannot talk to {where}: {_describe(exc, account)}")
 
 
 def _step(name: str, started: float, reply: object = "") -> None:
@@ -194,8 +206,9 @@ class Connection:
         except ssl.SSLCertVerificationError as exc:
             raise TLSError(
                 f"The certificate of {account.host} is not trusted ({exc.verify_message})",
-                "If the server uses a private CA, add it with `mailpage config set-smtp --ca-file"
-                " PEM` or MAILPAGE_SMTP_CA_FILE; check the host name matches the certificate.",
+                "If the server uses a private CA, add it with"
+                f" `{account.set_smtp('--ca-file', 'PEM')}` (PEM: its certificate) or"
+                " MAILPAGE_SMTP_CA_FILE; check the host name matches the certificate.",
             ) from exc
         except ssl.SSLError as exc:
             raise TLSError(
@@ -218,8 +231,7 @@ class Connection:
         except socket.gaierror as exc:
             raise _unknown_host(account.host, exc) from None
         except OSError as exc:
-            where = f"{account.host}:{account.port}"
-            raise TransientError(f"cannot talk to {where}: {_describe(exc, account)}") from exc
+            raise _unreachable(account, exc) from exc
         return smtp
 
     def _starttls(self, smtp: smtplib.SMTP, context: ssl.SSLContext) -> None:
@@ -420,7 +432,7 @@ def _login_refused(exc: smtplib.SMTPAuthenticationError, account: Account,
         refused = AuthError(
             f"The SMTP server refused the login ({reply})",
             "Check the username and store the right password with"
-            " `mailpage config set-smtp --password-stdin` or MAILPAGE_SMTP_PASSWORD.")
+            f" `{account.set_smtp('--password-stdin')}` or MAILPAGE_SMTP_PASSWORD.")
         refused.reason = "password_refused"
     return refused
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mailpage_cli import credentials
+from mailpage_cli import credentials, settings
 from mailpage_cli.choices import OAuthFlow, OAuthProvider
 from mailpage_cli.credentials import Destination
 from mailpage_cli.errors import AuthError, ConfigError, UnavailableError
@@ -73,12 +73,12 @@ class Client:
 
     def secret_destination(self) -> Destination:
         return Destination(f"oauth2 {self.issuer} client {self.client_id}",
-                           f"{credentials.mailpage_command(self.profile)} config set-smtp ..."
+                           f"{settings.mailpage_command(self.profile)} config set-smtp ..."
                            " --auth oauth2 --client-secret-stdin")
 
     def token_destination(self) -> Destination:
         return Destination(f"oauth2 {self.issuer} client {self.client_id} as {self.username}",
-                           f"{credentials.mailpage_command(self.profile)} config login smtp")
+                           f"{settings.mailpage_command(self.profile)} config login smtp")
 
 
 def read_client_json(text: str) -> dict[str, Any] | None:

@@ -204,16 +204,16 @@ class Run:
         if smtp.auth == "oauth2":
             token = self.oauth_token(sign_in=sign_in)
             return mailer.Account(smtp.host, smtp.port, smtp.security, smtp.username,
-                                  ca_file=smtp.ca_file, token=token)
+                                  ca_file=smtp.ca_file, token=token, profile=self.settings.profile)
         password = None
         if smtp.username:
             profile = self.settings.profile
             password = credentials.require(
                 credentials.SMTP_PASSWORD, profile, self.env, self.ui.prompt,
                 credentials.smtp_destination(smtp.host, smtp.port, smtp.security,
-                                             smtp.username, profile))
+                                             smtp.username, profile, smtp.ca_file))
         return mailer.Account(smtp.host, smtp.port, smtp.security, smtp.username, password,
-                              smtp.ca_file)
+                              smtp.ca_file, profile=self.settings.profile)
 
     def oauth_token(self, *, sign_in: bool) -> Secret:
         """An OAuth2 access token for the SMTP login; a person at a terminal signs in here

@@ -72,6 +72,30 @@ def _site_url(raw: object) -> str:
     return url
 
 
+# Where a Confluence page URL's own part starts: what comes before is the site (its context
+# path kept: /wiki on Cloud, /confluence or nothing on Data Center). See pagerefs for the forms.
+_PAGE_PATH = re.compile(
+    r"/(?:spaces|display|pages|x|rest|api/v2|plugins|label)(?:/|$)|/[a-z]+\.action$", re.I)
+
+
+def site_base(url: str) -> str:
+    """The site of a page URL (``https://x.atlassian.net/wiki/spaces/ENG/pages/1/T`` ->
+    ``https://x.atlassian.net/wiki``); any other URL as it is."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # not a URL at all: the site check says so
+        return url
+    found = _PAGE_PATH.search(parts.path)
+    if not found and not parts.query and not parts.fragment:
+        return url
+    path = parts.path[:found.start()] if found else parts.path
+    return parts._replace(path=path.rstrip("/"), query="", fragment="").geturl()
+
+
+def _confluence_url(raw: object) -> str:
+    return site_base(_site_url(raw))
+
+
 def _reply_to(raw: object) -> str:
     """An address, or the keywords ``me`` and ``none`` in any case (kept lower-case)."""
     value = _text(raw)
@@ -144,7 +168,7 @@ class Field:
 
 
 FIELDS: tuple[Field, ...] = (
-    Field("confluence", "url", "MAILPAGE_CONFLUENCE_URL", _site_url),
+    Field("confluence", "url", "MAILPAGE_CONFLUENCE_URL", _confluence_url),
     Field("confluence", "user", "MAILPAGE_CONFLUENCE_USER", _text),
     Field("confluence", "auth", "MAILPAGE_CONFLUENCE_AUTH", _choice(*AUTH)),
     Field("confluence", "deployment", "MAILPAGE_CONFLUENCE_DEPLOYMENT", _choice(*DEPLOYMENTS)),
@@ -294,6 +318,18 @@ class Settings:
         )
 
 
+def check_smtp_host(host: str, command: str = "mailpage") -> None:
+    """Refuse ``smtp.example.com:587`` (``command``: ``mailpage`` as the fix must be typed):
+    the port has its own setting, and the name with it would not resolve."""
+    name, colon, port = host.rpartition(":")
+    if colon and port.isdigit() and ":" not in name:  # not an IPv6 literal
+        raise ConfigError(
+            f"The SMTP host {host!r} holds a port",
+            f"Give the host alone and the port apart: `{command} config set-smtp --host"
+            f" {name} --port {port}` (or MAILPAGE_SMTP_HOST and MAILPAGE_SMTP_PORT).",
+        )
+
+
 def config_path(app_dir: str, flag: str | None, env: Mapping[str, str]) -> Path:
     """``--config`` > ``MAILPAGE_CONFIG`` > ``<app_dir>/config.toml``."""
     chosen = flag or env.get("MAILPAGE_CONFIG") or str(Path(app_dir) / "config.toml")
@@ -354,8 +390,28 @@ def _table(node: object, path: Path, where: str) -> dict[str, Any]:
     return node
 
 
+def _misplaced(data: Mapping[str, Any]) -> list[str]:
+    """What sits outside ``[profiles]``: ``foo``, or ``[default.smtp]`` for a table."""
+    found = []
+    for key, value in data.items():
+        if key == "profiles":
+            continue
+        tables = [k for k, v in value.items() if isinstance(v, dict)] if isinstance(
+            value, dict) else []
+        found += [f"[{key}.{table}]" for table in tables] or [
+            f"[{key}]" if isinstance(value, dict) else key]
+    return found
+
+
 def _profile_table(data: Mapping[str, Any], profile: str, path: Path) -> Mapping[str, Any]:
-    """The profile's sections, refusing anything that is not a known setting (typos)."""
+    """The profile's sections, refusing anything that is not a known setting (typos) and
+    anything outside ``[profiles]``, which would be ignored."""
+    if misplaced := _misplaced(data):
+        raise ConfigError(
+            f"The config file {path} has settings outside [profiles]: {', '.join(misplaced)}",
+            "Profiles live under [profiles.NAME.SECTION] (for example [profiles.default.smtp]):"
+            " move them there.",
+        )
     profiles = _table(data.get("profiles", {}), path, "profiles")
     table = _table(profiles.get(profile, {}), path, f"profiles.{profile}")
     for section, values in table.items():
@@ -370,22 +426,52 @@ def _profile_table(data: Mapping[str, Any], profile: str, path: Path) -> Mapping
     return table
 
 
+def _require_profile(data: Mapping[str, Any], profile: str, path: Path) -> None:
+    """Refuse a profile the file lacks: a typo in --profile would otherwise run on defaults.
+    No file, or the default profile, is no error: the environment alone may be the settings."""
+    profiles = data.get("profiles", {})
+    if not data or profile == "default" or not isinstance(profiles, dict) or profile in profiles:
+        return
+    raise ConfigError(
+        f"No profile {profile!r} in {path} (profiles: {', '.join(sorted(profiles)) or 'none'})",
+        "Check --profile / MAILPAGE_PROFILE.",
+    )
+
+
+def require_profile(path: Path, profile: str) -> None:
+    """Raise ``ConfigError`` when the config file exists and has no ``profile`` (see
+    :func:`_require_profile`); for commands that use a profile without making it."""
+    _require_profile(read_file(path), profile, path)
+
+
 def load(
     path: Path,
     profile: str,
     env: Mapping[str, str],
     flags: Mapping[str, object] | None = None,
+    *,
+    existing: bool = False,
 ) -> Settings:
-    """Resolve every setting of ``profile``: flag > environment > file > default."""
-    table = _profile_table(read_file(path), profile, path)
+    """Resolve every setting of ``profile``: flag > environment > file > default.
+
+    ``existing``: the profile must be in the config file, if there is one (see
+    :func:`require_profile`); the commands that create settings leave it out. A variable
+    set to the empty string clears its setting for the run (its default applies)."""
+    data = read_file(path)
+    table = _profile_table(data, profile, path)
+    if existing:
+        _require_profile(data, profile, path)
     flags = flags or {}
     values: dict[str, Resolved] = {}
     for field in FIELDS:
         in_file = table.get(field.section, {})
         if flags.get(field.name) is not None:
             raw, source = flags[field.name], "flag"
-        elif field.env and env.get(field.env, "").strip():
+        elif field.env and field.env in env:
             raw, source = env[field.env], f"env {field.env}"
+            if not raw.strip():  # VAR= on a command line: clears the file's value
+                values[field.name] = Resolved(field.default, f"env {field.env} (empty)")
+                continue
         elif field.key in in_file:
             raw, source = in_file[field.key], "file"
         else:
@@ -399,12 +485,29 @@ def load(
             )
             raise ConfigError(
                 f"The setting {field.name} ({where}) must be {exc}",
-                f"Correct it (see `{COMMANDS[field.section]} --help`).",
+                _correct(field, source, profile),
             ) from exc
         if values[field.name].value in ("", ()):
             values[field.name] = Resolved(field.default, "default")
     _derive_defaults(values)
     return Settings(profile, path, values)
+
+
+# Settings that no `config set-*` option sets: the fix for a bad value is in the file.
+_NO_OPTION = frozenset({"confluence.concurrency", "confluence.cloud_id", "smtp.oauth_flow"})
+
+
+def _correct(field: Field, source: str, profile: str) -> str:
+    """How to fix a bad value, where it came from."""
+    if source.startswith("env "):
+        return f"Correct or unset {field.env}."
+    command = COMMANDS[field.section]
+    if source == "flag":
+        return f"See `{command} --help`."
+    where = f"`{field.key}` under [profiles.{profile}.{field.section}] in the config file"
+    if field.name in _NO_OPTION:
+        return f"Correct {where}" + (f", or override it with {field.env}." if field.env else ".")
+    return f"Correct {where}, or set it again with `{command}` (see its --help)."
 
 
 def _derive_defaults(values: dict[str, Resolved]) -> None:
@@ -471,3 +574,21 @@ def write_file(path: Path, data: Mapping[str, Any]) -> None:
         raise ConfigError(f"Cannot write the config file {path} ({exc.strerror or exc})",
                           "Check the permissions of its folder, or point MAILPAGE_CONFIG"
                           " at another file.") from exc
+
+
+def smtp_command(host: str, port: int | None, security: str, username: str | None,
+                 profile: str, ca_file: Path | str | None, *more: str) -> str:
+    """The ``config set-smtp`` command that sets this account again, with ``more`` options:
+    every setting of it, since set-smtp replaces the account (a left-out --ca-file is lost)."""
+    import shlex  # noqa: PLC0415 - only a fix hint needs it
+
+    words = ["--host", host, *(["--port", str(port)] if port else []), "--security", security,
+             *(["--username", username] if username else []),
+             *(["--ca-file", str(ca_file)] if ca_file else [])]
+    return " ".join([mailpage_command(profile), "config", "set-smtp",
+                     *map(shlex.quote, words), *more])
+
+
+def mailpage_command(profile: str) -> str:
+    """``mailpage`` as a fix must be typed for ``profile``."""
+    return "mailpage" if profile == "default" else f"mailpage --profile {profile}"

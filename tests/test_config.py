@@ -91,9 +91,22 @@ def test_secrets_are_shown_only_by_their_source(
     assert result.exit_code == 0
     assert "kept-in-keyring" not in result.stdout and "from-env-token" not in result.stdout
     rows = show()
-    assert rows["smtp.password"]["value"] == "keyring"
-    assert rows["confluence.token"] == {"value": "set",
-                                        "source": "env MAILPAGE_CONFLUENCE_TOKEN"}
+    assert rows["smtp.password"] == {"value": "set", "source": "keyring", "stored": True}
+    assert rows["confluence.token"] == {"value": "set", "source": "env MAILPAGE_CONFLUENCE_TOKEN",
+                                        "stored": False}
+    assert rows["directory.admin_key"] == {
+        "value": "not set", "source": "neither keyring nor MAILPAGE_ATLASSIAN_ADMIN_KEY",
+        "stored": False}
+    assert "smtp.password " in result.stdout
+    assert [line.split()[1:] for line in result.stdout.splitlines()
+            if line.startswith("smtp.password ")] == [["set", "(keyring)"]]
+
+
+def test_show_says_when_no_keyring_can_tell() -> None:
+    """Without a usable keyring, whether a secret is stored is unknown, not "not set"."""
+    keyring.set_keyring(fail.Keyring())
+    rows = show()
+    assert rows["smtp.password"] == {"value": "unknown", "source": "no keyring", "stored": None}
 
 
 def test_profiles_are_separate(config_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -111,8 +124,9 @@ def test_profiles_are_separate(config_file: Path, monkeypatch: pytest.MonkeyPatc
         ("flag.example.com", "env.example.com", "file.example.com", ("flag.example.com", "flag")),
         (None, "env.example.com", "file.example.com",
          ("env.example.com", "env MAILPAGE_SMTP_HOST")),
-        (None, "", "file.example.com", ("file.example.com", "file")),  # empty: not set
-        (None, "  ", "file.example.com", ("file.example.com", "file")),
+        # VAR= clears the file's value for the run
+        (None, "", "file.example.com", (None, "env MAILPAGE_SMTP_HOST (empty)")),
+        (None, "  ", "file.example.com", (None, "env MAILPAGE_SMTP_HOST (empty)")),
         (None, None, "file.example.com", ("file.example.com", "file")),
         (None, None, "", (None, "default")),  # an empty value in the file: not set either
         (None, None, None, (None, "default")),
@@ -427,3 +441,177 @@ def test_an_absent_config_file_in_a_shared_folder_is_no_error(tmp_path: Path) ->
     shared.chmod(0o777)
     result = run("config", "show", env={"MAILPAGE_CONFIG": str(shared / "none.toml")})
     assert result.exit_code == 0, result.stderr
+
+
+PROFILES = """\
+[profiles.default.sender]
+name = "Ann"
+[profiles.dc.smtp]
+host = "dc.example.com"
+[profiles.tls.sender]
+name = "T"
+"""
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("config", "show"), ("config", "check"), ("config", "forget"), ("config", "forget", "smtp"),
+     ("send", str(EXAMPLE), "--to", "a@example.com", "--dry-run"), ("preview", str(EXAMPLE))],
+)
+def test_a_profile_missing_from_the_config_file_is_an_error(
+    config_file: Path, command: tuple[str, ...],
+) -> None:
+    config_file.parent.mkdir(parents=True)
+    config_file.write_text(PROFILES)
+    result = run("--profile", "nosuch", *command)
+    assert result.exit_code == 3, result.stderr
+    assert (f"No profile 'nosuch' in {config_file} (profiles: dc, default, tls)"
+            in " ".join(result.stderr.split()))
+    assert "Check --profile / MAILPAGE_PROFILE." in result.stderr
+    assert config_file.read_text() == PROFILES
+
+
+def test_the_variable_names_a_missing_profile_too(
+    config_file: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config_file.parent.mkdir(parents=True)
+    config_file.write_text(PROFILES)
+    monkeypatch.setenv("MAILPAGE_PROFILE", "nosuch")
+    result = run("config", "show")
+    assert result.exit_code == 3 and "No profile 'nosuch'" in result.stderr
+
+
+def test_set_commands_create_a_profile_and_no_file_needs_none(config_file: Path) -> None:
+    """Without a file the environment alone is the settings; the default profile may be
+    absent from a file; set-* make the profile they name."""
+    assert run("--profile", "ci", "config", "show").exit_code == 0
+    config_file.parent.mkdir(parents=True)
+    config_file.write_text("[profiles.dc.smtp]\nhost = 'dc.example.com'\n")
+    assert run("config", "show").exit_code == 0
+    made = run("--profile", "new", "config", "set-sender", "--subject-prefix", "[N]")
+    assert made.exit_code == 0, made.stderr
+    assert show("--profile", "new")["sender.subject_prefix"]["value"] == "[N]"
+
+
+@pytest.mark.parametrize(
+    ("content", "named"),
+    [
+        ('[default.smtp]\nhost = "x"\n', "[default.smtp]"),
+        ('foo = 1\n[profiles.default.smtp]\nhost = "x"\n', "foo"),
+        ('[smtp]\nhost = "x"\n', "[smtp]"),
+    ],
+)
+def test_settings_outside_profiles_are_an_error(
+    config_file: Path, content: str, named: str,
+) -> None:
+    config_file.parent.mkdir(parents=True)
+    config_file.write_text(content)
+    result = run("config", "show")
+    assert result.exit_code == 3
+    said = " ".join(result.stderr.split())
+    assert f"outside [profiles]: {named}" in said
+    assert "Profiles live under [profiles.NAME.SECTION]" in said
+    refused = run("config", "set-sender", "--name", "N")
+    assert refused.exit_code == 3 and config_file.read_text() == content
+
+
+def test_an_empty_variable_clears_a_stored_username(
+    config_file: Path, plain_server: smtp.SmtpServer,
+) -> None:
+    """The README recipe: a local plain server for a run, though the file has a login; no
+    password is looked up for it (none is stored for that server)."""
+    run("config", "set-smtp", "--host", "smtp.example.com", "--username", "ann",
+        "--password-stdin", input="pw\n")
+    env = {**plain_server.env(login=False), "MAILPAGE_SMTP_USERNAME": ""}
+    result = run("send", str(EXAMPLE), "--to", "you@example.com", env=env)
+    assert result.exit_code == 0, result.stderr
+    assert len(plain_server.received) == 1 and plain_server.recorder.logins == []
+    assert show(env=env)["smtp.username"] == {"value": None,
+                                              "source": "env MAILPAGE_SMTP_USERNAME (empty)"}
+
+
+@pytest.mark.parametrize(
+    ("env", "file", "fix", "not_said"),
+    [
+        ({"MAILPAGE_CONFLUENCE_CONCURRENCY": "33"}, None,
+         "Correct or unset MAILPAGE_CONFLUENCE_CONCURRENCY.", "set-site"),
+        ({}, "[profiles.default.confluence]\nconcurrency = 33\n",
+         ("Correct `concurrency` under [profiles.default.confluence] in the config file, or"
+         " override it with MAILPAGE_CONFLUENCE_CONCURRENCY."), "set-site"),
+        ({}, "[profiles.default.smtp]\nport = 0\n",
+         ("Correct `port` under [profiles.default.smtp] in the config file, or set it again"
+         " with `mailpage config set-smtp`"), "MAILPAGE_SMTP_PORT"),
+    ],
+)
+def test_a_bad_value_is_fixed_where_it_came_from(
+    config_file: Path, env: dict[str, str], file: str | None, fix: str, not_said: str,
+) -> None:
+    if file:
+        config_file.parent.mkdir(parents=True)
+        config_file.write_text(file)
+    result = run("config", "show", env=env)
+    assert result.exit_code == 3
+    said = " ".join(result.stderr.split())
+    assert fix in said and not_said not in said.partition("must be")[2]
+
+
+def test_set_smtp_refuses_a_host_with_a_port(config_file: Path) -> None:
+    result = run("--profile", "hp", "config", "set-smtp", "--host", "smtp.example.com:587")
+    assert result.exit_code == 3
+    assert "holds a port" in result.stderr
+    assert ("`mailpage --profile hp config set-smtp --host smtp.example.com --port 587`"
+            in " ".join(result.stderr.split()))
+    assert not config_file.exists()
+
+
+def test_the_store_command_keeps_the_ca_file() -> None:
+    destination = credentials.smtp_destination("h.example.com", 2525, "starttls", "ann",
+                                               "work", Path("/etc/ca.pem"))
+    assert destination.store_command == (
+        "mailpage --profile work config set-smtp --host h.example.com --port 2525 --security"
+        " starttls --username ann --ca-file /etc/ca.pem --password-stdin")
+
+
+def test_without_a_keyring_set_smtp_says_nothing_was_saved(config_file: Path) -> None:
+    keyring.set_keyring(fail.Keyring())
+    result = run("config", "set-smtp", "--host", "h.example.com", "--username", "ann",
+                 "--password-stdin", input="pw\n")
+    assert result.exit_code == 3
+    said = " ".join(result.stderr.split())
+    assert "No usable OS keyring to keep the SMTP password; nothing was saved" in said
+    assert ("Run the command again without --password-stdin and set MAILPAGE_SMTP_PASSWORD"
+            in said)
+    assert "Error" not in said.replace("error:", "")  # no Python class name
+    assert not config_file.exists()
+    debug = run("--debug", "config", "set-smtp", "--host", "h.example.com", "--username",
+                "ann", "--password-stdin", input="pw\n")
+    assert "NoKeyringError" in debug.stderr
+
+
+def test_without_a_keyring_reading_a_secret_says_read() -> None:
+    keyring.set_keyring(fail.Keyring())
+    destination = credentials.smtp_destination("h.example.com", None, "starttls", "ann",
+                                               "default")
+    with pytest.raises(ConfigError) as raised:
+        credentials.lookup(credentials.SMTP_PASSWORD, "default", {}, destination)
+    assert str(raised.value).startswith("No usable OS keyring to read the SMTP password from.")
+    assert "Set MAILPAGE_SMTP_PASSWORD in the environment instead" in str(raised.value)
+    assert "Error" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "site"),
+    [
+        ("https://x.atlassian.net/wiki/spaces/ENG/pages/1310715/Release",
+         "https://x.atlassian.net/wiki"),
+        ("https://wiki.example.com/confluence/display/ENG/Release+notes",
+         "https://wiki.example.com/confluence"),
+        ("https://wiki.example.com/pages/viewpage.action?pageId=1310715",
+         "https://wiki.example.com"),
+        ("https://x.atlassian.net/wiki", "https://x.atlassian.net/wiki"),
+        ("https://wiki.example.com/confluence", "https://wiki.example.com/confluence"),
+    ],
+)
+def test_a_page_url_as_the_site_is_its_site(url: str, site: str, tmp_path: Path) -> None:
+    loaded = settings.load(tmp_path / "none.toml", "default", {"MAILPAGE_CONFLUENCE_URL": url})
+    assert loaded["confluence.url"] == site

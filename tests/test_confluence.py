@@ -492,3 +492,14 @@ def test_a_cloud_blog_post_by_title_and_day_stays_on_rest_v1(on_cloud: FakeConfl
 def test_data_center_stays_on_rest_v1(on_datacenter: FakeConfluence) -> None:
     dry_run("98487", "--to", "a@example.com", "--attachments")
     assert not [r for r in on_datacenter.requests if "/api/v2/" in r.path]
+
+
+def test_set_site_with_a_page_url_keeps_its_site(
+    cloud: FakeConfluence, config_file: Path,
+) -> None:
+    page = f"{cloud.url}/spaces/ENG/pages/1310715/Release"
+    stored = run("config", "set-site", page, "--user", str(ME.email), "--deployment", "cloud",
+                 "--token-stdin", input=cloud.site.token + "\n")
+    assert stored.exit_code == 0, stored.stderr
+    assert f"that is a page URL; the site is {cloud.url}." in " ".join(stored.stderr.split())
+    assert f'url = "{cloud.url}"' in config_file.read_text()

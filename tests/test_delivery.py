@@ -264,13 +264,49 @@ def test_wrong_password_gives_exit_4(smtp_env: smtp.SmtpServer) -> None:
     assert smtp_env.received == []
 
 
-def test_unreachable_server_gives_exit_6(clock: FakeClock) -> None:
-    env = {"MAILPAGE_SMTP_HOST": "127.0.0.1", "MAILPAGE_SMTP_PORT": str(smtp.free_port()),
+def test_the_fix_for_a_refused_login_is_the_whole_set_smtp_command(
+    smtp_env: smtp.SmtpServer, ca_file: Path,
+) -> None:
+    """It names the profile and every setting of the account, so running it keeps them."""
+    result = run("--profile", "work", "send", str(EXAMPLE), "--to", "a@example.com",
+                 env={"MAILPAGE_SMTP_PASSWORD": "wrong"})
+    assert result.exit_code == 4
+    assert (f"`mailpage --profile work config set-smtp --host {smtp_env.host} --port"
+            f" {smtp_env.port} --security starttls --username {smtp.USERNAME} --ca-file"
+            f" {ca_file} --password-stdin`") in " ".join(result.stderr.split())
+
+
+def test_the_ca_file_hint_is_a_command_that_keeps_the_account(
+    starttls_server: smtp.SmtpServer,
+) -> None:
+    env = starttls_server.env(password=True)
+    refused = run("--profile", "work", "send", str(EXAMPLE), "--to", "a@example.com", env=env)
+    assert refused.exit_code == 3
+    assert (f"`mailpage --profile work config set-smtp --host {starttls_server.host} --port"
+            f" {starttls_server.port} --security starttls --username {smtp.USERNAME}"
+            " --ca-file PEM`") in " ".join(refused.stderr.split())
+
+
+def test_a_refused_connection_is_a_configuration_error_without_retries(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Nothing listening on the port is a wrong host or port (exit 3), not "try later"."""
+    attempts: list[object] = []
+    original = mailer.Connection._open
+
+    def counted(self: mailer.Connection) -> object:
+        attempts.append(self)
+        return original(self)
+
+    monkeypatch.setattr(mailer.Connection, "_open", counted)
+    port = smtp.free_port()
+    env = {"MAILPAGE_SMTP_HOST": "127.0.0.1", "MAILPAGE_SMTP_PORT": str(port),
            "MAILPAGE_SMTP_SECURITY": "ssl"}
     result = run("send", str(EXAMPLE), "--to", "a@example.com", env=env)
-    assert result.exit_code == 6
-    assert "try again later" in result.stderr
-    assert len(clock.sleeps) == mailer.RETRIES.attempts - 1
+    assert result.exit_code == 3
+    assert f"Cannot connect to 127.0.0.1:{port} (connection refused)" in result.stderr
+    assert "Check host and port." in result.stderr
+    assert len(attempts) == 1
 
 
 def test_transient_rcpt_failure_is_retried_once_per_recipient(

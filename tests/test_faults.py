@@ -449,9 +449,11 @@ def test_a_refused_connection_says_to_check_host_and_port(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("MAILPAGE_SMTP_PORT", str(smtp.free_port()))
+    monkeypatch.setattr("mailpage_cli.mailer.BACKOFF", 30.0)  # a retry would show as a hang
     code, _, stderr = send_json("--to", "a@example.com")
-    assert code == 6
-    assert "cannot talk to localhost:" in stderr and "Check host and port" in stderr
+    assert code == 3  # nothing listens there: a wrong host or port, not "try again later"
+    assert "Cannot connect to localhost:" in stderr and "(connection refused)" in stderr
+    assert "Check host and port." in stderr
 
 
 def test_quiet_still_prints_refusals_as_errors(
