@@ -285,10 +285,11 @@ def test_each_invalid_setting_is_one_line_saying_what_it_must_be(
     config_file.write_text(f"[profiles.default.{section}]\n{line}\n")
     result = run("config", "show")
     assert result.exit_code == 3
-    name = f"{section}.{line.split(' =', maxsplit=1)[0]}"
+    key = line.split(" =", maxsplit=1)[0]
     assert result.stderr == (
-        f"error: The setting {name} (in {config_file}) must be {must_be}."
-        f" Correct it (see `mailpage config {command} --help`).\n")
+        f"error: The setting {section}.{key} (in {config_file}) must be {must_be}."
+        f" Correct `{key}` under [profiles.default.{section}] in the config file, or set it"
+        f" again with `mailpage config {command}` (see its --help).\n")
 
 
 def test_an_invalid_allowed_domain_flag_is_a_usage_error(config_file: Path) -> None:
