@@ -296,6 +296,12 @@ def send_options(command: Any) -> Any:
 def _common(values: dict[str, Any]) -> dict[str, Any]:
     if values["as_json"] and values["save"] == "-":
         raise UsageError("--json and --save - would both write to stdout", "Save to a file.")
+    from mailpage_cli.recipients import reads_stdin  # noqa: PLC0415 - start-up time
+
+    if values["note_file"] == "-" and reads_stdin(
+            (*values["to"], *values["cc"], *values["bcc"])):
+        raise UsageError("--message-file - and file:- cannot both read stdin",
+                         "Put the note or the recipients in a file.")
     note = _read_note(values.pop("note"), values.pop("note_file"))
     values.pop("as_json")
     return {**values, "note": note}
@@ -731,19 +737,24 @@ def set_sender(
       mailpage config set-sender --name 'Ann Example' --address ann@example.com --reply-to me
     """
     from mailpage_cli import settings  # noqa: PLC0415 - start-up time
-    from mailpage_cli.recipients import clean_text, parse_address  # noqa: PLC0415
+    from mailpage_cli.recipients import (  # noqa: PLC0415
+        ADDRESS_FORMS,
+        REPLY_TO_FORMS,
+        clean_text,
+        parse_address,
+    )
 
     changes: dict[str, object] = {}
     if name is not None:
         changes["name"] = clean_text(name)
     if address is not None:
-        changes["address"] = parse_address(address).address
+        changes["address"] = parse_address(address, forms=ADDRESS_FORMS).address
     if subject_prefix is not None:
         changes["subject_prefix"] = clean_text(subject_prefix)
     if reply_to is not None:
         keyword = reply_to.strip().lower()
         changes["reply_to"] = keyword if keyword in ("me", "none") else (
-            parse_address(reply_to).address)
+            parse_address(reply_to, forms=REPLY_TO_FORMS).address)
     if not changes:
         raise UsageError("Nothing to set",
                          "Give --name, --address, --subject-prefix or --reply-to.")

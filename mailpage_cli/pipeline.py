@@ -234,7 +234,8 @@ class Run:
         def resolve(spec: str) -> list[Recipient]:
             resolver = recipients.confluence_resolver(
                 self.confluence, page_id, skip_unresolvable=options.skip_unresolvable,
-                warn=self.warn, lookups=self.address_lookups)
+                warn=self.warn, lookups=self.address_lookups,
+                cloud=self.settings.confluence.deployment == "cloud")
             return resolver(spec)
 
         needs_site = self.settings.confluence.url is not None

@@ -107,6 +107,39 @@ def test_invalid_addresses_are_refused(bad: str) -> None:
     assert "not a valid e-mail address" in result.stderr
 
 
+def test_recipients_and_the_note_cannot_both_come_from_stdin() -> None:
+    result = run("send", str(EXAMPLE), "--to", "file:-", "--message-file", "-", "--dry-run",
+                 input="bob@example.com\n")
+    assert result.exit_code == 2
+    assert "--message-file - and file:- cannot both read stdin" in result.stderr
+
+
+@pytest.mark.parametrize(("line", "error"), [
+    ("# nobody yet\n", "file:team.txt lists no recipients"),
+    ("ann@example.com\n\nnot-an-address\n",
+     "team.txt:3: 'not-an-address' is not a valid e-mail address"),
+])
+def test_a_recipient_file_says_what_is_wrong_with_it(
+    line: str, error: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "team.txt").write_text(line)
+    result = run("send", str(EXAMPLE), "--to", "file:team.txt", "--dry-run")
+    assert result.exit_code == 2
+    assert error in result.stderr
+    assert "Give at least one --to" not in result.stderr
+
+
+@pytest.mark.parametrize(("address", "error"), [
+    ("bob@example", "no dot in its domain (example): probably a typo"),
+    ("bücher@例え.jp", "the part before the @ must be ASCII"),
+])
+def test_likely_mistakes_in_an_address_are_explained(address: str, error: str) -> None:
+    result = run("send", str(EXAMPLE), "--to", address, "--dry-run")
+    assert result.exit_code == 2
+    assert error in result.stderr
+
+
 def test_missing_page_file_is_not_found(tmp_path: Path) -> None:
     result = run("send", str(tmp_path / "nope.html"), "--to", "a@example.com", "--dry-run")
     assert result.exit_code == 5
