@@ -299,7 +299,8 @@ class Run:
         it. ``listed`` is the page's attachment list, when already being fetched."""
         page, export, prepared = fetched.page, fetched.export, fetched.prepared
         sender = sender or self.sender
-        sources = prepared.image_sources
+        sources = tuple(dict.fromkeys((*prepared.image_sources,
+                                       *render.note_images(options.note))))
         with self.ui.step("download images"):
             wanted = self._wanted_attachments(page, export, options, listed)
             # A picture the page shows is fetched once, for both its places in the mail.

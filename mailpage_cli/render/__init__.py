@@ -16,7 +16,7 @@ from urllib.parse import urljoin, urlsplit
 
 import css_inline
 
-from mailpage_cli.models import Page, RenderedPage, Resource, Sender
+from mailpage_cli.models import InlineImage, Page, RenderedPage, Resource, Sender
 from mailpage_cli.recipients import clean_text
 from mailpage_cli.render import (
     boxes,
@@ -44,7 +44,8 @@ from mailpage_cli.render.styles import DARK_CSS, MAIL_CSS
 from mailpage_cli.render.text import lift_out_of_headings, text_alternative
 from mailpage_cli.render.tree import Element, find, parse, remove, serialize, unwrap
 
-__all__ = ["PreparedPage", "content_id", "finish", "note_html", "prepare", "sanitize", "typed"]
+__all__ = ["PreparedPage", "content_id", "finish", "note_html", "note_images", "prepare",
+           "sanitize", "typed"]
 
 
 
@@ -142,13 +143,33 @@ def _sent_by(sender: Sender) -> str:
     return f"Sent by {who} with mailpage."
 
 
+def note_images(note: str | None) -> tuple[str, ...]:
+    """The web images of the note, to fetch (or not) as the page's are, by
+    ``--external-images``: its other images have nothing to load and are left out."""
+    if not note:
+        return ()
+    sources = (str(img.get("src") or "").strip()
+               for img in find(parse(note_html(note), "note"), "descendant::img"))
+    return tuple(dict.fromkeys(src for src in sources if urlsplit(src).scheme in ("http", "https")))
+
+
+def _note(note: str, image_data: dict[str, Resource | None],
+          cid_domain: str) -> tuple[str, tuple[InlineImage, ...], int]:
+    """The note's HTML with its images embedded (those in ``image_data``) or linked, as the
+    page's: never loaded from the web by the reader's mail client."""
+    root = parse(note_html(note), "note")
+    inline, missing = images.embed(root, image_data, cid_domain)
+    return serialize(root), inline, missing
+
+
 def _header(page: Page, note: str | None) -> str:
+    """``note``: the note's HTML."""
     esc = htmllib.escape
     header = [f'<h1 class="mp-title">{esc(page.title)}</h1>']
     if meta := _meta_line(page):
         header.append(f'<p class="mp-meta">{esc(meta)}</p>')
     if note:
-        header.append(f'<div data-mp-box="message">{note_html(note)}</div>')
+        header.append(f'<div data-mp-box="message">{note}</div>')
     if page.url:
         header.append(f'<p class="mp-view"><a href="{esc(page.url)}">View in Confluence</a></p>')
     root = parse("".join(header))
@@ -223,9 +244,14 @@ def finish(
     if fitted.warning:
         prepared.warnings.append(fitted.warning)
     inline, missing = images.embed(prepared.root, fitted.images, cid_domain)
-    if missing:
-        prepared.warnings.append(f"{missing} image(s) could not be found and were left out")
+    note_part, note_inline, note_missing = _note(note, image_data, cid_domain) if note else (
+        None, (), 0)
+    inline = tuple({i.cid: i for i in (*inline, *note_inline)}.values())
+    if missing + note_missing:
+        prepared.warnings.append(
+            f"{missing + note_missing} image(s) could not be found and were left out")
     html = css_inline.inline(
-        _document(prepared, sender, note), load_remote_stylesheets=False, keep_at_rules=True
+        _document(prepared, sender, note_part), load_remote_stylesheets=False,
+        keep_at_rules=True,
     )
     return RenderedPage(html, text, inline, tuple(prepared.warnings))
