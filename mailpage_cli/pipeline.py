@@ -352,7 +352,7 @@ class Run:
     def _fetch_image(self, src: str, export: localexport.ExportPage | None,
                      options: SendOptions) -> Resource | None:
         if export is not None and "://" not in src:
-            return localexport.read_resource(export.folder, src)
+            return export.resource(src)
         site = self.settings.confluence.url
         try:
             if site and pagerefs.same_site(src, site):

@@ -270,6 +270,36 @@ def test_attach_glob_picks_attachments_and_reports_a_miss() -> None:
     assert "known-issues.csv" in missing.stderr
 
 
+def test_the_export_images_are_named_as_their_attachments_are() -> None:
+    saved = run("send", str(EXAMPLE), "--to", "a@example.com", "--save", "-", "--attachments")
+    msg = message_from_bytes(saved.stdout_bytes, policy=policy.default)
+    inline = [p.get_filename() for p in msg.walk()
+              if p.get_content_disposition() == "inline" and p.get_filename()]
+    attached = [p.get_filename() for p in msg.iter_attachments()
+                if p.get_content_disposition() == "attachment"]
+    assert inline == ["build-times.png", "search-architecture.png"]
+    assert attached == ["build-times.png", "search-architecture.png", "known-issues.csv"]
+
+
+@pytest.mark.parametrize(("name", "text", "refused"), [
+    ("README.md", "# Title\n\n<p>some html</p>\n", True),
+    ("notes.txt", "plain words\n", True),
+    ("page.xhtml", "\ufeff<!-- saved -->\n<!DOCTYPE html><html><body><p>Hi</p></body></html>",
+     False),
+])
+def test_a_local_file_that_is_not_html_is_refused(
+    tmp_path: Path, name: str, text: str, refused: bool,
+) -> None:
+    page = tmp_path / name
+    page.write_text(text, encoding="utf-8")
+    result = run("send", str(page), "--to", "a@example.com", "--dry-run")
+    if refused:
+        assert result.exit_code == 2
+        assert f"{page} is not an HTML page" in result.stderr
+    else:
+        assert result.exit_code == 0, result.stderr
+
+
 def test_debug_logs_smtp_steps_without_user_data(smtp_env: smtp.SmtpServer) -> None:
     result = run("--debug", "send", str(EXAMPLE), "--to", "someone@example.com")
     assert result.exit_code == 0, result.stderr
