@@ -300,6 +300,21 @@ def test_a_local_file_that_is_not_html_is_refused(
         assert result.exit_code == 0, result.stderr
 
 
+@pytest.mark.parametrize("attach", [(), ("--attachments",)], ids=["plain", "attached"])
+def test_without_a_site_only_page_links_of_an_export_are_warned_about(
+    attach: tuple[str, ...],
+) -> None:
+    saved = run("send", str(EXAMPLE), "--to", "a@example.com", "--save", "-", *attach)
+    assert saved.exit_code == 0, saved.stderr
+    warnings = [line for line in saved.stderr.splitlines() if line.startswith("warning:")]
+    assert warnings == [("warning: 1 link(s) to other pages of the export became plain text"
+                         " (set MAILPAGE_CONFLUENCE_URL to link them to the site)")]
+    html = message_from_bytes(saved.stdout_bytes, policy=policy.default).get_body(
+        ("html",)).get_content()  # type: ignore[union-attr]
+    assert "attached <a" not in html and "attached known-issues.csv;" in html
+    assert "attachments/98487/98503.csv" not in html
+
+
 def test_debug_logs_smtp_steps_without_user_data(smtp_env: smtp.SmtpServer) -> None:
     result = run("--debug", "send", str(EXAMPLE), "--to", "someone@example.com")
     assert result.exit_code == 0, result.stderr

@@ -69,19 +69,27 @@ def _absolute(url: str, page: Page) -> str | None:
     return urljoin(page.base_url.rstrip("/") + "/", url) if page.base_url else None
 
 
+# A file of an export's page (``attachments/PAGEID/FILE``): its name is the link's text, and
+# --attachments attaches it; a site URL is no better a fix than that, so no warning about it.
+_EXPORT_FILE = re.compile(r"(?:\./)?attachments/")
+
+
 def _links(root: Element, page: Page) -> list[str]:
+    """Links made absolute; those that cannot be (an export's, without a site) become their
+    text, with a warning for the page links a site URL would keep."""
     unlinked = 0
     for link in find(root, "descendant::a"):
-        target = _absolute(str(link.get("href")), page) if link.get("href") else None
+        href = str(link.get("href") or "")
+        target = _absolute(href, page) if href else None
         if target:
             link.set("href", target)
         else:
-            unlinked += bool(link.get("href"))
+            unlinked += bool(href) and not _EXPORT_FILE.match(href.strip())
             unwrap(link)
     if not unlinked:
         return []
-    return [(f"{unlinked} link(s) to files of the export became plain text"
-             " (set MAILPAGE_CONFLUENCE_URL to link pages to the site)")]
+    return [(f"{unlinked} link(s) to other pages of the export became plain text"
+             " (set MAILPAGE_CONFLUENCE_URL to link them to the site)")]
 
 
 def _image_sources(root: Element, page: Page) -> tuple[str, ...]:
