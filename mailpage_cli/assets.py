@@ -112,7 +112,7 @@ class PageFiles:
 
     def _fetch_image(self, src: str) -> Resource | None:
         if self.export is not None and "://" not in src:
-            return localexport.read_resource(self.export.folder, src)
+            return self.export.resource(src)
         try:
             if self.site and sites.same_site(src, self.site):
                 return self.client().download(src, self.budget)

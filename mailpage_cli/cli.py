@@ -249,6 +249,9 @@ def send_options(command: Any) -> Any:
 def _common(app: App, values: dict[str, Any]) -> dict[str, Any]:
     if values["as_json"] and values["save"] == "-":
         raise UsageError("--json and --save - would both write to stdout", "Save to a file.")
+    from mailpage_cli import pipeline
+
+    pipeline.one_stdin_reader(values["note_file"], (*values["to"], *values["cc"], *values["bcc"]))
     note = _read_note(app, values.pop("note"), values.pop("note_file"))
     values.pop("as_json")
     return {**values, "note": note}

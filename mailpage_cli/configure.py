@@ -235,19 +235,23 @@ def _oauth_settings(profile: Profile, values: dict[str, Any],
 def set_sender(profile: Profile, *, name: str | None = None, address: str | None = None,
                subject_prefix: str | None = None, reply_to: str | None = None) -> Profile:
     """Change who the mail is from (the values not given stay)."""
-    from mailpage_cli.recipients import parse_address  # noqa: PLC0415 - the parts load late
+    from mailpage_cli.recipients import (  # noqa: PLC0415 - the parts load late
+        ADDRESS_FORMS,
+        REPLY_TO_FORMS,
+        parse_address,
+    )
 
     changes: dict[str, object] = {}
     if name is not None:
         changes["name"] = clean_text(name)
     if address is not None:
-        changes["address"] = parse_address(address).address
+        changes["address"] = parse_address(address, forms=ADDRESS_FORMS).address
     if subject_prefix is not None:
         changes["subject_prefix"] = clean_text(subject_prefix)
     if reply_to is not None:
         value = settings.FIELDS_BY_NAME["sender.reply_to"].parse(reply_to)
         changes["reply_to"] = value if value in ("me", "none") else (
-            parse_address(value).address)
+            parse_address(value, forms=REPLY_TO_FORMS).address)
     if not changes:
         raise UsageError("Nothing to set",
                          "Give --name, --address, --subject-prefix or --reply-to.")

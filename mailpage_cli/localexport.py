@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import mimetypes
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote, urljoin, urlsplit
@@ -27,11 +28,27 @@ _PAGE_FILE = re.compile(r"_(\d+)\.html?$")
 _ATTACHMENT = re.compile(r"attachments/(\d+)/([^/?#]+)")
 
 
+# What an HTML file starts with (after a BOM, blanks and comments), for one without .html.
+_HTML_START = re.compile(
+    rb"^(?:\xef\xbb\xbf)?\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head)\b",
+    re.IGNORECASE | re.DOTALL)
+
+
 @dataclass(frozen=True)
 class ExportPage:
     page: Page
     folder: Path
     attachments: tuple[tuple[str, str], ...]  # (file name, href relative to the folder)
+    names: Mapping[str, str] = field(default_factory=dict)  # file path -> attachment name
+
+    def resource(self, relative: str) -> Resource | None:
+        """A file of the export, named as the attachment it is (``build-times.png``, not the
+        ``98501.png`` of the export), as ``--attachments`` names it."""
+        return read_resource(self.folder, relative, self.names.get(_key(relative)))
+
+
+def _key(href: str) -> str:
+    return unquote(urlsplit(href).path)
 
 
 def _read(path: Path, what: str) -> bytes:
@@ -67,7 +84,12 @@ def load(path: Path, site_url: str | None) -> ExportPage:
     """Parse the export page; ``site_url`` (if configured) makes its page links absolute."""
     from bs4 import BeautifulSoup  # noqa: PLC0415 - slow to load, and only exports need it here
 
-    soup = BeautifulSoup(_read(path, "page").decode("utf-8", "replace"), "html.parser")
+    data = _read(path, "page")
+    if path.suffix.lower() not in (".html", ".htm") and not _HTML_START.match(data[:4096]):
+        raise UsageError(f"{path} is not an HTML page",
+                         "Give a page of a Confluence HTML export (Space tools > Export > HTML),"
+                         " a page id or a page URL; other files are not rendered.")
+    soup = BeautifulSoup(data.decode("utf-8", "replace"), "html.parser")
     heading = soup.select_one("#title-text") or soup.find("title")
     full_title = " ".join(heading.get_text().split()) if heading else path.stem
     space, sep, title = full_title.partition(" : ")
@@ -99,7 +121,12 @@ def load(path: Path, site_url: str | None) -> ExportPage:
         url=url,
         base_url=None,  # its relative images and links are files beside it
     )
-    return ExportPage(page, path.parent, attachments)
+    names = {_key(href): name for name, href in attachments}
+    for tag in body.select("[data-linked-resource-default-alias]"):
+        alias = str(tag["data-linked-resource-default-alias"]).strip()
+        if alias and (href := str(tag.get("src") or tag.get("href") or "")):
+            names.setdefault(_key(href), alias)
+    return ExportPage(page, path.parent, attachments, names)
 
 
 def read_resource(folder: Path, relative: str, filename: str | None = None) -> Resource | None:

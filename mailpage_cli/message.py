@@ -237,11 +237,12 @@ def check_size(msg: EmailMessage, size: int, max_size_mb: float) -> None:
         return
     largest = sorted(part_sizes(msg).items(), key=lambda item: -item[1])[:3]
     names = ", ".join(f"{clean_text(name)} ({human_size(n)})" for name, n in largest)
+    attached = any(part.get_content_disposition() == "attachment" for part in msg.walk())
     raise PolicyError(
         f"The message is {human_size(size)}, over the limit of {max_size_mb:g} MB;"
         f" largest parts: {names}",
-        "Leave out attachments (--attach GLOB picks some), or raise the limit with"
-        " `mailpage config set-policy --max-size MB`.",
+        ("Leave out attachments (--attach GLOB picks some), or raise" if attached else "Raise")
+        + " the limit with `mailpage config set-policy --max-size MB`.",
     )
 
 

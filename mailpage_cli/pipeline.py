@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Callable, Set
+from collections.abc import Callable, Sequence, Set
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -296,7 +296,8 @@ def compose(run: Run, fetched: Fetched, options: SendOptions, sender: Sender | N
         site=run.settings.confluence.url, budget=_max_bytes(run.settings),
         concurrency=int(run.settings.confluence.concurrency),
         embed_external=options.external_images == "embed", warn=run.warn)
-    sources = fetched.prepared.image_sources
+    sources = tuple(dict.fromkeys((*fetched.prepared.image_sources,
+                                   *render.note_images(options.note))))
     with run.ui.step("download images"):
         wanted = files.wanted(options.attachments, options.attach, listed)
         images, attachments = files.gather(sources, wanted)
@@ -314,6 +315,13 @@ def _with_warnings(run: Run, page: Page, rendered: RenderedPage,
     return Composed(page, rendered, attachments, (*run.warnings, *rendered.warnings, *checked))
 
 
+def one_stdin_reader(note_file: str | None, specs: Sequence[str]) -> None:
+    """``--message-file -`` and ``file:-`` cannot both read stdin: refused before either does."""
+    if note_file == "-" and recipients.reads_stdin(specs):
+        raise UsageError("--message-file - and file:- cannot both read stdin",
+                         "Put the note or the recipients in a file.")
+
+
 def resolve(run: Run, options: DeliveryOptions, page_id: Callable[[], str | None]) -> Recipients:
     """The recipients ``options`` name. Confluence is connected to only for a spec that needs
     it (``me``, ``user:``, ``group:``, ``watchers``, the last of the page ``page_id()``
@@ -326,7 +334,8 @@ def resolve(run: Run, options: DeliveryOptions, page_id: Callable[[], str | None
     def resolver() -> recipients.Resolver:
         return recipients.confluence_resolver(
             run.confluence, page_id, skip_unresolvable=options.skip_unresolvable,
-            warn=run.warn, lookups=_address_lookups(run))
+            warn=run.warn, lookups=_address_lookups(run),
+            cloud=run.settings.confluence.deployment == "cloud")
 
     return recipients.resolve(options.to, options.cc, options.bcc,
                               lambda spec: resolver()(spec),  # noqa: PLW0108 - built when first needed

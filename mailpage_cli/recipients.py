@@ -22,6 +22,9 @@ from mailpage_cli.privatefiles import check_owned
 SPEC_HELP = (
     "addr@example.com, 'Name <addr@example.com>', me, user:X, group:NAME, watchers, file:PATH"
 )
+# What a sender setting may be, for parse_address(forms=...): no recipient specs there.
+ADDRESS_FORMS = "addr@example.com, 'Name <addr@example.com>'"
+REPLY_TO_FORMS = f"me, none, {ADDRESS_FORMS}"
 CONFLUENCE_PREFIXES = ("user:", "group:")
 CONFLUENCE_WORDS = ("me", "watchers")
 
@@ -64,8 +67,11 @@ def _normalise_domain(domain: str) -> str | None:
     return ascii_domain
 
 
-def parse_address(spec: str, source: str = "") -> Recipient:
-    """``addr`` or ``Name <addr>`` -> a validated :class:`Recipient`."""
+def parse_address(spec: str, source: str = "", *, forms: str = SPEC_HELP,
+                  dotless: bool = False) -> Recipient:
+    """``addr`` or ``Name <addr>`` -> a validated :class:`Recipient`. ``forms`` names what
+    the caller accepts (for the error); a domain without a dot (other than ``localhost``) is
+    taken for a typo unless ``dotless`` (an address Confluence gave, not one typed)."""
     text = clean_text(spec)
     name, address = "", text
     if named := _NAMED.match(text):
@@ -73,10 +79,18 @@ def parse_address(spec: str, source: str = "") -> Recipient:
         address = named["address"].strip()
     local, at, domain = address.rpartition("@")
     normalised = _normalise_domain(domain) if at else None
-    if not (local and _LOCAL.fullmatch(local) and len(local) <= 64 and normalised):
+    what = "e-mail address or recipient" if forms == SPEC_HELP else "e-mail address"
+    if at and normalised and local and not local.isascii():
         raise UsageError(
-            f"{spec!r} is not a valid e-mail address or recipient",
-            f"Use one of: {SPEC_HELP}.",
+            f"{spec!r} is not a valid e-mail address: the part before the @ must be ASCII",
+            "Only the domain may be international (ann@例え.jp); ask for an ASCII address.",
+        )
+    if not (local and _LOCAL.fullmatch(local) and len(local) <= 64 and normalised):
+        raise UsageError(f"{spec!r} is not a valid {what}", f"Use one of: {forms}.")
+    if not dotless and "." not in normalised and normalised != "localhost":
+        raise UsageError(
+            f"{spec!r} has no dot in its domain ({normalised}): probably a typo",
+            f"Write the whole domain, e.g. {local}@{normalised}.com.",
         )
     return Recipient(f"{local}@{normalised}", name, source or "address")
 
@@ -97,16 +111,24 @@ def _read_list(path: str, read_stdin: Callable[[], str]) -> str:
         ) from exc
 
 
-def expand(specs: Iterable[str], read_stdin: Callable[[], str]) -> Iterator[tuple[str, str]]:
-    """Each single spec with the place it came from; ``file:`` lists are read here (``file:-``
-    with ``read_stdin``)."""
+def reads_stdin(specs: Iterable[str]) -> bool:
+    """Whether a ``file:-`` among ``specs`` reads the recipients from stdin."""
+    return any(spec.lower().startswith("file:") and spec[len("file:"):].strip() == "-"
+               for raw in specs for spec in split_list(raw))
+
+
+def expand(specs: Iterable[str],
+           read_stdin: Callable[[], str]) -> Iterator[tuple[str, str, str]]:
+    """Each single spec with the place it came from and, for a line of a ``file:`` list (read
+    here; ``file:-`` with ``read_stdin``), ``FILE:LINE``."""
     for raw in specs:
         for spec in split_list(raw):
             if not spec.lower().startswith("file:"):
-                yield spec, spec
+                yield spec, spec, ""
                 continue
             path = spec[len("file:") :].strip()
-            for line in _read_list(path, read_stdin).splitlines():
+            listed = False
+            for number, line in enumerate(_read_list(path, read_stdin).splitlines(), start=1):
                 line = line.strip()  # noqa: PLW2901 - the same line, trimmed
                 for item in split_list(line) if line and not line.startswith("#") else ():
                     if item.lower().startswith("file:"):
@@ -114,12 +136,22 @@ def expand(specs: Iterable[str], read_stdin: Callable[[], str]) -> Iterator[tupl
                             f"The recipient list {path!r} names another list ({item})",
                             "Put the addresses in one file.",
                         )
-                    yield item, spec
+                    listed = True
+                    yield item, spec, f"{'stdin' if path == '-' else path}:{number}"
+            if not listed:
+                raise UsageError(f"{spec} lists no recipients",
+                                 "Write one recipient a line (# starts a comment).")
 
 
-def resolve_one(spec: str, source: str, resolver: Resolver | None) -> list[Recipient]:
+def resolve_one(spec: str, source: str, resolver: Resolver | None,
+                where: str = "") -> list[Recipient]:
     if not is_confluence_spec(spec):
-        return [parse_address(spec, "address" if source == spec else source)]
+        try:
+            return [parse_address(spec, "address" if source == spec else source)]
+        except UsageError as exc:
+            if not where:
+                raise
+            raise UsageError(f"{where}: {exc.message}", exc.fix) from None
     if resolver is None:
         raise ConfigError(
             f"The recipient {spec!r} needs a Confluence site",
@@ -141,8 +173,8 @@ def resolve(
     lists: list[tuple[Recipient, ...]] = []
     for specs in (to, cc, bcc):
         found: list[Recipient] = []
-        for spec, source in expand(specs, read_stdin):
-            for recipient in resolve_one(spec, source, resolver):
+        for spec, source, where in expand(specs, read_stdin):
+            for recipient in resolve_one(spec, source, resolver, where):
                 if recipient.address.lower() not in seen:
                     seen.add(recipient.address.lower())
                     found.append(recipient)
@@ -187,10 +219,15 @@ def confluence_resolver(
     skip_unresolvable: bool = False,
     warn: Callable[[str], None] = lambda _: None,
     lookups: Sequence[tuple[str, Lookup]] = (),
+    cloud: bool = True,
 ) -> Resolver:
     """A resolver for ``me``, ``user:``, ``group:`` and ``watchers`` (whose page id
     ``page_id()`` gives only then: it may still be loading). A user whose address Confluence
-    hides is looked up in ``lookups`` (named: the address book, the directory), in order."""
+    hides is looked up in ``lookups`` (named: the address book, the directory), in order.
+    ``cloud``: each user hides their own e-mail; on Data Center an administrator does."""
+    ask = ("Ask them to make it visible in their Atlassian profile" if cloud else
+           "Ask a Confluence administrator to show e-mail addresses (Data Center hides them"
+           " for everyone: User email visibility)")
 
     def people(spec: str) -> list[Person]:
         kind, _, value = spec.partition(":")
@@ -226,13 +263,12 @@ def confluence_resolver(
                 if not skip_unresolvable:
                     raise NotFoundError(
                         problem,
-                        "Ask them to make it visible in their Atlassian profile, add them to"
-                        " the address book (README: Hidden addresses), leave them out, or pass"
-                        " --skip-unresolvable.",
+                        f"{ask}, add them to the address book (README: Hidden addresses),"
+                        " leave them out, or pass --skip-unresolvable.",
                     )
                 warn(f"{problem}; skipped")
                 continue
-            address = parse_address(email).address
+            address = parse_address(email, dotless=True).address
             found.append(Recipient(address, clean_text(person.display_name), spec, found_in))
         return found
 

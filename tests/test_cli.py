@@ -150,6 +150,39 @@ def test_invalid_addresses_are_refused(bad: str) -> None:
     assert "not a valid e-mail address" in result.stderr
 
 
+def test_recipients_and_the_note_cannot_both_come_from_stdin() -> None:
+    result = run("send", str(EXAMPLE), "--to", "file:-", "--message-file", "-", "--dry-run",
+                 input="bob@example.com\n")
+    assert result.exit_code == 2
+    assert "--message-file - and file:- cannot both read stdin" in result.stderr
+
+
+@pytest.mark.parametrize(("line", "error"), [
+    ("# nobody yet\n", "file:team.txt lists no recipients"),
+    ("ann@example.com\n\nnot-an-address\n",
+     "team.txt:3: 'not-an-address' is not a valid e-mail address"),
+])
+def test_a_recipient_file_says_what_is_wrong_with_it(
+    line: str, error: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "team.txt").write_text(line)
+    result = run("send", str(EXAMPLE), "--to", "file:team.txt", "--dry-run")
+    assert result.exit_code == 2
+    assert error in result.stderr
+    assert "Give at least one --to" not in result.stderr
+
+
+@pytest.mark.parametrize(("address", "error"), [
+    ("bob@example", "no dot in its domain (example): probably a typo"),
+    ("bücher@例え.jp", "the part before the @ must be ASCII"),
+])
+def test_likely_mistakes_in_an_address_are_explained(address: str, error: str) -> None:
+    result = run("send", str(EXAMPLE), "--to", address, "--dry-run")
+    assert result.exit_code == 2
+    assert error in result.stderr
+
+
 def test_missing_page_file_is_not_found(tmp_path: Path) -> None:
     result = run("send", str(tmp_path / "nope.html"), "--to", "a@example.com", "--dry-run")
     assert result.exit_code == 5
@@ -278,6 +311,51 @@ def test_attach_glob_picks_attachments_and_reports_a_miss() -> None:
                   "--attach", "*.pdf")
     assert missing.exit_code == 2
     assert "known-issues.csv" in missing.stderr
+
+
+def test_the_export_images_are_named_as_their_attachments_are() -> None:
+    saved = run("send", str(EXAMPLE), "--to", "a@example.com", "--save", "-", "--attachments")
+    msg = message_from_bytes(saved.stdout_bytes, policy=policy.default)
+    inline = [p.get_filename() for p in msg.walk()
+              if p.get_content_disposition() == "inline" and p.get_filename()]
+    attached = [p.get_filename() for p in msg.iter_attachments()
+                if p.get_content_disposition() == "attachment"]
+    assert inline == ["build-times.png", "search-architecture.png"]
+    assert attached == ["build-times.png", "search-architecture.png", "known-issues.csv"]
+
+
+@pytest.mark.parametrize(("name", "text", "refused"), [
+    ("README.md", "# Title\n\n<p>some html</p>\n", True),
+    ("notes.txt", "plain words\n", True),
+    ("page.xhtml", "\ufeff<!-- saved -->\n<!DOCTYPE html><html><body><p>Hi</p></body></html>",
+     False),
+])
+def test_a_local_file_that_is_not_html_is_refused(
+    tmp_path: Path, name: str, text: str, refused: bool,
+) -> None:
+    page = tmp_path / name
+    page.write_text(text, encoding="utf-8")
+    result = run("send", str(page), "--to", "a@example.com", "--dry-run")
+    if refused:
+        assert result.exit_code == 2
+        assert f"{page} is not an HTML page" in result.stderr
+    else:
+        assert result.exit_code == 0, result.stderr
+
+
+@pytest.mark.parametrize("attach", [(), ("--attachments",)], ids=["plain", "attached"])
+def test_without_a_site_only_page_links_of_an_export_are_warned_about(
+    attach: tuple[str, ...],
+) -> None:
+    saved = run("send", str(EXAMPLE), "--to", "a@example.com", "--save", "-", *attach)
+    assert saved.exit_code == 0, saved.stderr
+    warnings = [line for line in saved.stderr.splitlines() if line.startswith("warning:")]
+    assert warnings == [("warning: 1 link(s) to other pages of the export became plain text"
+                         " (set MAILPAGE_CONFLUENCE_URL to link them to the site)")]
+    html = message_from_bytes(saved.stdout_bytes, policy=policy.default).get_body(
+        ("html",)).get_content()  # type: ignore[union-attr]
+    assert "attached <a" not in html and "attached known-issues.csv;" in html
+    assert "attachments/98487/98503.csv" not in html
 
 
 def test_debug_logs_smtp_steps_without_user_data(smtp_env: smtp.SmtpServer) -> None:

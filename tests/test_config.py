@@ -339,6 +339,20 @@ def test_the_config_use_cases_run_one_by_one_without_the_command_line(
     assert profile.load({})["smtp.host"] == "smtp.example.com"
 
 
+@pytest.mark.parametrize(("option", "forms"), [
+    ("--address", "Use one of: addr@example.com, 'Name <addr@example.com>'."),
+    ("--reply-to", "Use one of: me, none, addr@example.com, 'Name <addr@example.com>'."),
+])
+def test_a_bad_sender_setting_names_only_the_forms_it_allows(
+    config_file: Path, option: str, forms: str,
+) -> None:
+    result = run("config", "set-sender", option, "bogus")
+    assert result.exit_code == 2
+    assert "'bogus' is not a valid e-mail address." in result.stderr
+    assert forms in result.stderr
+    assert "group:" not in result.stderr and "file:" not in result.stderr
+
+
 def test_set_policy_and_clear_domains(config_file: Path) -> None:
     run("config", "set-policy", "--allowed-domain", "example.com", "--allowed-domain",
         "@Example.org", "--max-recipients", "5", "--max-size", "2.5")

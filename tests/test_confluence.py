@@ -439,6 +439,15 @@ def test_without_the_address_book_a_hidden_address_stops_the_send(
     assert "address book" in result.stderr
 
 
+def test_on_data_center_a_hidden_address_is_for_an_administrator_to_show(
+    on_datacenter: FakeConfluence,
+) -> None:
+    result = run("recipients", "group:secret-keepers")
+    assert result.exit_code == 5
+    assert "Ask a Confluence administrator to show e-mail addresses" in result.stderr
+    assert "Atlassian profile" not in result.stderr
+
+
 @pytest.mark.parametrize(("name", "text", "error"), [
     ("book.csv", "Hidden Hilda,hilda@example.com\nNull Norbert,not an address\n",
      "book.csv:line 2: 'not an address' is not a valid e-mail address"),

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from mailpage_cli import pagerefs, recipients
 from mailpage_cli import settings as mailpage_settings
 from mailpage_cli.errors import MailpageError
-from tests.conftest import run, set_env
+from tests.conftest import EXAMPLE, run, set_env
 from tests.support import smtp
 from tests.support.confluence_server import (
     Attachment,
@@ -255,6 +255,20 @@ def test_external_images_are_fetched_only_when_asked(
 ) -> None:
     run("send", "666", "--to", "a@example.com", "--external-images", "embed", "--dry-run")
     assert PIXEL_HITS == ["/pixel.gif"]  # asked for: fetched, without credentials
+
+
+def test_images_in_the_note_follow_the_page_rule_for_external_images(
+    pixel_server: str,
+) -> None:
+    note = f"Look: ![chart]({pixel_server}/note.png)"
+    msg, _ = saved(str(EXAMPLE), "--to", "a@example.com", "--message", note)
+    html = str(msg.get_body(("html",)).get_content())  # type: ignore[union-attr]
+    assert f'src="{pixel_server}' not in html  # the reader's client loads nothing
+    assert f'href="{pixel_server}/note.png"' in html and "[image: chart]</a>" in html
+    assert PIXEL_HITS == []
+    run("send", str(EXAMPLE), "--to", "a@example.com", "--message", note,
+        "--external-images", "embed", "--dry-run")
+    assert PIXEL_HITS == ["/note.png"]  # asked for: fetched, as the page's images are
 
 
 def test_a_5_mb_page_renders(hostile_site: FakeConfluence) -> None:

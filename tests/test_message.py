@@ -71,6 +71,25 @@ def test_size_limit_names_the_largest_parts() -> None:
     with pytest.raises(PolicyError, match=r"largest parts: huge\.bin \(2\.\d MB\)") as caught:
         message.check_size(msg, size, 1)
     assert caught.value.exit_code == 8
+    assert "Leave out attachments" in caught.value.fix
+
+
+def test_size_limit_advises_leaving_out_attachments_only_when_there_are_some() -> None:
+    msg = build(html="<p>" + "many words " * 200_000 + "</p>")
+    with pytest.raises(PolicyError) as caught:
+        message.check_size(msg, len(message.to_bytes(msg)), 1)
+    assert "attach" not in caught.value.fix
+    assert "--max-size" in caught.value.fix
+
+
+def test_a_note_too_big_for_the_html_parser_is_refused_not_lost() -> None:
+    """libxml2 drops a text run over 10 MB, and all after it, without an error of its own."""
+    prepared = render.prepare(Page(title="T", html="<p>x</p>"))
+    with pytest.raises(PolicyError, match="The note holds more than 10 MB of text in one piece"):
+        render.finish(prepared, {}, sender=Sender("ann@example.com"), note="x" * 11_000_000)
+    page = render.prepare(Page(title="T", html="<p>" + "word " * 400_000 + "</p>"))
+    kept = render.finish(page, {}, sender=Sender("ann@example.com"), note="y" * 5_000_000)
+    assert "y" * 5_000_000 in kept.html and "word " * 400_000 in kept.html
 
 
 BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"

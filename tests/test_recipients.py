@@ -9,7 +9,7 @@ import pytest
 from mailpage_cli import recipients
 from mailpage_cli.errors import ConfigError, UsageError
 from mailpage_cli.models import Recipients
-from mailpage_cli.recipients import parse_address, split_list
+from mailpage_cli.recipients import ADDRESS_FORMS, parse_address, split_list
 
 
 def resolve(*specs: list[str], stdin: str = "") -> Recipients:
@@ -97,3 +97,45 @@ def test_a_local_part_may_be_64_characters_but_no_more() -> None:
     assert parse_address("a" * 64 + "@example.com").address == "a" * 64 + "@example.com"
     with pytest.raises(UsageError):
         parse_address("a" * 65 + "@example.com")
+
+
+@pytest.mark.parametrize("text", ["", "# only a comment\n\n   \n"])
+def test_an_empty_file_list_is_named_not_taken_for_no_recipients(
+    tmp_path: Path, text: str,
+) -> None:
+    listing = tmp_path / "empty.txt"
+    listing.write_text(text)
+    with pytest.raises(UsageError) as raised:
+        resolve([f"file:{listing}", "ann@example.com"])
+    assert raised.value.message == f"file:{listing} lists no recipients"
+
+
+def test_a_bad_line_of_a_file_list_is_named_by_file_and_line(tmp_path: Path) -> None:
+    listing = tmp_path / "team.txt"
+    listing.write_text("# the team\nann@example.com\nnot-an-address\n")
+    with pytest.raises(UsageError) as raised:
+        resolve([f"file:{listing}"])
+    assert raised.value.message == (
+        f"{listing}:3: 'not-an-address' is not a valid e-mail address or recipient")
+
+
+def test_a_non_ascii_local_part_is_explained() -> None:
+    with pytest.raises(UsageError, match="the part before the @ must be ASCII") as raised:
+        parse_address("bücher@例え.jp")
+    assert "domain may be international" in raised.value.fix
+    assert parse_address("buecher@例え.jp").address == "buecher@xn--r8jz45g.jp"
+
+
+def test_a_domain_without_a_dot_is_taken_for_a_typo_but_localhost_is_not() -> None:
+    with pytest.raises(UsageError, match=r"no dot in its domain \(example\)") as raised:
+        parse_address("bob@example")
+    assert "bob@example.com" in raised.value.fix
+    assert parse_address("root@localhost").address == "root@localhost"
+    assert parse_address("bob@intranet", dotless=True).address == "bob@intranet"
+
+
+def test_a_sender_address_error_names_only_the_forms_it_allows() -> None:
+    with pytest.raises(UsageError) as raised:
+        parse_address("not-an-address", forms=ADDRESS_FORMS)
+    assert raised.value.message == "'not-an-address' is not a valid e-mail address"
+    assert "file:" not in raised.value.fix and "group:" not in raised.value.fix

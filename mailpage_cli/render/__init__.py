@@ -18,7 +18,7 @@ from urllib.parse import urljoin, urlsplit
 import css_inline
 
 from mailpage_cli.headers import clean_text
-from mailpage_cli.models import Page, RenderedPage, Resource, Sender
+from mailpage_cli.models import InlineImage, Page, RenderedPage, Resource, Sender
 from mailpage_cli.render import (
     boxes,
     code,
@@ -45,7 +45,8 @@ from mailpage_cli.render.styles import DARK_CSS, MAIL_CSS
 from mailpage_cli.render.text import lift_out_of_headings, text_alternative
 from mailpage_cli.render.tree import Element, find, parse, remove, serialize, unwrap
 
-__all__ = ["PreparedPage", "content_id", "finish", "note_html", "prepare", "sanitize", "typed"]
+__all__ = ["PreparedPage", "content_id", "finish", "note_html", "note_images", "prepare",
+           "sanitize", "typed"]
 
 
 
@@ -69,19 +70,27 @@ def _absolute(url: str, page: Page) -> str | None:
     return urljoin(page.base_url.rstrip("/") + "/", url) if page.base_url else None
 
 
+# A file of an export's page (``attachments/PAGEID/FILE``): its name is the link's text, and
+# --attachments attaches it; a site URL is no better a fix than that, so no warning about it.
+_EXPORT_FILE = re.compile(r"(?:\./)?attachments/")
+
+
 def _links(root: Element, page: Page) -> list[str]:
+    """Links made absolute; those that cannot be (an export's, without a site) become their
+    text, with a warning for the page links a site URL would keep."""
     unlinked = 0
     for link in find(root, "descendant::a"):
-        target = _absolute(str(link.get("href")), page) if link.get("href") else None
+        href = str(link.get("href") or "")
+        target = _absolute(href, page) if href else None
         if target:
             link.set("href", target)
         else:
-            unlinked += bool(link.get("href"))
+            unlinked += bool(href) and not _EXPORT_FILE.match(href.strip())
             unwrap(link)
     if not unlinked:
         return []
-    return [(f"{unlinked} link(s) to files of the export became plain text"
-             " (set MAILPAGE_CONFLUENCE_URL to link pages to the site)")]
+    return [(f"{unlinked} link(s) to other pages of the export became plain text"
+             " (set MAILPAGE_CONFLUENCE_URL to link them to the site)")]
 
 
 def _image_sources(root: Element, page: Page) -> tuple[str, ...]:
@@ -143,13 +152,33 @@ def _sent_by(sender: Sender) -> str:
     return f"Sent by {who} with mailpage."
 
 
+def note_images(note: str | None) -> tuple[str, ...]:
+    """The web images of the note, to fetch (or not) as the page's are, by
+    ``--external-images``: its other images have nothing to load and are left out."""
+    if not note:
+        return ()
+    sources = (str(img.get("src") or "").strip()
+               for img in find(parse(note_html(note), "note"), "descendant::img"))
+    return tuple(dict.fromkeys(src for src in sources if urlsplit(src).scheme in ("http", "https")))
+
+
+def _note(note: str, image_data: dict[str, Resource | None],
+          cid_domain: str) -> tuple[str, tuple[InlineImage, ...], int]:
+    """The note's HTML with its images embedded (those in ``image_data``) or linked, as the
+    page's: never loaded from the web by the reader's mail client."""
+    root = parse(note_html(note), "note")
+    inline, missing = images.embed(root, image_data, cid_domain)
+    return serialize(root), inline, missing
+
+
 def _header(page: Page, note: str | None) -> str:
+    """``note``: the note's HTML."""
     esc = htmllib.escape
     header = [f'<h1 class="mp-title">{esc(page.title)}</h1>']
     if meta := _meta_line(page):
         header.append(f'<p class="mp-meta">{esc(meta)}</p>')
     if note:
-        header.append(f'<div data-mp-box="message">{note_html(note)}</div>')
+        header.append(f'<div data-mp-box="message">{note}</div>')
     if page.url:
         header.append(f'<p class="mp-view"><a href="{esc(page.url)}">View in Confluence</a></p>')
     root = parse("".join(header))
@@ -224,10 +253,15 @@ def finish(
     if fitted.warning:
         prepared.warnings.append(fitted.warning)
     inline, missing = images.embed(prepared.root, fitted.images, cid_domain)
-    if missing:
-        prepared.warnings.append(f"{missing} image(s) could not be found and were left out")
+    note_part, note_inline, note_missing = _note(note, image_data, cid_domain) if note else (
+        None, (), 0)
+    inline = tuple({i.cid: i for i in (*inline, *note_inline)}.values())
+    if missing + note_missing:
+        prepared.warnings.append(
+            f"{missing + note_missing} image(s) could not be found and were left out")
     html = css_inline.inline(
-        _document(prepared, sender, note), load_remote_stylesheets=False, keep_at_rules=True
+        _document(prepared, sender, note_part), load_remote_stylesheets=False,
+        keep_at_rules=True,
     )
     return RenderedPage(html, text, inline, tuple(prepared.warnings))
 

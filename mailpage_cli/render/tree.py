@@ -10,18 +10,26 @@ from typing import Any, TypeAlias
 from lxml import etree
 from lxml import html as lxml_html
 
+from mailpage_cli.errors import PolicyError
+
 # lxml ships no type information: to mypy an element is Any.
 Element: TypeAlias = Any
 
 _PARSER = etree.HTMLParser(remove_comments=True, remove_pis=True)
 
 
-def parse(fragment: str) -> Element:
-    """The (sanitized) page body inside one ``<div>``."""
+def parse(fragment: str, what: str = "page") -> Element:
+    """The (sanitized) page body inside one ``<div>``. A text run libxml2 will not hold (over
+    10 MB without markup) is refused: it would drop it, and all after it, without a word."""
     root = etree.Element("div")
     if fragment.strip():
         document = lxml_html.document_fromstring(fragment, parser=_PARSER,
                                                  ensure_head_body=True)
+        if any(error.type_name == "ERR_RESOURCE_LIMIT" and "depth" not in error.message.lower()
+               for error in _PARSER.error_log):  # too deep is flattened (``nesting``)
+            raise PolicyError(f"The {what} holds more than 10 MB of text in one piece, more"
+                              " than the HTML parser takes",
+                              f"Shorten the {what}, or break it into paragraphs.")
         body = document.find("body")
         root.text = body.text
         root.extend(body)
