@@ -504,8 +504,9 @@ class Client:
 
     def watchers(self, page_id: str) -> list[Person]:
         if not self.site.cloud:
-            raise ConfigError(
-                "Data Center has no REST API that lists a page's watchers",
+            raise UsageError(  # the recipient, not the settings, is what can change
+                "`watchers` needs Confluence Cloud: Data Center has no REST API that lists a"
+                " page's watchers",
                 "Name the recipients, or use group:NAME.",
             )
         path = f"rest/api/content/{page_id}/notification/child-created"

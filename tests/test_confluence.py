@@ -353,8 +353,8 @@ def test_a_list_file_naming_everyone_watching_a_page_given_by_title(
 
 def test_watchers_on_data_center_say_there_is_no_api(on_datacenter: FakeConfluence) -> None:
     result = run("send", "98487", "--to", "watchers", "--dry-run")
-    assert result.exit_code == 3
-    assert "no REST API" in result.stderr
+    assert result.exit_code == 2  # the recipient is what to change, not the settings
+    assert "`watchers` needs Confluence Cloud" in result.stderr
 
 
 def test_debug_lines_name_no_user_data(on_cloud: FakeConfluence) -> None:
