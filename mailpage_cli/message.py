@@ -31,8 +31,10 @@ MEGABYTE = 1_000_000  # mail servers state their limits in decimal megabytes
 SMTP_POLICY = policy.SMTP  # CRLF line ends, as the wire wants
 
 
-def subject(template: str | None, page: Page, prefix: str) -> str:
-    """Fill ``{title}``, ``{space}``, ``{version}`` (and ``{prefix}``); ``{{`` is a brace."""
+def subject(template: str | None, page: Page, prefix: str, page_kind: str = "page") -> str:
+    """Fill ``{title}``, ``{space}``, ``{version}`` (and ``{prefix}``); ``{{`` is a brace. A
+    placeholder ``page`` has no value for (an export's version, a digest's version, the space
+    of a digest of several) is refused, not left empty."""
     template = template or DEFAULT_SUBJECT
     values = {
         "title": page.title,
@@ -51,6 +53,9 @@ def subject(template: str | None, page: Page, prefix: str) -> str:
             f"The subject uses an unknown placeholder {{{unknown[0]}}}",
             "Use {title}, {space}, {version} or {prefix}.",
         )
+    if empty := [name for name in fields if name in ("space", "version") and not values[name]]:
+        raise UsageError(f"The subject uses {{{empty[0]}}}, which this {page_kind} has not",
+                         f"Leave {{{empty[0]}}} out of --subject.")
     return clean_text(template.format_map(values)) or page.title
 
 

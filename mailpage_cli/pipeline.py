@@ -395,7 +395,8 @@ def send(
         fetched = fetching.result()
     # After the fetch: a question must not share the terminal with its spinner.
     check_recipients(found, settings.policy, options, ui.confirm)
-    subject = message.subject(options.subject, fetched.page, settings.sender.subject_prefix)
+    subject = message.subject(options.subject, fetched.page, settings.sender.subject_prefix,
+                              "page" if fetched.export is None else "HTML export")
     if not options.if_changed or options.dry_run or options.save:
         return _dispatch(run, options, found, compose(run, fetched, options, listed=listed),
                          subject)
@@ -491,14 +492,16 @@ def digest(
         hits = run.confluence.search(digests.cql(options.cql, options.since))
     hits = digests.newest_first(hits, since)
     title = options.title or digests.default_title(len(hits), options.since)
-    page = Page(title=title, html=digests.html(hits), base_url=run.confluence.site.url)
+    spaces = {hit.space for hit in hits}
+    page = Page(title=title, html=digests.html(hits), base_url=run.confluence.site.url,
+                space=spaces.pop() if len(spaces) == 1 else None)
     if not hits:
         return SendResult("empty", page, found, message_id="", size=0, images=0,
                           attachments=0, warnings=tuple(run.warnings), refused={}, messages=0)
     with ui.step("render"):
         rendered = render.finish(render.prepare(page), {}, sender=run.sender, note=options.note,
                                  cid_domain=run.sender.address.rpartition("@")[2])
-    subject = message.subject(options.subject, page, settings.sender.subject_prefix)
+    subject = message.subject(options.subject, page, settings.sender.subject_prefix, "digest")
     return _dispatch(run, options, found, _with_warnings(run, page, rendered), subject)
 
 

@@ -328,6 +328,20 @@ def test_a_digest_selects_by_last_modified_and_follows_every_result_page(
     assert 'lastmodified >= now("-7d")' in searches[0].query["cql"][0]
 
 
+def test_a_digest_of_one_space_fills_space_and_refuses_version(
+    environment: dict[str, str], confluence: FakeConfluence, starttls_server: smtp.SmtpServer,
+) -> None:
+    query = ("--cql", 'space = "ENG" and type = page', "--since", "7d", "--to", "a@example.com")
+    sent = mailpage(environment, "digest", *query, "--subject", "[{space}] {title}")
+    assert sent.returncode == 0, sent.stderr
+    msg = message_from_bytes(starttls_server.received[0].data, policy=policy.default)
+    assert msg["Subject"] == "[Engineering] Confluence digest: 4 pages changed in the last 7 days"
+    refused = mailpage(environment, "digest", *query, "--subject", "v{version} {title}")
+    assert refused.returncode == 2
+    assert "uses {version}, which this digest has not" in refused.stderr
+    assert len(starttls_server.received) == 1
+
+
 def test_an_empty_digest_sends_nothing(
     environment: dict[str, str], starttls_server: smtp.SmtpServer,
 ) -> None:

@@ -9,7 +9,7 @@ from email import message_from_bytes, policy
 import pytest
 
 from mailpage_cli import message, render
-from mailpage_cli.errors import PolicyError
+from mailpage_cli.errors import PolicyError, UsageError
 from mailpage_cli.models import Page, Recipient, Recipients, Resource, Sender
 
 
@@ -187,3 +187,14 @@ def test_mbox_adds_a_from_line_uses_lf_and_quotes_from_lines_mboxrd() -> None:
     assert message.mbox(data, "s@example.com", when) == (
         b"From s@example.com Fri Jan  2 03:04:05 2026\nSubject: x\n\n>From a\n>>From b\n"
         b"not From c\n\n")
+
+
+def test_a_placeholder_the_page_has_no_value_for_is_refused_not_left_empty() -> None:
+    page = Page(title="Release notes", html="", version=3, space="ENG")
+    assert message.subject("{space} v{version} {title}", page, "") == "ENG v3 Release notes"
+    export = Page(title="Release notes", html="", space="ENG")
+    with pytest.raises(UsageError, match=r"uses \{version\}, which this HTML export has not"):
+        message.subject("v{version} {title}", export, "", "HTML export")
+    digest = Page(title="Confluence digest: 3 pages", html="")
+    with pytest.raises(UsageError, match=r"uses \{space\}, which this digest has not"):
+        message.subject("{space}: {title}", digest, "", "digest")
