@@ -26,7 +26,6 @@ from mailpage_cli.headers import clean_text
 from mailpage_cli.models import Page, Recipient, Recipients, RenderedPage, Resource, Sender
 
 DEFAULT_SUBJECT = "{prefix} {title}"
-PLACEHOLDERS = ("title", "space", "version", "prefix")
 MEGABYTE = 1_000_000  # mail servers state their limits in decimal megabytes
 SMTP_POLICY = policy.SMTP  # CRLF line ends, as the wire wants
 
