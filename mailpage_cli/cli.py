@@ -262,6 +262,8 @@ def _common(app: App, values: dict[str, Any]) -> dict[str, Any]:
 @send_options
 @click.option("--attachments", is_flag=True, help="Attach all the page's attachments.")
 @click.option("--attach", multiple=True, metavar="GLOB", help="Attach those matching GLOB.")
+@click.option("--attach-file", multiple=True, metavar="PATH",
+              help="Attach a local file too (repeatable).")
 @click.option("--external-images", type=click.Choice(choices.EXTERNAL_IMAGES), default="link",
               show_default=True, help="Images from other sites: a link, or fetched and embedded.")
 @click.option("--if-changed", is_flag=True,

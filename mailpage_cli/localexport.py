@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote, urljoin, urlsplit
 
 from mailpage_cli.errors import UsageError
+from mailpage_cli.headers import clean_text
 from mailpage_cli.models import Page, Resource
 
 if TYPE_CHECKING:
@@ -139,3 +140,12 @@ def read_resource(folder: Path, relative: str, filename: str | None = None) -> R
     name = filename or target.name
     content_type = mimetypes.guess_type(name)[0] or mimetypes.guess_type(target.name)[0]
     return Resource(name, content_type or "application/octet-stream", _read(target, "file"))
+
+
+def read_file(text: str) -> Resource:
+    """A local file to attach (``--attach-file``), named as on disk, typed by its name."""
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise UsageError(f"--attach-file {text}: no such file", "Check the path.")
+    content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return Resource(clean_text(path.name) or "attachment", content_type, _read(path, "file"))

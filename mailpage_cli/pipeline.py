@@ -89,6 +89,7 @@ class SendOptions(DeliveryOptions):
     page: str
     attachments: bool = False
     attach: tuple[str, ...] = ()
+    attach_file: tuple[str, ...] = ()  # local files, attached as they are
     external_images: ExternalImages = "link"
     if_changed: bool = False
 
@@ -287,9 +288,11 @@ def _check_page_size(page: Page, settings: Settings) -> None:
 
 
 def compose(run: Run, fetched: Fetched, options: SendOptions, sender: Sender | None = None,
-            listed: Future[list[AttachmentInfo]] | None = None) -> Composed:
+            listed: Future[list[AttachmentInfo]] | None = None,
+            local: tuple[Resource, ...] = ()) -> Composed:
     """Download the page's images and attachments (one bounded pool for both), and render
-    it. ``listed`` is the page's attachment list, when already being fetched."""
+    it. ``listed`` is the page's attachment list, when already being fetched; ``local`` are
+    the files of ``--attach-file``, attached after the page's."""
     sender = sender or run.sender
     files = assets.PageFiles(
         fetched.page, fetched.export, client=lambda: run.confluence, session=lambda: run.public,
@@ -305,7 +308,7 @@ def compose(run: Run, fetched: Fetched, options: SendOptions, sender: Sender | N
     with run.ui.step("render"):
         rendered = render.finish(fetched.prepared, images, sender=sender, note=options.note,
                                  cid_domain=sender.address.rpartition("@")[2])
-    return _with_warnings(run, fetched.page, rendered, present)
+    return _with_warnings(run, fetched.page, rendered, (*present, *local))
 
 
 def _with_warnings(run: Run, page: Page, rendered: RenderedPage,
@@ -379,6 +382,7 @@ def send(
     render, then send (or save, or stop for a dry run). Lookups that do not depend on each
     other (the page, the attachment list, who "me" is, the recipients) run at once."""
     check_options(options)
+    local = tuple(localexport.read_file(path) for path in options.attach_file)
     run = Run(settings, environment, ui)
     ref = pagerefs.parse(options.page, settings.confluence.url)
     run.sender_address()
@@ -397,9 +401,9 @@ def send(
     check_recipients(found, settings.policy, options, ui.confirm)
     subject = message.subject(options.subject, fetched.page, settings.sender.subject_prefix,
                               "page" if fetched.export is None else "HTML export")
+    composed = functools.partial(compose, run, fetched, options, listed=listed, local=local)
     if not options.if_changed or options.dry_run or options.save:
-        return _dispatch(run, options, found, compose(run, fetched, options, listed=listed),
-                         subject)
+        return _dispatch(run, options, found, composed(), subject)
     key, version = fetched.page.id or str(ref), fetched.version
     with state.SentState(state.state_dir(run.env)).locked() as sent:
         done = sent.done(settings.profile, key, version, (r.address for r in found.all))
@@ -419,8 +423,8 @@ def send(
             sent.record(settings.profile, key, version, delivered=delivery.delivered,
                         unknown=delivery.unknown)
 
-        return _dispatch(run, options, found, compose(run, fetched, options, listed=listed),
-                         subject, skip=set(done), on_sent=record)
+        return _dispatch(run, options, found, composed(), subject, skip=set(done),
+                         on_sent=record)
 
 
 def _dispatch(run: Run, options: DeliveryOptions, found: Recipients, composed: Composed,

@@ -313,6 +313,35 @@ def test_attach_glob_picks_attachments_and_reports_a_miss() -> None:
     assert "known-issues.csv" in missing.stderr
 
 
+def test_attach_file_attaches_local_files_after_the_pages(
+    smtp_env: smtp.SmtpServer, tmp_path: Path,
+) -> None:
+    report = tmp_path / "Q3 report.pdf"
+    report.write_bytes(b"%PDF-1.4 a report")
+    notes = tmp_path / "notes"
+    notes.write_bytes(b"\x00\x01 no type")
+    result = run("send", str(EXAMPLE), "--to", "a@example.com", "--attach", "*.csv",
+                 "--attach-file", str(report), "--attach-file", str(notes), "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["message"]["attachments"] == 3
+    (received,) = smtp_env.received
+    parts = list(message_from_bytes(received.data, policy=policy.default).iter_attachments())
+    assert [(p.get_filename(), p.get_content_type()) for p in parts] == [
+        ("known-issues.csv", "text/csv"), ("Q3 report.pdf", "application/pdf"),
+        ("notes", "application/octet-stream")]
+    assert parts[1].get_content() == b"%PDF-1.4 a report"
+
+
+def test_a_missing_attach_file_is_a_usage_error_before_anything_is_fetched(
+    smtp_env: smtp.SmtpServer, tmp_path: Path,
+) -> None:
+    result = run("send", "98487", "--to", "a@example.com",
+                 "--attach-file", str(tmp_path / "nope.pdf"))
+    assert result.exit_code == 2
+    assert f"--attach-file {tmp_path / 'nope.pdf'}: no such file" in result.stderr
+    assert smtp_env.recorder.connections == 0
+
+
 def test_the_export_images_are_named_as_their_attachments_are() -> None:
     saved = run("send", str(EXAMPLE), "--to", "a@example.com", "--save", "-", "--attachments")
     msg = message_from_bytes(saved.stdout_bytes, policy=policy.default)
