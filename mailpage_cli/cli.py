@@ -29,6 +29,7 @@ from mailpage_cli.models import Environment
 from mailpage_cli.output import REPORT_LABELS, Output, send_report, send_summary
 
 if TYPE_CHECKING:
+    from mailpage_cli.choices import ExternalImages
     from mailpage_cli.configure import Profile, ReadSecret, Settings
     from mailpage_cli.models import SendResult
 
@@ -316,17 +317,26 @@ def digest(app: App, /, **values: Any) -> None:
               help="Write browser-viewable HTML (images inline) to FILE (- = stdout).")
 @click.option("--text", is_flag=True, help="Print the plain-text alternative.")
 @click.option("--message", "note", metavar="TEXT", help="A personal note, as send would show it.")
+@click.option("--message-file", "note_file", metavar="PATH",
+              help="The note from a file (- = stdin).")
+@click.option("--external-images", type=click.Choice(choices.EXTERNAL_IMAGES), default="link",
+              show_default=True, help="Images from other sites, as send would treat them.")
+@click.option("--open", "open_it", is_flag=True, help="Open the --html FILE in a browser.")
 @click.pass_obj
-def preview(app: App, page: str, html_path: str | None, text: bool, note: str | None) -> None:
+def preview(app: App, page: str, html_path: str | None, text: bool, note: str | None,
+            note_file: str | None, external_images: ExternalImages, open_it: bool) -> None:
     """Render PAGE as the mail would show it, without sending.
 
     \b
-      mailpage preview 98487 --html /tmp/page.html
+      mailpage preview 98487 --html /tmp/page.html --open
       mailpage preview export/Release-notes_98487.html --text | less
     """
     from mailpage_cli import pipeline
 
-    composed = pipeline.preview(app.settings, app.environment, page, note, app.output)
+    if open_it and html_path in (None, "-"):
+        raise UsageError("--open opens the file --html writes", "Add --html FILE.")
+    composed = pipeline.preview(app.settings, app.environment, page,
+                                _read_note(app, note, note_file), app.output, external_images)
     for warning in composed.warnings:
         app.output.warn(warning)
     if html_path:
@@ -336,6 +346,11 @@ def preview(app: App, page: str, html_path: str | None, text: bool, note: str | 
         else:
             pipeline.write_private_file(Path(html_path), html.encode(), "--html")
             app.output.summary(f"Wrote {html_path}; open it in a browser.")
+        if open_it:
+            import webbrowser
+
+            if not webbrowser.open(Path(html_path).resolve().as_uri()):
+                app.output.warn(f"no browser could be started: open {html_path} yourself")
     if text or not html_path:
         app.output.result(composed.rendered.text)
 

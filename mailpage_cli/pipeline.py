@@ -538,12 +538,13 @@ def write_private_file(path: Path, data: bytes, flag: str = "--save") -> None:
 
 
 def preview(settings: Settings, environment: Environment, page: str, note: str | None,
-            ui: Conversation) -> Composed:
+            ui: Conversation, external_images: ExternalImages = "link") -> Composed:
     """Render without sending; the sender shown is the configured one, if any."""
     sender = Sender(settings.sender.address or "you@example.invalid", settings.sender.name or "")
     run = Run(settings, environment, ui)
     ref = pagerefs.parse(page, settings.confluence.url)
-    return compose(run, fetch(run, ref), SendOptions(page=page, note=note), sender)
+    options = SendOptions(page=page, note=note, external_images=external_images)
+    return compose(run, fetch(run, ref), options, sender)
 
 
 def browser_html(composed: Composed) -> str:

@@ -564,6 +564,30 @@ def test_preview_writes_html_with_data_uris_and_prints_text(tmp_path: Path) -> N
     assert "[image: Build times of the release candidates]" in text.stdout
 
 
+def test_preview_takes_the_note_file_and_image_rule_send_takes_and_opens_a_browser(
+    tmp_path: Path,
+) -> None:
+    note = tmp_path / "note.md"
+    note.write_text(f"Look: ![chart](http://127.0.0.1:{smtp.free_port()}/q3.png)\n")
+    linked = run("preview", str(EXAMPLE), "--message-file", str(note), "--text")
+    assert linked.exit_code == 0, linked.stderr
+    assert "Look:" in linked.stdout and "q3.png" not in linked.stderr  # linked, not fetched
+    fetched = run("preview", str(EXAMPLE), "--message-file", str(note), "--text",
+                  "--external-images", "embed")
+    assert "Downloading q3.png failed" in fetched.stderr  # tried, as send would
+    opened = tmp_path / "opened.txt"
+    browser = tmp_path / "browser.sh"
+    browser.write_text(f'#!/bin/sh\nprintf %s "$1" > {opened}\n')
+    browser.chmod(0o700)
+    target = tmp_path / "page.html"
+    shown = run_process("preview", str(EXAMPLE), "--html", str(target), "--open",
+                        env={"BROWSER": str(browser)})
+    assert shown.returncode == 0, shown.stderr
+    assert opened.read_text() == target.resolve().as_uri()
+    refused = run("preview", str(EXAMPLE), "--open")
+    assert refused.exit_code == 2 and "Add --html FILE" in refused.stderr
+
+
 def test_preview_shows_the_warnings_a_send_would(tmp_path: Path) -> None:
     page = tmp_path / "Page_1.html"
     page.write_text('<title>Space : T</title><div id="main-content"><img src="notes.txt"></div>')
