@@ -445,7 +445,7 @@ def _saved(app: App, what: str, profile: Profile, detail: str = "") -> None:
 
 
 @config.command("set-site")
-@click.argument("url")
+@click.argument("url", required=False)
 @click.option("--user", metavar="EMAIL", help="Cloud: your Atlassian e-mail (basic auth).")
 @click.option("--auth", type=click.Choice(choices.AUTH),
               help="basic (Cloud API token) or bearer (Data Center PAT) [basic with --user].")
@@ -460,18 +460,29 @@ def _saved(app: App, what: str, profile: Profile, detail: str = "") -> None:
               " token].")
 @click.pass_obj
 def set_site(
-    app: App, url: str, user: str | None, auth: str | None, deployment: str | None,
+    app: App, url: str | None, user: str | None, auth: str | None, deployment: str | None,
     token_stdin: bool, address_book: str | None, api_gateway: str | None,
 ) -> None:
-    """Set the Confluence site and store its token in the keyring.
+    """Set the Confluence site and store its token in the keyring; without URL, store only a
+    new token for the profile's site.
 
     \b
       printf '%s\\n' "$API_TOKEN" | mailpage config set-site https://acme.atlassian.net \\
           --user ann@acme.com --token-stdin
       printf '%s\\n' "$PAT" | mailpage config set-site https://wiki.example.com/confluence \\
           --token-stdin
+      printf '%s\\n' "$NEW_TOKEN" | mailpage config set-site --token-stdin
     """
     from mailpage_cli import configure
+
+    if url is None:
+        if user or auth or deployment or address_book or api_gateway:
+            raise UsageError("Setting the site needs its URL",
+                             "Give the URL, or only --token-stdin to change the token.")
+        kept = configure.set_site_token(app.config, _secret_reader(app, token_stdin))
+        app.output.summary(f"Token stored in the OS keyring, for {kept.where} only (profile"
+                           f" {app.config.name}; its settings are unchanged).")
+        return
 
     saved = configure.set_site(
         app.config, url, user=user, auth=auth, deployment=deployment,
@@ -516,18 +527,25 @@ def set_directory(app: App, org_id: str, api: str | None, key_stdin: bool) -> No
 
 
 @config.command("check")
+@json_option("Print the checks as JSON: [{name, ok, detail, exit}].")
 @click.pass_obj
-def check(app: App) -> None:
-    """Prove the Confluence and SMTP logins (EHLO, TLS, AUTH, QUIT); send nothing.
+def check(app: App, as_json: bool) -> None:
+    """Prove the Confluence and SMTP logins (EHLO, TLS, AUTH, QUIT), and that there is a
+    sender; send nothing. The exit code is the first failure's.
 
     \b
       mailpage config check && echo ready
+      mailpage --profile work config check --json
     """
     from mailpage_cli import pipeline
 
     results = pipeline.check(app.settings, app.environment, app.output)
-    for result in results:
-        app.output.result(f"{result.name}: {'ok' if result.ok else 'FAILED'} - {result.detail}")
+    if as_json:
+        app.output.json([{"name": r.name, "ok": r.ok, "detail": r.detail,
+                          "exit": int(r.exit_code)} for r in results])
+    else:
+        for r in results:
+            app.output.result(f"{r.name}: {'ok' if r.ok else 'FAILED'} - {r.detail}")
     failed = [r.exit_code for r in results if not r.ok]
     sys.exit(failed[0] if failed else ExitCode.OK)
 
@@ -547,7 +565,8 @@ def login(app: App, what: str) -> None:  # noqa: ARG001 - smtp is the one there 
 
 
 @config.command("set-smtp")
-@click.option("--host", required=True, help="SMTP server host name.")
+@click.option("--host", help="SMTP server host name (without it: --password-stdin alone"
+              " stores a new password for the profile's account).")
 @click.option("--port", type=click.IntRange(1, 65535), help="Port [465 ssl, 587 starttls, 25].")
 @click.option("--security", type=click.Choice(choices.SECURITY), default="starttls",
               show_default=True, help="ssl = implicit TLS; starttls is mandatory when chosen.")
@@ -570,7 +589,7 @@ def login(app: App, what: str) -> None:  # noqa: ARG001 - smtp is the one there 
               help="Microsoft app-only: a PEM with the certificate and its private key.")
 @click.pass_obj
 def set_smtp(
-    app: App, host: str, port: int | None, security: str, username: str | None,
+    app: App, host: str | None, port: int | None, security: str, username: str | None,
     password_stdin: bool, ca_file: str | None, auth_method: str, oauth_provider: str | None,
     client_id: str | None, tenant: str | None, authority: str | None,
     client_secret_stdin: bool, client_certificate: str | None,
@@ -582,8 +601,13 @@ def set_smtp(
           --username ann@example.com --password-stdin
       mailpage config set-smtp --host smtp.office365.com --auth oauth2 \\
           --oauth-provider microsoft --client-id ID --tenant acme.com --username ann@acme.com
+      printf '%s\\n' "$NEW_PASSWORD" | mailpage config set-smtp --password-stdin
     """
     from mailpage_cli import configure
+
+    if host is None:
+        _set_smtp_password(app, password_stdin)
+        return
 
     oauth = None
     if auth_method == "oauth2":
@@ -620,6 +644,23 @@ def set_smtp(
         app.output.warn(f"no password stored for {secret.where} (a password stored for"
                         " another server is not sent there): pass --password-stdin, or set"
                         " MAILPAGE_SMTP_PASSWORD")
+
+
+def _set_smtp_password(app: App, password_stdin: bool) -> None:
+    """``config set-smtp`` without --host: a new password for the profile's account, the
+    only option given."""
+    from mailpage_cli import configure
+
+    ctx = click.get_current_context()
+    flags = {param.name: param.opts[0] for param in ctx.command.params}
+    given = [flags[name] for name in ctx.params if name not in ("host", "password_stdin")
+             and ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT]
+    if given:
+        raise UsageError(f"Setting the SMTP account ({', '.join(given)}) needs --host",
+                         "Give --host too, or only --password-stdin to change the password.")
+    kept = configure.set_smtp_password(app.config, _secret_reader(app, password_stdin))
+    app.output.summary(f"Password stored in the OS keyring, for {kept.where} only (profile"
+                       f" {app.config.name}; its settings are unchanged).")
 
 
 def _read_client_secret(app: App) -> Callable[[], str]:
@@ -705,16 +746,27 @@ def show(app: App, as_json: bool) -> None:
 
 @config.command("forget")
 @click.argument("what", type=click.Choice(choices.FORGET), default="all")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask before removing all of them.")
 @click.pass_obj
-def forget(app: App, what: str) -> None:
-    """Remove stored secrets and settings of the profile (default: all of them).
+def forget(app: App, what: str, yes: bool) -> None:
+    """Remove stored secrets and settings of the profile (default: all of them, after a
+    question at a terminal).
 
     \b
       mailpage config forget smtp
+      mailpage --profile old config forget --yes
     """
     from mailpage_cli import configure
 
-    forgotten = configure.forget(app.config, what)
+    profile = app.config
+    if not configure.holds(profile, what):
+        app.output.summary(f"Nothing to forget for profile {profile.name}.")
+        return
+    if what == "all" and not yes and app.output.interactive and not app.output.confirm(
+            f"Remove every setting and secret of profile {profile.name}?"):
+        app.output.summary("Nothing removed.")
+        return
+    forgotten = configure.forget(profile, what)
     for secret in forgotten.secrets:
         if isinstance(secret, KeyringUnavailableError):
             app.output.warn(str(secret))
@@ -723,6 +775,47 @@ def forget(app: App, what: str) -> None:
     if forgotten.sections:
         app.output.summary(f"Removed {', '.join(forgotten.sections)} settings of profile"
                            f" {forgotten.profile.name} from {forgotten.profile.path}.")
+
+
+@config.command("profiles")
+@json_option("Print as JSON.")
+@click.pass_obj
+def profiles(app: App, as_json: bool) -> None:
+    """List the profiles in the config file; * marks the one this run uses.
+
+    \b
+      mailpage config profiles
+      mailpage --profile work config profiles --json
+    """
+    from mailpage_cli import configure
+
+    profile = app.config
+    names = configure.profiles(profile)
+    if as_json:
+        app.output.json({"config": str(profile.path), "active": profile.name,
+                         "profiles": list(names)})
+        return
+    for name in names:
+        app.output.result(f"{'*' if name == profile.name else ' '} {name}")
+    if profile.name not in names:
+        app.output.summary(f"No profile {profile.name} in {profile.path} yet (the one this run"
+                           " uses); `config set-*` makes it.")
+
+
+@config.command("path")
+@click.pass_obj
+def path(app: App) -> None:
+    """Print the config file this run uses (--config, else $MAILPAGE_CONFIG, else the user
+    config dir).
+
+    \b
+      mailpage config path
+      "$EDITOR" "$(mailpage config path)"
+    """
+    profile = app.config
+    app.output.result(str(profile.path))
+    if not profile.path.exists():
+        app.output.summary("(It does not exist yet: `mailpage config set-*` makes it.)")
 
 
 def _terminate(signum: int, _frame: object) -> None:

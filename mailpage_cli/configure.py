@@ -166,6 +166,28 @@ def set_site(
                      from_page_url)
 
 
+def set_site_token(profile: Profile, read_token: ReadSecret) -> Kept:
+    """Keep a new token for the profile's site, as the config file holds it, changing
+    nothing else (``config set-site --token-stdin`` without a URL)."""
+    from mailpage_cli import sites  # noqa: PLC0415 - the parts load late
+
+    site = _as_if(profile, "confluence", {}).confluence
+    if not site.url:
+        raise UsageError(f"Profile {profile.name} has no Confluence site yet, so its URL is"
+                         " needed",
+                         f"Set it with `{settings.mailpage_command(profile.name)} config"
+                         " set-site URL --token-stdin`.")
+    gateway = site.api_gateway or (sites.GATEWAY if site.auth == "oauth2" else None)
+    reached = sites.make_site(site.url, site.deployment, site.auth, site.user, gateway,
+                              site.cloud_id)
+    destination = credentials.site_destination(reached.url, profile.name, reached.api,
+                                               in_file=True)
+    kept = _keep(credentials.CONFLUENCE_TOKEN, profile, read_token, destination)
+    if not kept.stored:
+        raise UsageError("No token given, so nothing was changed", "Pass it with --token-stdin.")
+    return kept
+
+
 def set_smtp(
     profile: Profile, host: str, *, port: int | None, security: str, username: str | None,
     ca_file: str | None, read_password: ReadSecret, oauth: OAuth | None = None,
@@ -193,6 +215,34 @@ def set_smtp(
             if username else None)
     settings.update(profile.path, profile.name, "smtp", values, replace=True)
     return SmtpSaved(profile, None, None, kept, sign_in=False)
+
+
+def set_smtp_password(profile: Profile, read_password: ReadSecret) -> Kept:
+    """Keep a new password for the profile's SMTP account, as the config file holds it,
+    changing nothing else (``config set-smtp --password-stdin`` without ``--host``)."""
+    smtp = _as_if(profile, "smtp", {}).smtp
+    command = settings.mailpage_command(profile.name)
+    if not smtp.host:
+        raise UsageError(f"Profile {profile.name} has no SMTP account yet, so --host is needed",
+                         f"Set it with `{command} config set-smtp --host HOST --username U"
+                         " --password-stdin`.")
+    if smtp.auth == "oauth2":
+        raise UsageError(f"The SMTP account of profile {profile.name} signs in with OAuth2,"
+                         " which uses no password",
+                         f"Sign in again with `{command} config login smtp`.")
+    if not smtp.username:
+        raise UsageError(f"The SMTP account of profile {profile.name} has no username, so it"
+                         " logs in with no password",
+                         f"Give the login with `{command} config set-smtp --host {smtp.host}"
+                         " --username U --password-stdin`.")
+    destination = credentials.smtp_destination(smtp.host, smtp.port, smtp.security,
+                                               smtp.username, profile.name, smtp.ca_file,
+                                               in_file=True)
+    kept = _keep(credentials.SMTP_PASSWORD, profile, read_password, destination)
+    if not kept.stored:
+        raise UsageError("No password given, so nothing was changed",
+                         "Pass it with --password-stdin.")
+    return kept
 
 
 def _oauth_settings(profile: Profile, values: dict[str, Any],
@@ -302,19 +352,39 @@ def show(profile: Profile, env: Mapping[str, str]) -> Shown:
     return Shown(profile, rows)
 
 
+def _forgettable(what: str) -> tuple[tuple[credentials.SecretKind, ...], tuple[str, ...]]:
+    """The secrets and the sections ``forget`` removes for ``what`` (a section, or all)."""
+    kinds = tuple(k for k in credentials.KINDS.values() if what in ("all", k.section))
+    return kinds, settings.SECTIONS if what == "all" else (what,)
+
+
+def holds(profile: Profile, what: str = "all") -> bool:
+    """Whether the profile has anything :func:`forget` would remove (``True`` when the
+    keyring cannot tell)."""
+    settings.require_profile(profile.path, profile.name)
+    kinds, sections = _forgettable(what)
+    if set(sections) & set(settings.profile_sections(profile.path, profile.name)):
+        return True
+    return any(credentials.describe(kind, profile.name, {})["stored"] is not False
+               for kind in kinds)
+
+
+def profiles(profile: Profile) -> tuple[str, ...]:
+    """The profiles in ``profile``'s config file, sorted."""
+    return settings.profile_names(profile.path)
+
+
 def forget(profile: Profile, what: str = "all") -> Forgotten:
     """Remove the stored secrets and the settings of one section of the profile, or all."""
     settings.require_profile(profile.path, profile.name)
     secrets: list[str | KeyringUnavailableError] = []
-    for kind in credentials.KINDS.values():
-        if what not in ("all", kind.section):
-            continue
+    kinds, sections = _forgettable(what)
+    for kind in kinds:
         try:
             if credentials.forget(kind, profile.name):
                 secrets.append(kind.label)
         except KeyringUnavailableError as exc:
             secrets.append(exc)
-    sections = settings.SECTIONS if what == "all" else (what,)
     changed = tuple(s for s in sections
                     if settings.update(profile.path, profile.name, s, {}, replace=True))
     return Forgotten(profile, tuple(secrets), changed)

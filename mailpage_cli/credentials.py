@@ -87,21 +87,33 @@ class Destination:
     store_command: str
 
 
-def site_destination(url: str, profile: str, api: str = "") -> Destination:
-    """The site at ``url``, reached at ``api`` (a gateway's address, when not the site's)."""
+def site_destination(url: str, profile: str, api: str = "", *,
+                     in_file: bool = False) -> Destination:
+    """The site at ``url``, reached at ``api`` (a gateway's address, when not the site's).
+    ``in_file``: it is the profile's site, as the config file holds it, so the short
+    ``config set-site --token-stdin`` stores a token for it (keeping its other settings)."""
     parts = urlsplit(api or url)
     port = parts.port or {"https": 443, "http": 80}.get(parts.scheme.lower(), 0)
     where = (f"{parts.scheme.lower()}://{(parts.hostname or '').lower()}:{port}"
              f"{parts.path.rstrip('/')}")
+    site = "" if in_file else f" {url}"
     return Destination(
-        where, f"{settings.mailpage_command(profile)} config set-site {url} --token-stdin")
+        where, f"{settings.mailpage_command(profile)} config set-site{site} --token-stdin")
 
 
 def smtp_destination(host: str, port: int | None, security: str, username: str,
-                     profile: str, ca_file: Path | str | None = None) -> Destination:
+                     profile: str, ca_file: Path | str | None = None, *,
+                     in_file: bool = False) -> Destination:
+    """The SMTP account, its port the security's default when none is set (so that a
+    password stored without ``--port`` is the one a send uses). ``in_file``: it is the
+    profile's account, as the config file holds it, so the short ``config set-smtp
+    --password-stdin`` stores a password for it; else the command sets every option."""
+    port = port or settings.DEFAULT_PORTS.get(security)
     where = f"smtp://{host.lower()}:{port or 'default'} as {username}"
-    return Destination(where, settings.smtp_command(host, port, security, username, profile,
-                                                    ca_file, "--password-stdin"))
+    command = (settings.smtp_password_command(profile) if in_file else
+               settings.smtp_command(host, port, security, username, profile, ca_file,
+                                     "--password-stdin"))
+    return Destination(where, command)
 
 
 def _pack(secret: Secret, destination: Destination) -> str:

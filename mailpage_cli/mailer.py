@@ -57,9 +57,13 @@ class Account:
     timeout: float | None = None  # None: TIMEOUT
     token: Secret | None = field(default=None, repr=False)  # OAuth2: XOAUTH2 or OAUTHBEARER
     profile: str = "default"  # for the commands that fix hints give
+    in_file: bool = False  # the profile's account as the config file holds it
 
     def set_smtp(self, *more: str) -> str:
-        """The ``config set-smtp`` command that keeps this account and adds ``more``."""
+        """The ``config set-smtp`` command that keeps this account and adds ``more``; for a
+        new password alone, the short one when the account is the config file's."""
+        if self.in_file and more == ("--password-stdin",):
+            return settings.smtp_password_command(self.profile)
         if self.token:  # the OAuth2 options are many: the person adds them
             return (f"{settings.mailpage_command(self.profile)} config set-smtp"
                     f" --auth oauth2 ... {' '.join(more)}")

@@ -99,13 +99,14 @@ class Output:
                 yield
         self.info(f"✓ {name}")
 
-    def confirm(self, question: str) -> bool:
+    def confirm(self, question: str, *, default: bool = False) -> bool:
+        """Yes or no (Enter: ``default``); ``False`` where nobody can answer."""
         if not self.interactive:
             return False
         from rich.prompt import Confirm  # noqa: PLC0415 - start-up time
 
         try:
-            return Confirm.ask(Text(printable(question)), console=self.err, default=False)
+            return Confirm.ask(Text(printable(question)), console=self.err, default=default)
         except EOFError:  # Ctrl-D: no answer is "no"
             self.err.print()
             return False

@@ -41,6 +41,7 @@ from mailpage_cli.errors import (
     AuthError,
     ConfigError,
     ExitCode,
+    KeyringUnavailableError,
     MailpageError,
     PolicyError,
     UsageError,
@@ -59,7 +60,7 @@ from mailpage_cli.models import (
 )
 from mailpage_cli.policy import DeliveryOptions, check_options, check_recipients
 from mailpage_cli.privatefiles import NotRegularFileError, write_private
-from mailpage_cli.settings import Settings
+from mailpage_cli.settings import Settings, mailpage_command
 
 if TYPE_CHECKING:
     import requests
@@ -76,8 +77,8 @@ class Conversation(Protocol):
     def tell(self, text: str) -> None:
         """Something the person must do now (sign in); shown even with ``-q``."""
 
-    def confirm(self, question: str) -> bool:
-        """Ask yes/no; ``False`` where nobody can answer."""
+    def confirm(self, question: str, *, default: bool = False) -> bool:
+        """Ask yes/no (Enter: ``default``); ``False`` where nobody can answer."""
 
     @property
     def prompt(self) -> credentials.Prompt | None:
@@ -139,6 +140,8 @@ class Run:
         self.env = environment.env
         self.ui = ui
         self.warnings: list[str] = []
+        # the SMTP password typed at the prompt, and its account; kept once the server took it
+        self.typed_password: tuple[Secret, credentials.Destination] | None = None
 
     def warn(self, text: str) -> None:
         self.warnings.append(text)
@@ -152,7 +155,8 @@ class Run:
         site = sites.make_site(config.url, config.deployment, config.auth, config.user,
                                     gateway, cloud_id)
         profile = self.settings.profile
-        destination = credentials.site_destination(site.url, profile, site.api)
+        destination = credentials.site_destination(site.url, profile, site.api,
+                                                   in_file=self.settings.in_file("confluence"))
         token = credentials.require(credentials.CONFLUENCE_TOKEN, profile, self.env,
                                     self.ui.prompt, destination)
         return confluence.Client(site, token, clock=self.clock)
@@ -169,9 +173,10 @@ class Run:
     def sender_address(self) -> str:
         """The From address, checked before anything is fetched."""
         if not self.settings.sender.address:
+            command = mailpage_command(self.settings.profile)
             raise ConfigError(
                 "No sender address",
-                "Run `mailpage config set-sender --address you@example.com`"
+                f"Run `{command} config set-sender --address you@example.com`"
                 " or set MAILPAGE_SENDER_ADDRESS.",
             )
         return _setting_address(self.settings.sender.address, "sender.address")
@@ -207,14 +212,48 @@ class Run:
             return mailer.Account(smtp.host, smtp.port, smtp.security, smtp.username,
                                   ca_file=smtp.ca_file, token=token, profile=self.settings.profile)
         password = None
+        in_file = self.settings.in_file("smtp")
         if smtp.username:
             profile = self.settings.profile
-            password = credentials.require(
-                credentials.SMTP_PASSWORD, profile, self.env, self.ui.prompt,
-                credentials.smtp_destination(smtp.host, smtp.port, smtp.security,
-                                             smtp.username, profile, smtp.ca_file))
+            destination = credentials.smtp_destination(
+                smtp.host, smtp.port, smtp.security, smtp.username, profile, smtp.ca_file,
+                in_file=in_file)
+            password = credentials.require(credentials.SMTP_PASSWORD, profile, self.env,
+                                           self._prompt(destination), destination)
         return mailer.Account(smtp.host, smtp.port, smtp.security, smtp.username, password,
-                              smtp.ca_file, profile=self.settings.profile)
+                              smtp.ca_file, profile=self.settings.profile, in_file=in_file)
+
+    def _prompt(self, destination: credentials.Destination) -> credentials.Prompt | None:
+        """The hidden prompt for the SMTP password, remembering what was typed there (to
+        offer keeping it once the server has taken it)."""
+        if (ask := self.ui.prompt) is None:
+            return None
+
+        def typed(label: str) -> str:
+            value = ask(label)
+            if value:
+                self.typed_password = (Secret(value), destination)
+            return value
+
+        return typed
+
+    def offer_to_keep_password(self) -> None:
+        """After the server took a password typed at the prompt: offer, at the terminal, to
+        keep it in the keyring, bound to its account, so that the next run needs no prompt."""
+        if self.typed_password is None:
+            return
+        secret, destination = self.typed_password
+        self.typed_password = None
+        if not self.ui.confirm("Save the SMTP password in the keyring for next time?",
+                               default=True):
+            return
+        try:
+            credentials.store(credentials.SMTP_PASSWORD, self.settings.profile, secret,
+                              destination)
+        except KeyringUnavailableError as exc:  # the login worked: only a warning
+            self.ui.warn(f"the password was not saved: {exc}")
+        else:
+            self.ui.tell(f"Password stored in the OS keyring, for {destination.where} only.")
 
     def oauth_token(self, *, sign_in: bool) -> Secret:
         """An OAuth2 access token for the SMTP login; a person at a terminal signs in here
@@ -466,6 +505,7 @@ def _dispatch(run: Run, options: DeliveryOptions, found: Recipients, composed: C
     account = run.smtp_account()
     with run.ui.step("send"):
         deliveries = mailer.deliver(account, envelopes, clock=run.clock, on_sent=on_sent)
+    run.offer_to_keep_password()  # the server took the login
     refused: dict[str, str] = {}
     delivered: list[str] = []
     unknown: list[str] = []
@@ -599,13 +639,27 @@ def check(settings: Settings, environment: Environment, ui: Conversation) -> lis
         account = run.smtp_account()
         with ui.step("log in to SMTP"):
             mailer.check(account)
+        run.offer_to_keep_password()
         login = "logged in" if account.username else "no login configured"
         if account.token:
             login = f"logged in with OAuth2 as {account.username}"
         return f"{account.host}:{account.port} ({account.security}), {login}"
 
+    def sender() -> str:
+        from email.utils import formataddr  # noqa: PLC0415 - only for this line
+
+        address = run.sender_address()
+        return f"From: {formataddr((headers.clean_text(settings.sender.name or ''), address))}"
+
+    def policy() -> str:
+        rules = settings.policy
+        domains = ", ".join(rules.allowed_domains) or "any domain"
+        return (f"to {domains}; asks above {rules.max_recipients} recipients; messages up to"
+                f" {rules.max_size_mb:g} MB")
+
     results = []
-    for name, attempt in (("confluence", confluence_login), ("smtp", smtp_login)):
+    for name, attempt in (("confluence", confluence_login), ("smtp", smtp_login),
+                          ("sender", sender), ("policy", policy)):
         try:
             results.append(Check(name, ok=True, detail=attempt()))
         except MailpageError as exc:

@@ -269,6 +269,14 @@ class Settings:
     def __getitem__(self, name: str) -> Any:
         return self.values[name].value
 
+    def in_file(self, section: str) -> bool:
+        """Whether the section is the config file's, no variable or flag changing it: then
+        the short ``config set-smtp --password-stdin`` (``set-site --token-stdin``) stores a
+        secret for it."""
+        return all(resolved.source in ("file", "default")
+                   for name, resolved in self.values.items()
+                   if name.startswith(f"{section}."))
+
     @property
     def smtp(self) -> SmtpSettings:
         ca_file, certificate = self["smtp.ca_file"], self["smtp.client_certificate"]
@@ -444,6 +452,18 @@ def require_profile(path: Path, profile: str) -> None:
     _require_profile(read_file(path), profile, path)
 
 
+def profile_names(path: Path) -> tuple[str, ...]:
+    """The profiles the config file holds, sorted (none when there is no file)."""
+    data = read_file(path)
+    _profile_table(data, "default", path)  # refuses a file of the wrong shape
+    return tuple(sorted(_table(data.get("profiles", {}), path, "profiles")))
+
+
+def profile_sections(path: Path, profile: str) -> tuple[str, ...]:
+    """The sections of ``profile`` that the config file holds."""
+    return tuple(_profile_table(read_file(path), profile, path))
+
+
 def load(
     path: Path,
     profile: str,
@@ -587,6 +607,12 @@ def smtp_command(host: str, port: int | None, security: str, username: str | Non
              *(["--ca-file", str(ca_file)] if ca_file else [])]
     return " ".join([mailpage_command(profile), "config", "set-smtp",
                      *map(shlex.quote, words), *more])
+
+
+def smtp_password_command(profile: str) -> str:
+    """The ``config set-smtp`` command that stores a new password for the profile's account
+    as the config file holds it, changing nothing else."""
+    return f"{mailpage_command(profile)} config set-smtp --password-stdin"
 
 
 def mailpage_command(profile: str) -> str:

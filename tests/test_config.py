@@ -39,7 +39,7 @@ def test_set_smtp_writes_a_private_file_and_the_password_to_the_keyring(
         "host": "smtp.example.com", "security": "starttls", "username": "ann"}}}}
     assert list(isolated.store) == [("mailpage", "default/smtp")]
     assert json.loads(isolated.store["mailpage", "default/smtp"]) == {
-        "mailpage": 1, "for": "smtp://smtp.example.com:default as ann", "secret": "hunter2-long"}
+        "mailpage": 1, "for": "smtp://smtp.example.com:587 as ann", "secret": "hunter2-long"}
 
 
 def test_set_smtp_without_password_warns_off_a_tty(isolated: MemoryKeyring) -> None:
@@ -331,7 +331,7 @@ def test_the_config_use_cases_run_one_by_one_without_the_command_line(
     saved = configure.set_smtp(profile, "smtp.example.com", port=None, security="starttls",
                                username="ann", ca_file=None, read_password=typed)
     assert asked == ["SMTP password"]
-    assert saved.secret == configure.Kept("smtp://smtp.example.com:default as ann", stored=True)
+    assert saved.secret == configure.Kept("smtp://smtp.example.com:587 as ann", stored=True)
     assert ("mailpage", "work/smtp") in isolated.store
     configure.set_sender(profile, address="ann@example.com", reply_to=" ME ")
     sender = tomllib.loads(config_file.read_text())["profiles"]["work"]["sender"]
