@@ -273,9 +273,13 @@ def test_subject_placeholders_and_prefix(monkeypatch: pytest.MonkeyPatch) -> Non
     assert message_from_bytes(default.stdout_bytes, policy=policy.default)["Subject"] == (
         "[Wiki] Release notes 2.4")
     custom = run("send", str(EXAMPLE), "--to", "a@example.com", "--save", "-",
-                 "--subject", "{space}: {title} {{v{version}}}")
+                 "--subject", "{space}: {title} {{braces}}")
     assert message_from_bytes(custom.stdout_bytes, policy=policy.default)["Subject"] == (
-        "Engineering: Release notes 2.4 {v}")
+        "Engineering: Release notes 2.4 {braces}")
+    versioned = run("send", str(EXAMPLE), "--to", "a@example.com", "--save", "-",
+                    "--subject", "{title} v{version}")
+    assert versioned.exit_code == 2  # an export has no version: refused, not left empty
+    assert "uses {version}, which this HTML export has not" in versioned.stderr
     unknown = run("send", str(EXAMPLE), "--to", "a@example.com", "--dry-run",
                   "--subject", "{author}")
     assert unknown.exit_code == 2
