@@ -27,6 +27,7 @@ from mailpage_cli.errors import (
 )
 from mailpage_cli.models import Environment
 from mailpage_cli.output import REPORT_LABELS, Output, send_report, send_summary
+from mailpage_cli.wording import count
 
 if TYPE_CHECKING:
     from mailpage_cli.configure import Profile, ReadSecret, Settings
@@ -361,8 +362,8 @@ def lint_command(app: App, page: str, as_json: bool) -> None:
     else:
         for finding in findings:
             app.output.result(f"{finding.severity}: [{finding.rule}] {finding.message}")
-        app.output.summary(f"{composed.page.title!r}: {errors} error(s),"
-                           f" {len(findings) - errors} warning(s).")
+        app.output.summary(f"{composed.page.title!r}: {count(errors, 'error')},"
+                           f" {count(len(findings) - errors, 'warning')}.")
     sys.exit(ExitCode.POLICY if errors else ExitCode.OK)
 
 
@@ -398,7 +399,7 @@ def recipients_command(
         who = f"{r.name} <{r.address}>" if r.name else r.address
         elsewhere = f" ({r.found_in})" if r.found_in not in ("", "confluence") else ""
         app.output.result(f"{who}\t{r.source}{elsewhere}")
-    app.output.summary(f"{len(rows)} recipient(s).")
+    app.output.summary(f"{count(len(rows), 'recipient')}.")
 
 
 @cli.group()

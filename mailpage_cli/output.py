@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.text import Text
 
+from mailpage_cli.wording import count
+
 if TYPE_CHECKING:
     from mailpage_cli.models import Environment, SendResult
 
@@ -152,28 +154,32 @@ def send_summary(result: SendResult, save: str | None) -> str:
     """The line that ends a send or a digest: what happened, to how many, how big."""
     from mailpage_cli.message import human_size  # noqa: PLC0415 - loaded by send already
 
-    count = len(result.recipients.all)
-    what = (f"{human_size(result.size)}, {result.images} image(s), "
-            f"{result.attachments} attachment(s)")
+    everyone = result.recipients.all
+    recipients = count(len(everyone), "recipient")
+    what = (f"{human_size(result.size)}, {count(result.images, 'image')}, "
+            f"{count(result.attachments, 'attachment')}")
     if result.messages > 1:
         what = f"one message each, {what}"
     title = result.page.title
     if result.status == "unchanged":
+        who = everyone[0].address if len(everyone) == 1 else f"all {recipients}"
         return (f"Unchanged: {title!r} version {result.page.version or '(this content)'} was"
-                f" already sent to these {count} recipient(s); nothing sent.")
+                f" already sent to {who}; nothing sent.")
     if result.status == "empty":
         return "The search found nothing; nothing sent."
     where = "stdout" if save == "-" else save
     if result.status == "dry-run":
         kept = f"; the message it would send is written to {where}" if save else ""
-        return (f"Dry run: {title!r} would go to {count} recipient(s) ({what}); nothing"
+        return (f"Dry run: {title!r} would go to {recipients} ({what}); nothing"
                 f" sent{kept}.")
     if result.status == "saved":
-        return f"Saved {title!r} for {count} recipient(s) to {where} ({what}); nothing sent."
+        return f"Saved {title!r} for {recipients} to {where} ({what}); nothing sent."
     if result.status == "refused":
-        return f"Not sent: none of the {count} recipient(s) of {title!r} got it (see above)."
+        nobody = (f"{everyone[0].address} did not get {title!r}" if len(everyone) == 1
+                  else f"none of the {recipients} of {title!r} got it")
+        return f"Not sent: {nobody} (see above)."
     maybe = f"; {len(result.unknown)} may have it" if result.unknown else ""
-    return f"Sent {title!r} to {len(result.delivered)} of {count} recipient(s) ({what}){maybe}."
+    return f"Sent {title!r} to {len(result.delivered)} of {recipients} ({what}){maybe}."
 
 
 def send_report(result: SendResult) -> dict[str, Any]:

@@ -60,6 +60,7 @@ from mailpage_cli.models import (
 from mailpage_cli.policy import DeliveryOptions, check_options, check_recipients
 from mailpage_cli.privatefiles import NotRegularFileError, write_private
 from mailpage_cli.settings import Settings
+from mailpage_cli.wording import count
 
 if TYPE_CHECKING:
     import requests
@@ -403,11 +404,11 @@ def send(
     with state.SentState(state.state_dir(run.env)).locked() as sent:
         done = sent.done(settings.profile, key, version, (r.address for r in found.all))
         if unknown := [a for a, outcome in done.items() if outcome == "unknown"]:
-            run.warn(f"{len(unknown)} recipient(s) may already have version {version}: the"
-                     " server's reply to an earlier send was lost; not sending to them again")
+            run.warn(f"{count(len(unknown), 'recipient')} may already have version {version}:"
+                     " the server's reply to an earlier send was lost; not sending to them again")
         if done and len(done) < len(found.all):
-            run.warn(f"{len(done)} of {len(found.all)} recipient(s) already have version"
-                     f" {version}; sending to the other {len(found.all) - len(done)}")
+            run.warn(f"{len(done)} of {count(len(found.all), 'recipient')} already have"
+                     f" version {version}; sending to the other {len(found.all) - len(done)}")
         if len(done) == len(found.all):
             return SendResult("unchanged", fetched.page, found, message_id="", size=0,
                               images=0, attachments=0, warnings=tuple(run.warnings),

@@ -350,7 +350,7 @@ def test_without_a_site_only_page_links_of_an_export_are_warned_about(
     saved = run("send", str(EXAMPLE), "--to", "a@example.com", "--save", "-", *attach)
     assert saved.exit_code == 0, saved.stderr
     warnings = [line for line in saved.stderr.splitlines() if line.startswith("warning:")]
-    assert warnings == [("warning: 1 link(s) to other pages of the export became plain text"
+    assert warnings == [("warning: 1 link to other pages of the export became plain text"
                          " (set MAILPAGE_CONFLUENCE_URL to link them to the site)")]
     html = message_from_bytes(saved.stdout_bytes, policy=policy.default).get_body(
         ("html",)).get_content()  # type: ignore[union-attr]

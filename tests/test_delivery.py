@@ -183,7 +183,7 @@ def test_a_refused_recipient_gives_exit_7_and_the_rest_are_delivered(
     (received,) = smtp_env.received
     assert sorted(received.rcpt_tos) == ["a@example.com", "b@example.com"]
     assert "gone@example.com" in result.stderr
-    assert "to 2 of 3 recipient(s)" in result.stderr
+    assert "to 2 of 3 recipients" in result.stderr
 
 
 def test_every_recipient_refused_is_not_called_sent(smtp_env: smtp.SmtpServer) -> None:

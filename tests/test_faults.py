@@ -116,12 +116,33 @@ def test_a_retry_after_beyond_the_budget_gives_up_at_once(site: FakeConfluence,
     assert clock.sleeps == [] and page_requests(site) == 1
 
 
+def test_a_short_retry_after_outlasted_by_every_try_says_later(
+    site: FakeConfluence, clock: FakeClock,
+) -> None:
+    """"try again in 1 s" after four tries would be a promise the server already broke."""
+    site.fail(*[Fault(CONTENT, 503, headers={"Retry-After": "1"})] * 4)
+    result = dry_run()
+    assert result.exit_code == 6
+    assert "gave up after 4 tries. Nothing was sent; try again later." in result.stderr
+    assert " in 1 s" not in result.stderr
+
+
+def test_a_single_try_is_said_in_the_singular(site: FakeConfluence, clock: FakeClock) -> None:
+    client = confluence_module.Client(
+        make_site(site.url, "cloud", "basic", str(ME.email)),
+        Secret(site.site.token), attempts=1, clock=clock)
+    site.fail(Fault(CONTENT, 503))
+    with pytest.raises(UnavailableError, match=r"gave up after 1 try\. "):
+        client.page(PageId("98487"))
+
+
 def test_all_tries_fit_in_sixty_seconds(site: FakeConfluence, clock: FakeClock) -> None:
     site.fail(*[Fault.rate_limited(CONTENT, retry_after=25)] * 4)
     result = dry_run()
     assert result.exit_code == 6
     assert sum(clock.sleeps) <= 60
     assert clock.sleeps == [25.0, 25.0]
+    assert "gave up after 3 tries. Nothing was sent; try again in 25 s." in result.stderr
 
 
 def test_a_response_slower_than_the_timeout_is_retried_then_given_up(
