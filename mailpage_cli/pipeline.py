@@ -442,13 +442,18 @@ def _dispatch(run: Run, options: DeliveryOptions, found: Recipients, composed: C
     del msg, composed
     due = [r for r in found.all if r.address not in skip]
     envelopes = [mailer.Envelope(sender.address, tuple(r.address for r in due), lambda: data)]
+    ids: dict[str, str] = {}  # with --individually, each copy's own Message-ID
     if options.individually:
+        ids = {r.address: message.message_id(sender.address) for r in due}
         envelopes = [mailer.Envelope(sender.address, (r.address,), functools.partial(
-            message.personalised, data, r, message.message_id(sender.address)))
-            for r in due]
+            message.personalised, data, r, ids[r.address])) for r in due]
 
     def result(status: Status, **extra: Any) -> SendResult:
-        return SendResult(status=status, page=page, recipients=found, message_id=message_id,
+        # The id of a message that went out: with --individually, the first copy someone got
+        # (or may have got); in a dry run, the first that would go.
+        tried = (*extra.get("delivered", ()), *extra.get("unknown", ()), *ids)
+        first = next((ids[a] for a in tried if a in ids), message_id)
+        return SendResult(status=status, page=page, recipients=found, message_id=first,
                           size=len(data), images=images, attachments=attachments,
                           warnings=warnings, messages=len(envelopes), **extra)
 
