@@ -367,6 +367,7 @@ def test_debug_logs_smtp_steps_without_user_data(smtp_env: smtp.SmtpServer) -> N
     assert ["auth", "235"] in steps
     assert ["rcpt", "250"] in steps
     assert ["data", "250"] in steps
+    assert not [line for line in debug if "  " in line]  # no gap where no reply code was
     for value in ("someone@example.com", smtp.USERNAME, smtp.PASSWORD, "Release notes",
                   "localhost"):
         assert value not in "\n".join(debug)
