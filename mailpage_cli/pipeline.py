@@ -77,6 +77,8 @@ class Conversation(Protocol):
     def tell(self, text: str) -> None:
         """Something the person must do now (sign in); shown even with ``-q``."""
 
+    interactive: bool  # someone can answer: a TTY, no --no-input
+
     def confirm(self, question: str) -> bool:
         """Ask yes/no; ``False`` where nobody can answer."""
 
@@ -395,7 +397,7 @@ def send(
         found = resolve(run, options, _page_id(ref, fetching))
         fetched = fetching.result()
     # After the fetch: a question must not share the terminal with its spinner.
-    check_recipients(found, settings.policy, options, ui.confirm)
+    check_recipients(found, settings.policy, options, ui.confirm if ui.interactive else None)
     subject = message.subject(options.subject, fetched.page, settings.sender.subject_prefix)
     if not options.if_changed or options.dry_run or options.save:
         return _dispatch(run, options, found, compose(run, fetched, options, listed=listed),
@@ -491,7 +493,7 @@ def digest(
     run = Run(settings, environment, ui)
     run.sender_address()
     found = resolve(run, options, page_id=lambda: None)
-    check_recipients(found, settings.policy, options, ui.confirm)
+    check_recipients(found, settings.policy, options, ui.confirm if ui.interactive else None)
     since = digests.parse_duration(options.since) if options.since else None
     with ui.step("search"):
         hits = run.confluence.search(digests.cql(options.cql, options.since))
