@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -92,13 +93,32 @@ class Output:
         self.err.print(f"error: {printable(text)}", markup=False, style="bold red")
 
     @contextmanager
-    def step(self, name: str) -> Iterator[None]:
-        """A spinner naming the stage, on a terminal only."""
+    def step(self, name: str, total: int = 0) -> Iterator[Callable[[], None]]:
+        """A spinner naming the stage, on a terminal only. With a ``total``, it counts ("download
+        images 3/40"): the stage calls what this yields as each of its items is done, from
+        any thread."""
         if self.quiet or not self.err.is_terminal:
-            yield
+            yield lambda: None
         else:
-            with self.err.status(Text(printable(f"{name}…"))):
-                yield
+            from rich.live import Live  # noqa: PLC0415 - start-up time
+            from rich.spinner import Spinner  # noqa: PLC0415
+
+            label = printable(name)
+            spinner = Spinner("dots", Text(f"{label} 0/{total}…" if total else f"{label}…"),
+                              style="status.spinner")
+            done, lock = 0, threading.Lock()
+            with Live(spinner, console=self.err, transient=True,
+                      refresh_per_second=12.5) as live:
+
+                def advance() -> None:
+                    nonlocal done
+                    with lock:  # the count and the line that shows it move together
+                        done += 1
+                        if total:
+                            spinner.update(text=Text(f"{label} {done}/{total}…"))
+                            live.refresh()
+
+                yield advance
         self.info(f"✓ {name}")
 
     def confirm(self, question: str) -> bool:

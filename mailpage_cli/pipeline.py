@@ -69,8 +69,9 @@ if TYPE_CHECKING:
 class Conversation(Protocol):
     """How a use case talks to the person (or to nobody, off a TTY)."""
 
-    def step(self, name: str) -> AbstractContextManager[None]:
-        """A named stage of work, shown as progress on a TTY."""
+    def step(self, name: str, total: int = 0) -> AbstractContextManager[Callable[[], None]]:
+        """A named stage of work, shown as progress on a TTY; with a ``total``, counted as the
+        stage calls what it yields, once per item done (from any thread)."""
 
     def warn(self, text: str) -> None: ...
 
@@ -301,9 +302,13 @@ def compose(run: Run, fetched: Fetched, options: SendOptions, sender: Sender | N
         embed_external=options.external_images == "embed", warn=run.warn)
     sources = tuple(dict.fromkeys((*fetched.prepared.image_sources,
                                    *render.note_images(options.note))))
-    with run.ui.step("download images"):
-        wanted = files.wanted(options.attachments, options.attach, listed)
-        images, attachments = files.gather(sources, wanted)
+    if options.attachments or options.attach:
+        with run.ui.step("list attachments"):
+            wanted = files.wanted(options.attachments, options.attach, listed)
+    else:
+        wanted = []
+    with run.ui.step("download images", files.jobs(sources, wanted)) as advance:
+        images, attachments = files.gather(sources, wanted, advance)
     present = assets.present(wanted, attachments)
     with run.ui.step("render"):
         rendered = render.finish(fetched.prepared, images, sender=sender, note=options.note,

@@ -249,6 +249,19 @@ def test_no_color_and_no_color_flag_remove_ansi_codes() -> None:
     assert not ANSI.search(flag.stderr)
 
 
+def test_the_download_step_counts_its_files_on_a_terminal_only() -> None:
+    """Two images and an attachment the page does not show, fetched over the pool: the
+    spinner counts each as it comes in. Off a terminal there is no spinner at all."""
+    send = ("send", str(EXAMPLE), "--to", "a@example.com", "--dry-run", "--attachments")
+    shown = run(*send, env={"FORCE_COLOR": "1"})  # rich takes stderr for a terminal
+    assert shown.exit_code == 0, shown.stderr
+    for count in ("0/3", "1/3", "2/3", "3/3"):
+        assert f"download images {count}…" in shown.stderr
+    hidden = run(*send)
+    assert hidden.exit_code == 0, hidden.stderr
+    assert "download images" not in hidden.stderr and not ANSI.search(hidden.stderr)
+
+
 def test_user_text_is_not_rich_markup_or_emoji_codes(tmp_path: Path) -> None:
     page = tmp_path / "Beta_1.html"
     page.write_text('<title>ENG : Release [bold]beta[/bold] :warning:</title>'
