@@ -26,7 +26,7 @@ from mailpage_cli.errors import (
     UsageError,
 )
 from mailpage_cli.models import Environment
-from mailpage_cli.output import REPORT_LABELS, Output, send_report, send_summary
+from mailpage_cli.output import REPORT_LABELS, Output, send_mark, send_report, send_summary
 from mailpage_cli.wording import count
 
 if TYPE_CHECKING:
@@ -214,7 +214,7 @@ def _report(app: App, result: SendResult, as_json: bool, save: str | None) -> No
         out.json(send_report(result))
     elif result.raw is not None:
         out.raw(result.raw)
-    out.summary(send_summary(result, save))
+    out.summary(send_summary(result, save), send_mark(result))
     sys.exit(result.exit_code)
 
 
@@ -511,7 +511,7 @@ def check(app: App) -> None:
 
     results = pipeline.check(app.settings, app.environment, app.output)
     for result in results:
-        app.output.result(f"{result.name}: {'ok' if result.ok else 'FAILED'} - {result.detail}")
+        app.output.check(result.name, result.ok, result.detail)
     failed = [r.exit_code for r in results if not r.ok]
     sys.exit(failed[0] if failed else ExitCode.OK)
 

@@ -15,7 +15,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from rich.console import Console
 from rich.text import Text
@@ -57,6 +57,10 @@ class Output:
         # _environ: rich's seam for the variables it reads (TERM, COLUMNS, FORCE_COLOR), so
         # that the console sees the run's environment, not the process's.
         self.err = Console(stderr=True, _environ=environment.env, **options)
+        # Results go out plain (data for scripts); only on a colour terminal does this
+        # console mark them, as gh does.
+        self.out = Console(force_terminal=environment.stdout_isatty or None,
+                           _environ=environment.env, **options)
 
     def result(self, text: str) -> None:
         sys.stdout.write(text + "\n")
@@ -74,9 +78,22 @@ class Output:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
 
-    def summary(self, text: str) -> None:
+    def summary(self, text: str, mark: Mark | None = None) -> None:
+        """The line that ends a command; on a colour terminal, ``mark`` says how it went."""
         if not self.quiet:
-            self.err.print(printable(text), markup=False)
+            self.err.print(_marked(self.err, mark, Text(printable(text))))
+
+    def check(self, name: str, ok: bool, detail: str) -> None:
+        """One result of ``config check``: "name: ok - detail" or "name: FAILED - detail",
+        marked ✓ / ✗ on a colour terminal."""
+        word = "ok" if ok else "FAILED"
+        if not _colours(self.out):
+            self.result(f"{name}: {word} - {detail}")
+            return
+        mark: Mark = "done" if ok else "failed"
+        line = Text.assemble(printable(name), ": ", (word, MARKS[mark][1]), " - ",
+                             printable(detail))
+        self.out.print(_marked(self.out, mark, line))
 
     def info(self, text: str) -> None:
         if self.verbose:
@@ -162,6 +179,24 @@ class Output:
         return ""
 
 
+Mark = Literal["done", "failed", "partial"]
+# The sign before a line on a colour terminal, and its colour: as gh does.
+MARKS: dict[Mark, tuple[str, str]] = {
+    "done": ("✓", "green"), "failed": ("✗", "red"), "partial": ("!", "yellow"),
+}
+
+
+def _colours(console: Console) -> bool:
+    return console.is_terminal and console.color_system is not None
+
+
+def _marked(console: Console, mark: Mark | None, text: Text) -> Text:
+    if mark is None or not _colours(console):
+        return text
+    sign, style = MARKS[mark]
+    return Text.assemble((sign, style), " ", text)
+
+
 # How a send that went part-way names who has the message, on stderr.
 REPORT_LABELS = {
     "delivered": "delivered",
@@ -200,6 +235,16 @@ def send_summary(result: SendResult, save: str | None) -> str:
         return f"Not sent: {nobody} (see above)."
     maybe = f"; {len(result.unknown)} may have it" if result.unknown else ""
     return f"Sent {title!r} to {len(result.delivered)} of {recipients} ({what}){maybe}."
+
+
+_SEND_MARKS: dict[str, Mark] = {"sent": "done", "saved": "done", "partial": "partial",
+                                "refused": "failed"}
+
+
+def send_mark(result: SendResult) -> Mark | None:
+    """How the summary of a send is marked: done, failed, part-way; a dry run or a page
+    already sent did nothing to mark."""
+    return _SEND_MARKS.get(result.status)
 
 
 def send_report(result: SendResult) -> dict[str, Any]:

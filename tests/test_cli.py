@@ -249,6 +249,40 @@ def test_no_color_and_no_color_flag_remove_ansi_codes() -> None:
     assert not ANSI.search(flag.stderr)
 
 
+GREEN_CHECK, RED_CROSS = "\x1b[32m✓\x1b[0m ", "\x1b[31m✗\x1b[0m "
+
+
+def test_config_check_marks_ok_and_failed_on_a_colour_terminal_only() -> None:
+    coloured = run("config", "check", env={"FORCE_COLOR": "1"})
+    lines = coloured.stdout.splitlines()
+    assert lines[0].startswith(f"{GREEN_CHECK}confluence: \x1b[32mok\x1b[0m - ")
+    assert lines[1].startswith(f"{RED_CROSS}smtp: \x1b[31mFAILED\x1b[0m - ")
+    for plain in (run("config", "check", env={"FORCE_COLOR": "1", "NO_COLOR": "1"}),
+                  run("--no-color", "config", "check", env={"FORCE_COLOR": "1"}),
+                  run("config", "check")):
+        assert plain.exit_code == coloured.exit_code == 3
+        assert not ANSI.search(plain.stdout)
+        assert plain.stdout.startswith("confluence: ok - not configured")
+        assert "\nsmtp: FAILED - No SMTP server configured" in plain.stdout
+
+
+def test_the_send_summary_is_marked_on_a_colour_terminal_only(
+    smtp_env: smtp.SmtpServer,
+) -> None:
+    smtp_env.recorder.refuse["gone@example.com"] = "550 5.1.1 No such user"
+    sent = run("send", str(EXAMPLE), "--to", "a@example.com", env={"FORCE_COLOR": "1"})
+    assert sent.exit_code == 0, sent.stderr
+    assert sent.stderr.splitlines()[-1].startswith(f"{GREEN_CHECK}Sent 'Release notes 2.4'")
+    refused = run("send", str(EXAMPLE), "--to", "gone@example.com", env={"FORCE_COLOR": "1"})
+    assert refused.exit_code == 7
+    assert refused.stderr.splitlines()[-1].startswith(f"{RED_CROSS}Not sent: ")
+    plain = run("send", str(EXAMPLE), "--to", "a@example.com",
+                env={"FORCE_COLOR": "1", "NO_COLOR": "1"})
+    assert plain.exit_code == 0, plain.stderr
+    summary = plain.stderr.splitlines()[-1]  # the spinner still moves the cursor before it
+    assert summary.startswith("Sent 'Release notes 2.4' to 1 of 1") and not ANSI.search(summary)
+
+
 def test_the_download_step_counts_its_files_on_a_terminal_only() -> None:
     """Two images and an attachment the page does not show, fetched over the pool: the
     spinner counts each as it comes in. Off a terminal there is no spinner at all."""
