@@ -22,13 +22,21 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-def parallel(function: Callable[[T], R], items: Iterable[T], limit: int) -> list[R]:
-    """``map`` over at most ``limit`` threads: downloads wait on the network, not the CPU."""
+def parallel(function: Callable[[T], R], items: Iterable[T], limit: int,
+             done: Callable[[], None] = lambda: None) -> list[R]:
+    """``map`` over at most ``limit`` threads: downloads wait on the network, not the CPU.
+    ``done`` is called (from the worker thread) as each item is finished."""
     items = list(items)
+
+    def each(item: T) -> R:
+        result = function(item)
+        done()
+        return result
+
     if len(items) < 2 or limit < 2:
-        return [function(item) for item in items]
+        return [each(item) for item in items]
     with ThreadPoolExecutor(min(limit, len(items))) as pool:
-        return list(pool.map(function, items))
+        return list(pool.map(each, items))
 
 
 @dataclass(frozen=True)
@@ -76,17 +84,25 @@ class PageFiles:
                              f"The page has: {names}.")
         return wanted
 
+    @staticmethod
+    def jobs(sources: Sequence[str], wanted: Sequence[Wanted]) -> int:
+        """How many files :meth:`gather` fetches: a picture the page shows is fetched once,
+        for both its places in the mail."""
+        shown = {unquote(urlsplit(src).path) for src in sources}
+        return len(sources) + sum(w.path not in shown for w in wanted)
+
     def gather(self, sources: Sequence[str], wanted: Sequence[Wanted],
+               done: Callable[[], None] = lambda: None,
                ) -> tuple[dict[str, Resource | None], list[Resource | None]]:
         """The images (by source; ``None`` leaves one linked or out) and the ``wanted``
-        attachments, in order (``None``: missing). A picture the page shows is fetched once,
-        for both its places in the mail."""
+        attachments, in order (``None``: missing), calling ``done`` as each file is in. A
+        picture the page shows is fetched once, for both its places in the mail."""
         shown = {unquote(urlsplit(src).path): src for src in sources}
         jobs: list[Callable[[], Resource | None]] = [
             *(functools.partial(self.image, src) for src in sources),
             *(w.load for w in wanted if w.path not in shown),
         ]
-        found = parallel(lambda job: job(), jobs, self.concurrency)
+        found = parallel(lambda job: job(), jobs, self.concurrency, done)
         images = dict(zip(sources, found[:len(sources)], strict=True))
         fetched_files = iter(found[len(sources):])
         attachments: list[Resource | None] = []

@@ -26,7 +26,8 @@ from mailpage_cli.errors import (
     UsageError,
 )
 from mailpage_cli.models import Environment
-from mailpage_cli.output import REPORT_LABELS, Output, send_report, send_summary
+from mailpage_cli.output import REPORT_LABELS, Output, send_mark, send_report, send_summary
+from mailpage_cli.wording import count
 
 if TYPE_CHECKING:
     from mailpage_cli.choices import ExternalImages
@@ -214,7 +215,7 @@ def _report(app: App, result: SendResult, as_json: bool, save: str | None) -> No
         out.json(send_report(result))
     elif result.raw is not None:
         out.raw(result.raw)
-    out.summary(send_summary(result, save))
+    out.summary(send_summary(result, save), send_mark(result))
     sys.exit(result.exit_code)
 
 
@@ -378,8 +379,8 @@ def lint_command(app: App, page: str, as_json: bool) -> None:
     else:
         for finding in findings:
             app.output.result(f"{finding.severity}: [{finding.rule}] {finding.message}")
-        app.output.summary(f"{composed.page.title!r}: {errors} error(s),"
-                           f" {len(findings) - errors} warning(s).")
+        app.output.summary(f"{composed.page.title!r}: {count(errors, 'error')},"
+                           f" {count(len(findings) - errors, 'warning')}.")
     sys.exit(ExitCode.POLICY if errors else ExitCode.OK)
 
 
@@ -415,7 +416,7 @@ def recipients_command(
         who = f"{r.name} <{r.address}>" if r.name else r.address
         elsewhere = f" ({r.found_in})" if r.found_in not in ("", "confluence") else ""
         app.output.result(f"{who}\t{r.source}{elsewhere}")
-    app.output.summary(f"{len(rows)} recipient(s).")
+    app.output.summary(f"{count(len(rows), 'recipient')}.")
 
 
 @cli.group()
@@ -545,7 +546,7 @@ def check(app: App, as_json: bool) -> None:
                           "exit": int(r.exit_code)} for r in results])
     else:
         for r in results:
-            app.output.result(f"{r.name}: {'ok' if r.ok else 'FAILED'} - {r.detail}")
+            app.output.check(r.name, r.ok, r.detail)
     failed = [r.exit_code for r in results if not r.ok]
     sys.exit(failed[0] if failed else ExitCode.OK)
 

@@ -43,6 +43,7 @@ from mailpage_cli.models import Page, Person, Resource, SearchHit, Secret
 from mailpage_cli.pagerefs import PageId, PageRef, PageTitle
 from mailpage_cli.retry import SYSTEM_CLOCK, Backoff, Clock, TransientError
 from mailpage_cli.sites import Site, same_site
+from mailpage_cli.wording import count
 
 if TYPE_CHECKING:
     import requests
@@ -227,11 +228,21 @@ class Client:
                               type(exc).__name__)
                 wait = self.retries.next_wait(tries, problem.retry_after, started=started)
                 if wait is None:
-                    later = (f"in {problem.retry_after:.0f} s" if problem.retry_after
-                             else "in a few minutes")
-                    raise UnavailableError(f"{problem}; gave up after {tries} tries",
-                                           f"Nothing was sent; try again {later}.") from None
+                    raise UnavailableError(
+                        f"{problem}; gave up after {count(tries, 'try', 'tries')}",
+                        f"Nothing was sent; try again {self._later(problem, tries)}.",
+                    ) from None
                 self.retries.clock.sleep(wait)
+
+    def _later(self, problem: TransientError, tries: int) -> str:
+        """When to try again: the server's wait when that is what stopped the tries (it
+        reaches past the deadline); after every try, "later" (a wait of 1 s said after four
+        tries means nothing); with no word from the server, a few minutes."""
+        if problem.retry_after is None:
+            return "in a few minutes"
+        if problem.retry_after and tries < self.retries.attempts:
+            return f"in {problem.retry_after:.0f} s"
+        return "later"
 
     def _json(self, response: requests.Response, missing: str, started: float,
               absent: object = None) -> Any:

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 from enum import IntEnum, unique
 
+from mailpage_cli.wording import count
+
 __all__ = [
     "AuthError",
     "ConfigError",
@@ -143,8 +145,10 @@ class InterruptedSendError(MailpageError):
     def __init__(self, *, delivered: tuple[str, ...], unknown: tuple[str, ...],
                  not_sent: tuple[str, ...], signal: int = 2) -> None:
         super().__init__(
-            f"Interrupted while sending: {len(delivered)} recipient(s) have the message,"
-            f" {len(not_sent)} do not" + (f", {len(unknown)} may" if unknown else ""),
+            f"Interrupted while sending: {count(len(delivered), 'recipient')}"
+            f" {'has' if len(delivered) == 1 else 'have'} the message, {len(not_sent)}"
+            f" {'does' if len(not_sent) == 1 else 'do'} not"
+            + (f", {len(unknown)} may" if unknown else ""),
             "Send again only to those who do not (listed below).",
         )
         self.report = {"delivered": delivered, "unknown": unknown, "not_sent": not_sent}

@@ -25,6 +25,7 @@ from mailpage_cli.choices import Severity
 from mailpage_cli.models import RenderedPage
 from mailpage_cli.render.colours import declarations
 from mailpage_cli.render.images import dimensions, pixels
+from mailpage_cli.wording import count
 
 if TYPE_CHECKING:
     from lxml.html import HtmlElement
@@ -82,7 +83,8 @@ def _language(root: HtmlElement) -> list[Finding]:
     if not missing:
         return []
     return [Finding("error", "lang-dir",
-                    f"{len(missing)} element(s) directly in <body> lack lang and dir: Gmail"
+                    f"{count(len(missing), 'element')} directly in <body>"
+                    f" {'lacks' if len(missing) == 1 else 'lack'} lang and dir: Gmail"
                     " drops <html> and its attributes, so screen readers guess the language")]
 
 
@@ -116,8 +118,8 @@ def _layout_tables(root: HtmlElement) -> list[Finding]:
     if not found:
         return []
     return [Finding("error", "layout-table",
-                    f'{found} layout table(s) without role="presentation": screen readers'
-                    " announce them as data tables")]
+                    f'{count(found, "layout table")} without role="presentation": screen'
+                    f" readers announce {'it' if found == 1 else 'them'} as data tables")]
 
 
 def _contrast(root: HtmlElement) -> list[Finding]:

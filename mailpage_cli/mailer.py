@@ -172,7 +172,9 @@ def _unreachable(account: Account, exc: OSError) -> Exception:
 
 
 def _step(name: str, started: float, reply: object = "") -> None:
-    log.debug("smtp %s %s %.0f ms", name, reply, (time.perf_counter() - started) * 1000)
+    """One debug line: the step, the server's reply code if it gave one, how long it took."""
+    said = f" {reply}" if reply != "" else ""
+    log.debug("smtp %s%s %.0f ms", name, said, (time.perf_counter() - started) * 1000)
 
 
 class Connection:

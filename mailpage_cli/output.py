@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import re
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from rich.console import Console
 from rich.text import Text
+
+from mailpage_cli.wording import count
 
 if TYPE_CHECKING:
     from mailpage_cli.models import Environment, SendResult
@@ -54,6 +57,10 @@ class Output:
         # _environ: rich's seam for the variables it reads (TERM, COLUMNS, FORCE_COLOR), so
         # that the console sees the run's environment, not the process's.
         self.err = Console(stderr=True, _environ=environment.env, **options)
+        # Results go out plain (data for scripts); only on a colour terminal does this
+        # console mark them, as gh does.
+        self.out = Console(force_terminal=environment.stdout_isatty or None,
+                           _environ=environment.env, **options)
 
     def result(self, text: str) -> None:
         sys.stdout.write(text + "\n")
@@ -71,9 +78,22 @@ class Output:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
 
-    def summary(self, text: str) -> None:
+    def summary(self, text: str, mark: Mark | None = None) -> None:
+        """The line that ends a command; on a colour terminal, ``mark`` says how it went."""
         if not self.quiet:
-            self.err.print(printable(text), markup=False)
+            self.err.print(_marked(self.err, mark, Text(printable(text))))
+
+    def check(self, name: str, ok: bool, detail: str) -> None:
+        """One result of ``config check``: "name: ok - detail" or "name: FAILED - detail",
+        marked ✓ / ✗ on a colour terminal."""
+        word = "ok" if ok else "FAILED"
+        if not _colours(self.out):
+            self.result(f"{name}: {word} - {detail}")
+            return
+        mark: Mark = "done" if ok else "failed"
+        line = Text.assemble(printable(name), ": ", (word, MARKS[mark][1]), " - ",
+                             printable(detail))
+        self.out.print(_marked(self.out, mark, line))
 
     def info(self, text: str) -> None:
         if self.verbose:
@@ -90,13 +110,32 @@ class Output:
         self.err.print(f"error: {printable(text)}", markup=False, style="bold red")
 
     @contextmanager
-    def step(self, name: str) -> Iterator[None]:
-        """A spinner naming the stage, on a terminal only."""
+    def step(self, name: str, total: int = 0) -> Iterator[Callable[[], None]]:
+        """A spinner naming the stage, on a terminal only. With a ``total``, it counts ("download
+        images 3/40"): the stage calls what this yields as each of its items is done, from
+        any thread."""
         if self.quiet or not self.err.is_terminal:
-            yield
+            yield lambda: None
         else:
-            with self.err.status(Text(printable(f"{name}…"))):
-                yield
+            from rich.live import Live  # noqa: PLC0415 - start-up time
+            from rich.spinner import Spinner  # noqa: PLC0415
+
+            label = printable(name)
+            spinner = Spinner("dots", Text(f"{label} 0/{total}…" if total else f"{label}…"),
+                              style="status.spinner")
+            done, lock = 0, threading.Lock()
+            with Live(spinner, console=self.err, transient=True,
+                      refresh_per_second=12.5) as live:
+
+                def advance() -> None:
+                    nonlocal done
+                    with lock:  # the count and the line that shows it move together
+                        done += 1
+                        if total:
+                            spinner.update(text=Text(f"{label} {done}/{total}…"))
+                            live.refresh()
+
+                yield advance
         self.info(f"✓ {name}")
 
     def confirm(self, question: str, *, default: bool = False) -> bool:
@@ -141,6 +180,24 @@ class Output:
         return ""
 
 
+Mark = Literal["done", "failed", "partial"]
+# The sign before a line on a colour terminal, and its colour: as gh does.
+MARKS: dict[Mark, tuple[str, str]] = {
+    "done": ("✓", "green"), "failed": ("✗", "red"), "partial": ("!", "yellow"),
+}
+
+
+def _colours(console: Console) -> bool:
+    return console.is_terminal and console.color_system is not None
+
+
+def _marked(console: Console, mark: Mark | None, text: Text) -> Text:
+    if mark is None or not _colours(console):
+        return text
+    sign, style = MARKS[mark]
+    return Text.assemble((sign, style), " ", text)
+
+
 # How a send that went part-way names who has the message, on stderr.
 REPORT_LABELS = {
     "delivered": "delivered",
@@ -153,28 +210,42 @@ def send_summary(result: SendResult, save: str | None) -> str:
     """The line that ends a send or a digest: what happened, to how many, how big."""
     from mailpage_cli.message import human_size  # noqa: PLC0415 - loaded by send already
 
-    count = len(result.recipients.all)
-    what = (f"{human_size(result.size)}, {result.images} image(s), "
-            f"{result.attachments} attachment(s)")
+    everyone = result.recipients.all
+    recipients = count(len(everyone), "recipient")
+    what = (f"{human_size(result.size)}, {count(result.images, 'image')}, "
+            f"{count(result.attachments, 'attachment')}")
     if result.messages > 1:
         what = f"one message each, {what}"
     title = result.page.title
     if result.status == "unchanged":
+        who = everyone[0].address if len(everyone) == 1 else f"all {recipients}"
         return (f"Unchanged: {title!r} version {result.page.version or '(this content)'} was"
-                f" already sent to these {count} recipient(s); nothing sent.")
+                f" already sent to {who}; nothing sent.")
     if result.status == "empty":
         return "The search found nothing; nothing sent."
     where = "stdout" if save == "-" else save
     if result.status == "dry-run":
         kept = f"; the message it would send is written to {where}" if save else ""
-        return (f"Dry run: {title!r} would go to {count} recipient(s) ({what}); nothing"
+        return (f"Dry run: {title!r} would go to {recipients} ({what}); nothing"
                 f" sent{kept}.")
     if result.status == "saved":
-        return f"Saved {title!r} for {count} recipient(s) to {where} ({what}); nothing sent."
+        return f"Saved {title!r} for {recipients} to {where} ({what}); nothing sent."
     if result.status == "refused":
-        return f"Not sent: none of the {count} recipient(s) of {title!r} got it (see above)."
+        nobody = (f"{everyone[0].address} did not get {title!r}" if len(everyone) == 1
+                  else f"none of the {recipients} of {title!r} got it")
+        return f"Not sent: {nobody} (see above)."
     maybe = f"; {len(result.unknown)} may have it" if result.unknown else ""
-    return f"Sent {title!r} to {len(result.delivered)} of {count} recipient(s) ({what}){maybe}."
+    return f"Sent {title!r} to {len(result.delivered)} of {recipients} ({what}){maybe}."
+
+
+_SEND_MARKS: dict[str, Mark] = {"sent": "done", "saved": "done", "partial": "partial",
+                                "refused": "failed"}
+
+
+def send_mark(result: SendResult) -> Mark | None:
+    """How the summary of a send is marked: done, failed, part-way; a dry run or a page
+    already sent did nothing to mark."""
+    return _SEND_MARKS.get(result.status)
 
 
 def send_report(result: SendResult) -> dict[str, Any]:

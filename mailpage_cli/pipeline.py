@@ -61,6 +61,7 @@ from mailpage_cli.models import (
 from mailpage_cli.policy import DeliveryOptions, check_options, check_recipients
 from mailpage_cli.privatefiles import NotRegularFileError, write_private
 from mailpage_cli.settings import Settings, mailpage_command
+from mailpage_cli.wording import count
 
 if TYPE_CHECKING:
     import requests
@@ -69,13 +70,16 @@ if TYPE_CHECKING:
 class Conversation(Protocol):
     """How a use case talks to the person (or to nobody, off a TTY)."""
 
-    def step(self, name: str) -> AbstractContextManager[None]:
-        """A named stage of work, shown as progress on a TTY."""
+    def step(self, name: str, total: int = 0) -> AbstractContextManager[Callable[[], None]]:
+        """A named stage of work, shown as progress on a TTY; with a ``total``, counted as the
+        stage calls what it yields, once per item done (from any thread)."""
 
     def warn(self, text: str) -> None: ...
 
     def tell(self, text: str) -> None:
         """Something the person must do now (sign in); shown even with ``-q``."""
+
+    interactive: bool  # someone can answer: a TTY, no --no-input
 
     def confirm(self, question: str, *, default: bool = False) -> bool:
         """Ask yes/no (Enter: ``default``); ``False`` where nobody can answer."""
@@ -340,9 +344,13 @@ def compose(run: Run, fetched: Fetched, options: SendOptions, sender: Sender | N
         embed_external=options.external_images == "embed", warn=run.warn)
     sources = tuple(dict.fromkeys((*fetched.prepared.image_sources,
                                    *render.note_images(options.note))))
-    with run.ui.step("download images"):
-        wanted = files.wanted(options.attachments, options.attach, listed)
-        images, attachments = files.gather(sources, wanted)
+    if options.attachments or options.attach:
+        with run.ui.step("list attachments"):
+            wanted = files.wanted(options.attachments, options.attach, listed)
+    else:
+        wanted = []
+    with run.ui.step("download images", files.jobs(sources, wanted)) as advance:
+        images, attachments = files.gather(sources, wanted, advance)
     present = assets.present(wanted, attachments)
     with run.ui.step("render"):
         rendered = render.finish(fetched.prepared, images, sender=sender, note=options.note,
@@ -437,7 +445,7 @@ def send(
         found = resolve(run, options, _page_id(ref, fetching))
         fetched = fetching.result()
     # After the fetch: a question must not share the terminal with its spinner.
-    check_recipients(found, settings.policy, options, ui.confirm)
+    check_recipients(found, settings.policy, options, ui.confirm if ui.interactive else None)
     subject = message.subject(options.subject, fetched.page, settings.sender.subject_prefix,
                               "page" if fetched.export is None else "HTML export")
     composed = functools.partial(compose, run, fetched, options, listed=listed, local=local)
@@ -447,11 +455,11 @@ def send(
     with state.SentState(state.state_dir(run.env)).locked() as sent:
         done = sent.done(settings.profile, key, version, (r.address for r in found.all))
         if unknown := [a for a, outcome in done.items() if outcome == "unknown"]:
-            run.warn(f"{len(unknown)} recipient(s) may already have version {version}: the"
-                     " server's reply to an earlier send was lost; not sending to them again")
+            run.warn(f"{count(len(unknown), 'recipient')} may already have version {version}:"
+                     " the server's reply to an earlier send was lost; not sending to them again")
         if done and len(done) < len(found.all):
-            run.warn(f"{len(done)} of {len(found.all)} recipient(s) already have version"
-                     f" {version}; sending to the other {len(found.all) - len(done)}")
+            run.warn(f"{len(done)} of {count(len(found.all), 'recipient')} already have"
+                     f" version {version}; sending to the other {len(found.all) - len(done)}")
         if len(done) == len(found.all):
             return SendResult("unchanged", fetched.page, found, message_id="", size=0,
                               images=0, attachments=0, warnings=tuple(run.warnings),
@@ -485,13 +493,18 @@ def _dispatch(run: Run, options: DeliveryOptions, found: Recipients, composed: C
     del msg, composed
     due = [r for r in found.all if r.address not in skip]
     envelopes = [mailer.Envelope(sender.address, tuple(r.address for r in due), lambda: data)]
+    ids: dict[str, str] = {}  # with --individually, each copy's own Message-ID
     if options.individually:
+        ids = {r.address: message.message_id(sender.address) for r in due}
         envelopes = [mailer.Envelope(sender.address, (r.address,), functools.partial(
-            message.personalised, data, r, message.message_id(sender.address)))
-            for r in due]
+            message.personalised, data, r, ids[r.address])) for r in due]
 
     def result(status: Status, **extra: Any) -> SendResult:
-        return SendResult(status=status, page=page, recipients=found, message_id=message_id,
+        # The id of a message that went out: with --individually, the first copy someone got
+        # (or may have got); in a dry run, the first that would go.
+        tried = (*extra.get("delivered", ()), *extra.get("unknown", ()), *ids)
+        first = next((ids[a] for a in tried if a in ids), message_id)
+        return SendResult(status=status, page=page, recipients=found, message_id=first,
                           size=len(data), images=images, attachments=attachments,
                           warnings=warnings, messages=len(envelopes), **extra)
 
@@ -530,7 +543,7 @@ def digest(
     run = Run(settings, environment, ui)
     run.sender_address()
     found = resolve(run, options, page_id=lambda: None)
-    check_recipients(found, settings.policy, options, ui.confirm)
+    check_recipients(found, settings.policy, options, ui.confirm if ui.interactive else None)
     since = digests.parse_duration(options.since) if options.since else None
     with ui.step("search"):
         hits = run.confluence.search(digests.cql(options.cql, options.since))

@@ -38,37 +38,57 @@ def check_options(options: DeliveryOptions) -> None:
 
 
 def check_recipients(found: Recipients, policy: PolicySettings, options: DeliveryOptions,
-                     confirm: Callable[[str], bool]) -> None:
+                     confirm: Callable[[str], bool] | None) -> None:
     """The resolved recipients: someone (a group may be empty), and within the policy. A dry
     run is checked as the send it rehearses, so that it fails where the send would; a message
-    saved instead of sent is not asked about."""
+    saved instead of sent is not asked about. ``confirm`` asks the person; ``None`` where
+    nobody can answer."""
     if not found.all:
         raise UsageError("No recipients", "Give at least one --to, --cc or --bcc.")
+    check_domains(found, policy)
     sends = options.dry_run or not options.save
-    check_policy(found, policy, confirm if sends and not options.yes else None)
+    if sends and not options.yes:
+        check_count(found, policy, confirm)
 
 
-def check_policy(found: Recipients, policy: PolicySettings,
-                 confirm: Callable[[str], bool] | None) -> None:
-    """Stop before anything goes out: foreign domains, then (if there is ``confirm`` to ask)
-    too many recipients."""
-    if policy.allowed_domains:
-        def allowed(domain: str) -> bool:
-            return any(domain == d or domain.endswith(f".{d}") for d in policy.allowed_domains)
+def check_domains(found: Recipients, policy: PolicySettings) -> None:
+    """Every recipient in the allowed domains (or their subdomains), if the policy names any."""
+    if not policy.allowed_domains:
+        return
 
-        outside = [r.address for r in found.all if not allowed(r.address.rpartition("@")[2])]
-        if outside:
-            raise PolicyError(
-                f"Recipients outside the allowed domains ({', '.join(policy.allowed_domains)}):"
-                f" {', '.join(outside)}",
-                "Remove them, or change the policy with `mailpage config set-policy"
-                " --allowed-domain DOMAIN`.",
-            )
-    count = len(found.all)
-    question = f"Send to {count} recipients (more than {policy.max_recipients})?"
-    if confirm is not None and count > policy.max_recipients and not confirm(question):
+    def allowed(domain: str) -> bool:
+        return any(domain == d or domain.endswith(f".{d}") for d in policy.allowed_domains)
+
+    outside = [r.address for r in found.all if not allowed(r.address.rpartition("@")[2])]
+    if outside:
         raise PolicyError(
-            f"{count} recipients is more than max_recipients ({policy.max_recipients})",
+            f"Recipients outside the allowed domains ({', '.join(policy.allowed_domains)}):"
+            f" {', '.join(outside)}",
+            "Remove them, or change the policy with `mailpage config set-policy"
+            " --allowed-domain DOMAIN`.",
+        )
+
+
+# How many addresses the question about many recipients shows before "and N more".
+SHOWN = 3
+
+
+def check_count(found: Recipients, policy: PolicySettings,
+                confirm: Callable[[str], bool] | None) -> None:
+    """More than ``max_recipients``: asked about, naming the first few, where someone can
+    answer; refused with the way round it where nobody can. A "no" is just that: not sent."""
+    addresses = [r.address for r in found.all]
+    if len(addresses) <= policy.max_recipients:
+        return
+    if confirm is None:
+        raise PolicyError(
+            f"{len(addresses)} recipients is more than max_recipients"
+            f" ({policy.max_recipients})",
             "Pass --yes to send anyway, or raise the limit with"
             " `mailpage config set-policy --max-recipients N`.",
         )
+    more = len(addresses) - SHOWN
+    shown = ", ".join(addresses[:SHOWN]) + (f" and {more} more" if more > 0 else "")
+    if not confirm(f"Send to {len(addresses)} recipients (more than {policy.max_recipients}):"
+                   f" {shown}?"):
+        raise PolicyError("Not sent.")

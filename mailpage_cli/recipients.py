@@ -18,6 +18,7 @@ from mailpage_cli.errors import ConfigError, NotFoundError, UsageError
 from mailpage_cli.headers import clean_text
 from mailpage_cli.models import Person, Recipient, Recipients
 from mailpage_cli.privatefiles import check_owned
+from mailpage_cli.wording import count
 
 SPEC_HELP = (
     "addr@example.com, 'Name <addr@example.com>', me, user:X, group:NAME, watchers, file:PATH"
@@ -327,7 +328,7 @@ def _csv_rows(text: str) -> list[tuple[str, str, str]]:
         if not any(cells) or cells[0].startswith("#"):
             continue
         if len(cells) != 2 or not all(cells):
-            raise ConfigError(f"Line {number} of the address book has {len(cells)} cell(s)",
+            raise ConfigError(f"Line {number} of the address book has {count(len(cells), 'cell')}",
                               "Write one `KEY,address` a line (quote a key with a comma).")
         if number == 1 and "@" not in cells[1]:  # a header row
             continue

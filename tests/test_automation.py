@@ -145,7 +145,7 @@ def test_if_changed_remembers_each_recipient_so_a_rerun_mails_only_the_rest(
     second = mailpage(environment, *send)
     assert second.returncode == 0, second.stderr
     assert report(second)["delivered"] == ["bad@example.com"]
-    assert "2 of 3 recipient(s) already have version 3" in second.stderr
+    assert "2 of 3 recipients already have version 3" in second.stderr
     assert [r.rcpt_tos for r in starttls_server.received] == [
         ["a@example.com", "c@example.com"], ["bad@example.com"]]
     third = mailpage(environment, *send)
@@ -261,7 +261,7 @@ def test_sigterm_mid_send_reports_and_records_who_has_it(
     rerun = mailpage(environment, *command[3:])
     assert rerun.returncode == 0, rerun.stderr
     assert report(rerun)["delivered"] == everyone[3:]
-    assert "1 recipient(s) may already have version 3" in rerun.stderr
+    assert "1 recipient may already have version 3" in rerun.stderr
     counts = [r.rcpt_tos[0] for r in starttls_server.received]
     assert sorted(counts) == sorted(everyone[:2] + everyone[3:])  # r2 is still stalled
 
@@ -300,7 +300,7 @@ def test_the_individually_summary_counts_only_the_messages_that_went_out(
                        "a1@example.com,a2@example.com,a3@example.com", "--individually")
     assert process.returncode == 7
     summary = process.stderr.strip().splitlines()[-1]
-    assert summary.startswith("Sent 'Release notes 2.4' to 2 of 3 recipient(s) (one message each,")
+    assert summary.startswith("Sent 'Release notes 2.4' to 2 of 3 recipients (one message each,")
     assert "3 messages" not in process.stderr
 
 

@@ -249,6 +249,53 @@ def test_no_color_and_no_color_flag_remove_ansi_codes() -> None:
     assert not ANSI.search(flag.stderr)
 
 
+GREEN_CHECK, RED_CROSS = "\x1b[32m✓\x1b[0m ", "\x1b[31m✗\x1b[0m "
+
+
+def test_config_check_marks_ok_and_failed_on_a_colour_terminal_only() -> None:
+    coloured = run("config", "check", env={"FORCE_COLOR": "1"})
+    lines = coloured.stdout.splitlines()
+    assert lines[0].startswith(f"{GREEN_CHECK}confluence: \x1b[32mok\x1b[0m - ")
+    assert lines[1].startswith(f"{RED_CROSS}smtp: \x1b[31mFAILED\x1b[0m - ")
+    for plain in (run("config", "check", env={"FORCE_COLOR": "1", "NO_COLOR": "1"}),
+                  run("--no-color", "config", "check", env={"FORCE_COLOR": "1"}),
+                  run("config", "check")):
+        assert plain.exit_code == coloured.exit_code == 3
+        assert not ANSI.search(plain.stdout)
+        assert plain.stdout.startswith("confluence: ok - not configured")
+        assert "\nsmtp: FAILED - No SMTP server configured" in plain.stdout
+
+
+def test_the_send_summary_is_marked_on_a_colour_terminal_only(
+    smtp_env: smtp.SmtpServer,
+) -> None:
+    smtp_env.recorder.refuse["gone@example.com"] = "550 5.1.1 No such user"
+    sent = run("send", str(EXAMPLE), "--to", "a@example.com", env={"FORCE_COLOR": "1"})
+    assert sent.exit_code == 0, sent.stderr
+    assert sent.stderr.splitlines()[-1].startswith(f"{GREEN_CHECK}Sent 'Release notes 2.4'")
+    refused = run("send", str(EXAMPLE), "--to", "gone@example.com", env={"FORCE_COLOR": "1"})
+    assert refused.exit_code == 7
+    assert refused.stderr.splitlines()[-1].startswith(f"{RED_CROSS}Not sent: ")
+    plain = run("send", str(EXAMPLE), "--to", "a@example.com",
+                env={"FORCE_COLOR": "1", "NO_COLOR": "1"})
+    assert plain.exit_code == 0, plain.stderr
+    summary = plain.stderr.splitlines()[-1]  # the spinner still moves the cursor before it
+    assert summary.startswith("Sent 'Release notes 2.4' to 1 of 1") and not ANSI.search(summary)
+
+
+def test_the_download_step_counts_its_files_on_a_terminal_only() -> None:
+    """Two images and an attachment the page does not show, fetched over the pool: the
+    spinner counts each as it comes in. Off a terminal there is no spinner at all."""
+    send = ("send", str(EXAMPLE), "--to", "a@example.com", "--dry-run", "--attachments")
+    shown = run(*send, env={"FORCE_COLOR": "1"})  # rich takes stderr for a terminal
+    assert shown.exit_code == 0, shown.stderr
+    for count in ("0/3", "1/3", "2/3", "3/3"):
+        assert f"download images {count}…" in shown.stderr
+    hidden = run(*send)
+    assert hidden.exit_code == 0, hidden.stderr
+    assert "download images" not in hidden.stderr and not ANSI.search(hidden.stderr)
+
+
 def test_user_text_is_not_rich_markup_or_emoji_codes(tmp_path: Path) -> None:
     page = tmp_path / "Beta_1.html"
     page.write_text('<title>ENG : Release [bold]beta[/bold] :warning:</title>'
@@ -383,7 +430,7 @@ def test_without_a_site_only_page_links_of_an_export_are_warned_about(
     saved = run("send", str(EXAMPLE), "--to", "a@example.com", "--save", "-", *attach)
     assert saved.exit_code == 0, saved.stderr
     warnings = [line for line in saved.stderr.splitlines() if line.startswith("warning:")]
-    assert warnings == [("warning: 1 link(s) to other pages of the export became plain text"
+    assert warnings == [("warning: 1 link to other pages of the export became plain text"
                          " (set MAILPAGE_CONFLUENCE_URL to link them to the site)")]
     html = message_from_bytes(saved.stdout_bytes, policy=policy.default).get_body(
         ("html",)).get_content()  # type: ignore[union-attr]
@@ -400,6 +447,7 @@ def test_debug_logs_smtp_steps_without_user_data(smtp_env: smtp.SmtpServer) -> N
     assert ["auth", "235"] in steps
     assert ["rcpt", "250"] in steps
     assert ["data", "250"] in steps
+    assert not [line for line in debug if "  " in line]  # no gap where no reply code was
     for value in ("someone@example.com", smtp.USERNAME, smtp.PASSWORD, "Release notes",
                   "localhost"):
         assert value not in "\n".join(debug)

@@ -183,7 +183,7 @@ def test_a_refused_recipient_gives_exit_7_and_the_rest_are_delivered(
     (received,) = smtp_env.received
     assert sorted(received.rcpt_tos) == ["a@example.com", "b@example.com"]
     assert "gone@example.com" in result.stderr
-    assert "to 2 of 3 recipient(s)" in result.stderr
+    assert "to 2 of 3 recipients" in result.stderr
 
 
 def test_every_recipient_refused_is_not_called_sent(smtp_env: smtp.SmtpServer) -> None:
@@ -460,3 +460,17 @@ def test_a_4xx_to_the_final_dot_is_retried_with_backoff(busy: int) -> None:
     expected = ["b@example.com"] if busy < mailer.RETRIES.attempts else []
     assert list(delivered) == expected
     assert [r.rcpt_tos for r in server.received] == [expected] * len(expected)
+
+
+def test_individually_the_json_message_id_is_that_of_the_first_copy_sent(
+    smtp_env: smtp.SmtpServer,
+) -> None:
+    """Each copy has its own Message-ID; the report names one the server really got: the
+    first recipient's, or, when that one was refused, the next one's."""
+    smtp_env.recorder.refuse["gone@example.com"] = "550 5.1.1 No such user"
+    result = run("send", str(EXAMPLE), "--to", "gone@example.com,a@example.com,b@example.com",
+                 "--individually", "--json")
+    assert result.exit_code == 7, result.stderr
+    received = {r.rcpt_tos[0]: r.message["Message-ID"] for r in smtp_env.received}
+    assert sorted(received) == ["a@example.com", "b@example.com"]
+    assert json.loads(result.stdout)["message"]["id"] == received["a@example.com"]

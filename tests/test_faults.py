@@ -116,12 +116,33 @@ def test_a_retry_after_beyond_the_budget_gives_up_at_once(site: FakeConfluence,
     assert clock.sleeps == [] and page_requests(site) == 1
 
 
+def test_a_short_retry_after_outlasted_by_every_try_says_later(
+    site: FakeConfluence, clock: FakeClock,
+) -> None:
+    """"try again in 1 s" after four tries would be a promise the server already broke."""
+    site.fail(*[Fault(CONTENT, 503, headers={"Retry-After": "1"})] * 4)
+    result = dry_run()
+    assert result.exit_code == 6
+    assert "gave up after 4 tries. Nothing was sent; try again later." in result.stderr
+    assert " in 1 s" not in result.stderr
+
+
+def test_a_single_try_is_said_in_the_singular(site: FakeConfluence, clock: FakeClock) -> None:
+    client = confluence_module.Client(
+        make_site(site.url, "cloud", "basic", str(ME.email)),
+        Secret(site.site.token), attempts=1, clock=clock)
+    site.fail(Fault(CONTENT, 503))
+    with pytest.raises(UnavailableError, match=r"gave up after 1 try\. "):
+        client.page(PageId("98487"))
+
+
 def test_all_tries_fit_in_sixty_seconds(site: FakeConfluence, clock: FakeClock) -> None:
     site.fail(*[Fault.rate_limited(CONTENT, retry_after=25)] * 4)
     result = dry_run()
     assert result.exit_code == 6
     assert sum(clock.sleeps) <= 60
     assert clock.sleeps == [25.0, 25.0]
+    assert "gave up after 3 tries. Nothing was sent; try again in 25 s." in result.stderr
 
 
 def test_a_response_slower_than_the_timeout_is_retried_then_given_up(
@@ -446,12 +467,12 @@ def test_a_wrong_host_is_a_configuration_error_not_a_retry(
 
 def test_a_refused_connection_says_to_check_host_and_port(
     site: FakeConfluence, smtp_env: smtp.SmtpServer, fast_smtp: None,
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, clock: FakeClock,
 ) -> None:
     monkeypatch.setenv("MAILPAGE_SMTP_PORT", str(smtp.free_port()))
-    monkeypatch.setattr("mailpage_cli.mailer.BACKOFF", 30.0)  # a retry would show as a hang
     code, _, stderr = send_json("--to", "a@example.com")
     assert code == 3  # nothing listens there: a wrong host or port, not "try again later"
+    assert clock.sleeps == []  # and no retry
     assert "Cannot connect to localhost:" in stderr and "(connection refused)" in stderr
     assert "Check host and port." in stderr
 

@@ -94,7 +94,31 @@ def test_a_dry_run_on_a_terminal_asks_as_the_send_would(
     result = run("send", str(EXAMPLE), "--to", "a@example.com,b@example.com", "--dry-run",
                  environment=at_a_terminal())
     assert result.exit_code == code, result.stderr
-    assert asked == ["Send to 2 recipients (more than 1)?"]
+    assert asked == ["Send to 2 recipients (more than 1): a@example.com, b@example.com?"]
+    assert smtp_env.recorder.connections == 0
+
+
+def test_no_to_the_question_is_not_sent_and_names_the_first_few(
+    smtp_env: smtp.SmtpServer, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The question shows who would get it; after a "no", nothing is sent and no way round
+    the limit is offered: the person has just chosen not to."""
+    asked: list[str] = []
+
+    def refuse(question: object, **kwargs: object) -> bool:
+        asked.append(str(question))
+        return False
+
+    monkeypatch.setattr("rich.prompt.Confirm.ask", refuse)
+    run("config", "set-policy", "--max-recipients", "2")
+    everyone = ",".join(f"r{n}@example.com" for n in range(1, 6))
+    result = run("send", str(EXAMPLE), "--to", everyone, "--json", environment=at_a_terminal())
+    assert result.exit_code == 8
+    assert asked == [("Send to 5 recipients (more than 2): r1@example.com, r2@example.com,"
+                     " r3@example.com and 2 more?")]
+    assert result.stderr.strip().splitlines()[-1] == "error: Not sent."
+    assert "--yes" not in result.stderr and "max_recipients" not in result.stderr
+    assert json.loads(result.stdout) == {"status": "error", "exit": 8, "error": "Not sent."}
     assert smtp_env.recorder.connections == 0
 
 

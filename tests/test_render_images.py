@@ -259,7 +259,7 @@ def test_a_page_of_large_screenshots_is_scaled_down_to_fit_the_size_limit(
     data = target.read_bytes()
     assert report["message"]["bytes"] == len(data) < 20_000_000
     scaled = [w for w in report["warnings"] if "scaled down to fit the mail" in w]
-    assert scaled and scaled[0].startswith("12 image(s) scaled down"), report["warnings"]
+    assert scaled and scaled[0].startswith("12 images scaled down"), report["warnings"]
     msg = message_from_bytes(data, policy=policy.default)
     assert isinstance(msg, EmailMessage)
     assert_honest(msg)
@@ -293,7 +293,7 @@ def test_a_transparent_screenshot_stays_a_png_at_twice_its_drawn_width() -> None
         assert sent.mode == "RGBA" and sent.getpixel((0, 0)) == (0, 0, 0, 0)
     assert re.search(r'<img [^>]*width="300"', out.html)
     assert re.search(r'<img [^>]*height="200"', out.html)
-    assert any("1 image(s) scaled down to fit the mail" in w for w in out.warnings)
+    assert any("1 image scaled down to fit the mail" in w for w in out.warnings)
 
 
 # --------------------------------------------------------------------------- from the site

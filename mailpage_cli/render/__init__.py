@@ -44,6 +44,7 @@ from mailpage_cli.render.sanitize import LINK_SCHEMES, sanitize
 from mailpage_cli.render.styles import DARK_CSS, MAIL_CSS
 from mailpage_cli.render.text import lift_out_of_headings, text_alternative
 from mailpage_cli.render.tree import Element, find, parse, remove, serialize, unwrap
+from mailpage_cli.wording import count
 
 __all__ = ["PreparedPage", "content_id", "finish", "note_html", "note_images", "prepare",
            "sanitize", "typed"]
@@ -89,7 +90,7 @@ def _links(root: Element, page: Page) -> list[str]:
             unwrap(link)
     if not unlinked:
         return []
-    return [(f"{unlinked} link(s) to other pages of the export became plain text"
+    return [(f"{count(unlinked, 'link')} to other pages of the export became plain text"
              " (set MAILPAGE_CONFLUENCE_URL to link them to the site)")]
 
 
@@ -258,7 +259,8 @@ def finish(
     inline = tuple({i.cid: i for i in (*inline, *note_inline)}.values())
     if missing + note_missing:
         prepared.warnings.append(
-            f"{missing + note_missing} image(s) could not be found and were left out")
+            f"{count(missing + note_missing, 'image')} could not be found and"
+            f" {'was' if missing + note_missing == 1 else 'were'} left out")
     html = css_inline.inline(
         _document(prepared, sender, note_part), load_remote_stylesheets=False,
         keep_at_rules=True,

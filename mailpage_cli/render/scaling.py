@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from mailpage_cli.models import Resource
 from mailpage_cli.render.images import dimensions, pixels, with_type
 from mailpage_cli.render.tree import Element, find
+from mailpage_cli.wording import count
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -42,7 +43,7 @@ class Fitted:
     def warning(self) -> str | None:
         if not self.changed:
             return None
-        return (f"{self.changed} image(s) scaled down to fit the mail"
+        return (f"{count(self.changed, 'image')} scaled down to fit the mail"
                 f" ({_megabytes(self.before)} → {_megabytes(self.after)})")
 
 
