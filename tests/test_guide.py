@@ -173,3 +173,16 @@ def test_config_init_off_a_terminal_names_the_commands_for_scripts(
         "error: config init asks questions on a terminal; in scripts use config set-site,"
         " set-smtp and set-sender")
     assert not config_file.exists()
+
+
+def test_ctrl_d_at_a_question_that_needs_an_answer_stops_and_saves_nothing(
+    config_file: Path,
+) -> None:
+    child = terminal("config", "init")
+    answer(child, "Site URL", "https://acme.atlassian.net")  # Cloud: no question about that
+    child.expect_exact("Your Atlassian e-mail")
+    child.sendeof()
+    rest, status = finish(child)
+    assert status == 130
+    assert "Stopped; saved so far: nothing (profile default)" in rest
+    assert not config_file.exists()
