@@ -16,19 +16,13 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from mailpage_cli import choices, configure, pipeline
-from mailpage_cli.errors import ConfigError, ExitCode, MailpageError, Terminated
+from mailpage_cli.errors import ConfigError, InterruptedSetupError, MailpageError, Terminated
 
 if TYPE_CHECKING:
     from mailpage_cli.models import Environment
     from mailpage_cli.output import Output
 
 CLOUD_TOKENS = "https://id.atlassian.com/manage-profile/security/api-tokens"
-
-
-class StoppedError(MailpageError):
-    """Ctrl-C (or Ctrl-D at a question that needs an answer): what was saved stays."""
-
-    exit_code = ExitCode.INTERRUPTED
 
 
 @dataclass(frozen=True)
@@ -86,12 +80,10 @@ class _Guide:
         return pipeline.check(self._settings(self.environment.env), self.environment,
                               _Checking(out))
 
-    def stopped(self, exc: KeyboardInterrupt) -> StoppedError:
-        saved = " and ".join(self.saved) if self.saved else "nothing"
-        error = StoppedError(f"Stopped; saved so far: {saved} (profile {self.profile.name})")
-        if isinstance(exc, Terminated):
-            error.exit_code = ExitCode.TERMINATED
-        return error
+    def stopped(self, exc: KeyboardInterrupt) -> InterruptedSetupError:
+        """Ctrl-C (or Ctrl-D at a question that needs an answer): what was saved stays."""
+        return InterruptedSetupError(self.saved, self.profile.name,
+                                     signal=exc.signal if isinstance(exc, Terminated) else 2)
 
     # -- asking
 
