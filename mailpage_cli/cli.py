@@ -551,6 +551,25 @@ def check(app: App, as_json: bool) -> None:
     sys.exit(failed[0] if failed else ExitCode.OK)
 
 
+@config.command("init")
+@click.pass_obj
+def init(app: App) -> None:
+    """Set up the profile at a terminal, step by step: the Confluence site and its token, the
+    SMTP account, the sender; each login is checked as it is given, then everything.
+
+    \b
+      mailpage config init
+      mailpage --profile work config init
+    """
+    from mailpage_cli import guide
+
+    results = guide.init(app.config, app.environment, app.output)
+    for result in results:
+        app.output.result(f"{result.name}: {'ok' if result.ok else 'FAILED'} - {result.detail}")
+    failed = [r.exit_code for r in results if not r.ok]
+    sys.exit(failed[0] if failed else ExitCode.OK)
+
+
 @config.command("login")
 @click.argument("what", type=click.Choice(["smtp"]))
 @click.pass_obj

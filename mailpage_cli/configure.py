@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from mailpage_cli.sites import Site
 
 Settings = settings.Settings  # what Profile.load gives, named for the command line
+DEFAULT_PORTS = settings.DEFAULT_PORTS  # the SMTP port of each security, for a guided setup
 
 ReadSecret = Callable[[str], str | None]
 """Reads the secret its label names: the text given (``""``: empty), ``None`` when nobody
@@ -49,9 +50,10 @@ class Profile:
         the one in ``app_dir``."""
         return cls(name, settings.config_path(app_dir, flag, env))
 
-    def load(self, env: Mapping[str, str]) -> Settings:
-        """Every setting, flag > environment > file > default."""
-        return settings.load(self.path, self.name, env, existing=True)
+    def load(self, env: Mapping[str, str], *, existing: bool = True) -> Settings:
+        """Every setting, flag > environment > file > default; ``existing``: the profile must
+        be in the file (a guided setup that is making it leaves that out)."""
+        return settings.load(self.path, self.name, env, existing=existing)
 
 
 def _as_if(profile: Profile, section: str, changes: Mapping[str, object]) -> Settings:

@@ -14,7 +14,8 @@ saying what happened and, last, how to fix it::
     ├── UnavailableError          6  service down or rate-limited after retries
     │   └── DownloadError            a file could not be downloaded (4 when it is refused)
     ├── PolicyError               8  allowed domains, recipient count, message size
-    └── InterruptedSendError    130/143  Ctrl-C or SIGTERM while sending: who has the message
+    ├── InterruptedSendError    130/143  Ctrl-C or SIGTERM while sending: who has the message
+    └── InterruptedSetupError   130/143  Ctrl-C or SIGTERM in `config init`: what was saved
 
 An error raised part-way through delivery carries ``report``: who has the message
 (``delivered``), who may have it (``unknown``) and who does not (``not_sent``).
@@ -34,6 +35,7 @@ __all__ = [
     "DownloadError",
     "ExitCode",
     "InterruptedSendError",
+    "InterruptedSetupError",
     "KeyringUnavailableError",
     "MailpageError",
     "NotFoundError",
@@ -152,5 +154,17 @@ class InterruptedSendError(MailpageError):
             "Send again only to those who do not (listed below).",
         )
         self.report = {"delivered": delivered, "unknown": unknown, "not_sent": not_sent}
+        if signal == Terminated.signal:
+            self.exit_code = ExitCode.TERMINATED
+
+
+class InterruptedSetupError(MailpageError):
+    """Interrupted during ``config init``; says which steps were already saved."""
+
+    exit_code = ExitCode.INTERRUPTED
+
+    def __init__(self, saved: list[str], profile: str, *, signal: int = 2) -> None:
+        super().__init__(f"Stopped; saved so far: {' and '.join(saved) or 'nothing'}"
+                         f" (profile {profile})")
         if signal == Terminated.signal:
             self.exit_code = ExitCode.TERMINATED

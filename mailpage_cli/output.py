@@ -150,6 +150,22 @@ class Output:
             self.err.print()
             return False
 
+    def ask(self, question: str, default: str = "") -> str | None:
+        """A line typed at a plain prompt (``default`` on Enter), or ``None`` on Ctrl-D, off
+        a TTY and with ``--no-input``."""
+        if not self.interactive:
+            return None
+        from rich.prompt import Prompt  # noqa: PLC0415 - start-up time
+
+        label = Text(printable(question))
+        try:
+            if default:
+                return Prompt.ask(label, console=self.err, default=printable(default)).strip()
+            return Prompt.ask(label, console=self.err).strip()
+        except EOFError:  # Ctrl-D: no answer
+            self.err.print()
+            return None
+
     @property
     def prompt(self) -> Callable[[str], str] | None:
         """A hidden prompt for a secret, or ``None`` off a TTY / with ``--no-input``."""
