@@ -31,9 +31,10 @@ class _Checking:
     prompt for a secret the guide has just asked for."""
 
     output: Output
+    interactive = False  # nothing is asked during a check
 
-    def step(self, name: str) -> AbstractContextManager[None]:
-        return self.output.step(name)
+    def step(self, name: str, total: int = 0) -> AbstractContextManager[Callable[[], None]]:
+        return self.output.step(name, total)
 
     def warn(self, text: str) -> None:
         self.output.warn(text)
@@ -41,8 +42,8 @@ class _Checking:
     def tell(self, text: str) -> None:
         self.output.tell(text)
 
-    def confirm(self, question: str) -> bool:  # noqa: ARG002 - nothing to confirm here
-        return False
+    def confirm(self, question: str, *, default: bool = False) -> bool:  # noqa: ARG002
+        return False  # nothing to confirm during a check
 
     @property
     def prompt(self) -> None:
