@@ -109,6 +109,9 @@ class Output:
         except EOFError:  # Ctrl-D: no answer is "no"
             self.err.print()
             return False
+        except KeyboardInterrupt:  # Ctrl-C: end the prompt's line before the error
+            self.err.print()
+            raise
 
     @property
     def prompt(self) -> Callable[[str], str] | None:
@@ -124,6 +127,9 @@ class Output:
             except EOFError:  # Ctrl-D: no secret given
                 self.err.print()
                 return ""
+            except KeyboardInterrupt:  # Ctrl-C: end the prompt's line before the error
+                self.err.print()
+                raise
 
         return ask
 
