@@ -174,6 +174,10 @@ def test_ctrl_c_at_a_prompt_ends_its_line_and_exits_130(
       "--password-stdin"], "SMTP password", "default/smtp"),
     (["config", "set-directory", "org-1", "--key-stdin"],
      "Atlassian organization admin API key", "default/atlassian-admin"),
+    (["config", "set-smtp", "--host", "smtp.office365.com", "--auth", "oauth2",
+      "--oauth-provider", "microsoft", "--client-id", "app-1", "--tenant", "acme.com",
+      "--username", "ann@acme.com", "--client-secret-stdin"],
+     "OAuth client secret", "default/smtp-client"),
 ])
 def test_a_secret_flag_at_a_terminal_asks_at_a_hidden_prompt(
     command: list[str], label: str, key: str
