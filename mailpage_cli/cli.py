@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
+from click.core import ParameterSource
 
 from mailpage_cli import __version__, choices
 from mailpage_cli.errors import (
@@ -40,18 +41,31 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 @dataclass
 class App:
-    """What every command needs: the options of the group, the environment, the output."""
+    """What every command needs: the global options, the environment, the output."""
 
-    profile: str
-    config_flag: str | None
-    output: Output
-    debug: bool
     environment: Environment
+    profile: str = "default"
+    config_flag: str | None = None
+    quiet: bool = False
+    verbose: bool = False
+    debug: bool = False
+    no_input: bool = False
+    no_color: bool = False
     as_json: bool = False  # set by --json: errors are printed as a JSON object too
+
+    def __post_init__(self) -> None:
+        self.profile = self.profile.strip() or "default"
+        _setup_logging(self.debug)
 
     @property
     def env(self) -> Mapping[str, str]:
         return self.environment.env
+
+    @cached_property
+    def output(self) -> Output:
+        return Output(self.environment, quiet=self.quiet, verbose=self.verbose,
+                      color=not self.no_color,
+                      interactive=self.environment.stdin_isatty and not self.no_input)
 
     @cached_property
     def config(self) -> Profile:
@@ -65,13 +79,93 @@ class App:
     def settings(self) -> Settings:
         return self.config.load(self.env)
 
+    def given_again(self, name: str, value: Any) -> None:
+        """A global option given after the command too: the later one wins."""
+        setattr(self, name, value)
+        for made_from_them in ("output", "config", "settings"):
+            self.__dict__.pop(made_from_them, None)
+        self.__post_init__()
 
-class MailpageGroup(click.Group):
-    """Turns every exception into one line on stderr and the SPEC's exit code."""
+
+# The global options, declared once: the group takes them before the command, and every
+# command (see Commands.add_command) takes them after it too.
+GLOBAL_OPTIONS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
+    (("--profile",), {"envvar": "MAILPAGE_PROFILE", "default": "default", "show_default": True,
+                      "help": "Settings profile to use."}),
+    (("--config", "config_flag"), {
+        "metavar": "PATH",
+        "help": "Config file (default: $MAILPAGE_CONFIG or the user config dir)."}),
+    (("-q", "--quiet"), {"is_flag": True, "help": "Print errors only."}),
+    (("-v", "--verbose"), {"is_flag": True, "help": "Say more about each step."}),
+    (("--debug",), {"is_flag": True, "envvar": "MAILPAGE_DEBUG",
+                    "help": "Log Confluence requests and SMTP steps (no user data);"
+                            " tracebacks on errors."}),
+    (("--no-input",), {"is_flag": True, "envvar": "MAILPAGE_NO_INPUT",
+                       "help": "Never prompt; fail instead."}),
+    (("--no-color",), {"is_flag": True, "help": "No colours (also: NO_COLOR)."}),
+)
+GLOBALS_AFTER = "The global options (see `mailpage --help`) may come after the command too."
+
+
+def global_options(command: Command) -> Command:
+    """The global options, as the group takes them (before the command)."""
+    for declarations, settings in reversed(GLOBAL_OPTIONS):
+        command = click.option(*declarations, **settings)(command)
+    return command
+
+
+def _given_after(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    app = ctx.find_object(App)
+    if app and param.name and ctx.get_parameter_source(param.name) is ParameterSource.COMMANDLINE:
+        app.given_again(param.name, value)
+
+
+class Commands(click.Group):
+    """A group whose every command takes the global options after its name too, as gh and
+    kubectl do: ``mailpage config forget smtp --profile work``. There they are hidden from the
+    command's help, and have no environment variable or default of their own: given, they
+    win over the same option before the command (the later one wins); not given, they
+    change nothing."""
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        taken = {opt for param in cmd.params for opt in getattr(param, "opts", ())}
+        for declarations, settings in GLOBAL_OPTIONS:
+            if taken & set(declarations):
+                raise TypeError(f"{cmd.name} declares the global option {declarations[0]}")
+            cmd.params.append(click.Option(
+                declarations, is_flag=settings.get("is_flag", False),
+                metavar=settings.get("metavar"), hidden=True, expose_value=False,
+                callback=_given_after))
+        cmd.epilog = f"{cmd.epilog}\n\n{GLOBALS_AFTER}" if cmd.epilog else GLOBALS_AFTER
+        super().add_command(cmd, name)
+
+    def resolve_command(self, ctx: click.Context,
+                        args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+        # What the command is given, to tell whether a usage error should come as JSON.
+        ctx.meta["mailpage.command_args"] = args[1:]
+        return super().resolve_command(ctx, args)
+
+
+class MailpageGroup(Commands):
+    """Turns every exception into one line on stderr and the SPEC's exit code, click's usage
+    errors included."""
+
+    group_class = Commands  # `config`
+
+    def make_context(self, info_name: str | None, args: list[str],
+                     parent: click.Context | None = None, **extra: Any) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:  # before the command: `mailpage --frobnicate`
+            if exc.ctx is None:
+                raise
+            self._usage_error(exc.ctx, exc)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:
+            self._usage_error(ctx, exc)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except MailpageError as exc:
@@ -93,23 +187,51 @@ class MailpageGroup(click.Group):
                 ExitCode.UNEXPECTED,
             )
 
+    @classmethod
+    def _usage_error(cls, ctx: click.Context, exc: click.UsageError) -> NoReturn:
+        """A group without its command shows its help (exit 0, as gh does); any other usage
+        error is one line that points at the help of the command it is about, exit 2."""
+        where = exc.ctx or ctx
+        if isinstance(exc, click.exceptions.NoArgsIsHelpError):
+            click.echo(where.get_help(), color=where.color)
+            ctx.exit(ExitCode.OK)
+        message = " ".join(exc.format_message().split())
+        if not message.endswith((".", "?", "!")):
+            message += "."
+        names = []
+        while where.parent is not None:
+            names.append(where.info_name or "")
+            where = where.parent
+        # A parse error comes before --json's callback: look for the flag itself.
+        given = ctx.meta.get("mailpage.command_args", ())
+        as_json = "--json" in given and any(p.name == "as_json"
+                                            for p in (exc.ctx or ctx).command.params)
+        command = " ".join(["mailpage", *reversed(names)])
+        cls._fail(ctx, f"{message} See `{command} --help`.", ExitCode.USAGE,
+                  as_json=as_json, trace=False)
+
     @staticmethod
     def _fail(ctx: click.Context, text: str, code: int,
               report: Mapping[str, tuple[str, ...]] | None = None,
-              reason: str | None = None) -> NoReturn:
+              reason: str | None = None, *, as_json: bool = False,
+              trace: bool = True) -> NoReturn:
         """The error line, who has the message if it went part-way, and with ``--json`` the
         same as an object on stdout: a CI artifact is never empty."""
         app = ctx.find_object(App)
-        if app and app.debug:
+        if app and app.debug and trace:
             import traceback
 
             traceback.print_exc()
-        output = app.output if app else Output(read_environment())
+        if app:
+            output = app.output
+        else:  # the group's own options were wrong: no App yet
+            given = ctx.find_object(Environment)
+            output = Output(given or read_environment())
         output.error(text)
         for key, addresses in (report or {}).items():
             if addresses:
                 output.error(f"{REPORT_LABELS[key]}: {', '.join(addresses)}")
-        if app and app.as_json:
+        if as_json or (app and app.as_json):
             output.json({"status": "error", "exit": int(code), "error": text,
                          **({"reason": reason} if reason else {}),
                          **{key: list(addresses) for key, addresses in (report or {}).items()}})
@@ -153,18 +275,9 @@ def read_environment() -> Environment:
                        no_color=bool(os.environ.get("NO_COLOR")))
 
 
-@click.group(cls=MailpageGroup, context_settings=CONTEXT)
-@click.option("--profile", envvar="MAILPAGE_PROFILE", default="default", show_default=True,
-              help="Settings profile to use.")
-@click.option("--config", "config_flag", metavar="PATH",
-              help="Config file (default: $MAILPAGE_CONFIG or the user config dir).")
-@click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
-@click.option("-v", "--verbose", is_flag=True, help="Say more about each step.")
-@click.option("--debug", is_flag=True, envvar="MAILPAGE_DEBUG",
-              help="Log Confluence requests and SMTP steps (no user data); tracebacks on errors.")
-@click.option("--no-input", is_flag=True, envvar="MAILPAGE_NO_INPUT",
-              help="Never prompt; fail instead.")
-@click.option("--no-color", is_flag=True, help="No colours (also: NO_COLOR).")
+@click.group(cls=MailpageGroup, context_settings=CONTEXT,
+             epilog="These options may come after the command too; the later one wins.")
+@global_options
 @click.version_option(__version__, prog_name="mailpage")
 @click.pass_context
 def cli(
@@ -178,13 +291,10 @@ def cli(
       mailpage send page.html --to ann@example.com --save message.eml
       mailpage config set-smtp --host smtp.example.com --username ann --password-stdin
     """
-    _setup_logging(debug)
     # A caller (a test) may hand in the environment: ``cli.main(obj=Environment(...))``.
     environment = ctx.obj if isinstance(ctx.obj, Environment) else read_environment()
-    interactive = environment.stdin_isatty and not no_input
-    output = Output(environment, quiet=quiet, verbose=verbose, color=not no_color,
-                    interactive=interactive)
-    ctx.obj = App(profile.strip() or "default", config_flag, output, debug, environment)
+    ctx.obj = App(environment, profile, config_flag, quiet=quiet, verbose=verbose,
+                  debug=debug, no_input=no_input, no_color=no_color)
 
 
 def _read_note(app: App, note: str | None, note_file: str | None) -> str | None:
@@ -432,13 +542,27 @@ def config() -> None:
 
 def _secret_reader(app: App, from_stdin: bool) -> ReadSecret:
     """Reads a secret from stdin's next line, or at a hidden prompt typed twice; ``None``
-    off a TTY or with ``--no-input``."""
+    off a TTY or with ``--no-input``. ``--password-stdin`` and the like at a terminal get the
+    hidden prompt too: a secret typed there is not shown."""
     def read(label: str) -> str | None:
-        if from_stdin:
+        if from_stdin and _piped(app, label, "up to Enter"):
             return app.environment.stdin.readline().rstrip("\r\n")
         return app.output.new_secret(label)
 
     return read
+
+
+def _piped(app: App, label: str, what: str) -> bool:
+    """Whether to read the secret ``label`` from stdin rather than at a hidden prompt: stdin
+    is not a terminal, or it is one and ``--no-input`` forbids the prompt (said on stderr, as
+    what is typed there shows)."""
+    if not app.environment.stdin_isatty:
+        return True
+    if app.output.interactive:
+        return False
+    app.output.tell(f"Reading the {label} from stdin (a terminal) {what}; pipe it in to keep"
+                    " it off the screen.")
+    return True
 
 
 def _saved(app: App, what: str, profile: Profile, detail: str = "") -> None:
@@ -684,10 +808,16 @@ def _set_smtp_password(app: App, password_stdin: bool) -> None:
 
 
 def _read_client_secret(app: App) -> Callable[[], str]:
+    label = "OAuth client secret"
+
     def read() -> str:
-        secret = app.environment.read_stdin().strip()
+        if _piped(app, label, "up to Ctrl-D"):
+            secret = app.environment.read_stdin().strip()
+        else:
+            secret = (app.output.new_secret(label) or "").strip()
         if not secret:
-            raise UsageError("The client secret on stdin is empty", "Pipe it in.")
+            raise UsageError("The client secret is empty",
+                             "Pipe it in (a JSON file too), or type it at the prompt.")
         return secret
 
     return read

@@ -149,6 +149,9 @@ class Output:
         except EOFError:  # Ctrl-D: no answer is "no"
             self.err.print()
             return False
+        except KeyboardInterrupt:  # Ctrl-C: end the prompt's line before the error
+            self.err.print()
+            raise
 
     def ask(self, question: str, default: str = "") -> str | None:
         """A line typed at a plain prompt (``default`` on Enter), or ``None`` on Ctrl-D, off
@@ -180,6 +183,9 @@ class Output:
             except EOFError:  # Ctrl-D: no secret given
                 self.err.print()
                 return ""
+            except KeyboardInterrupt:  # Ctrl-C: end the prompt's line before the error
+                self.err.print()
+                raise
 
         return ask
 
