@@ -57,10 +57,15 @@ class Profile:
 
 
 def _as_if(profile: Profile, section: str, changes: Mapping[str, object]) -> Settings:
-    """The file's settings as ``changes`` would make them, the environment left out: checked
-    before a secret is read."""
+    """The settings as ``changes`` would make them, replacing the file's ``section`` (none of
+    its old keys count) and the environment left out: checked before a secret is read."""
     flags = {f"{section}.{key}": value for key, value in changes.items() if value}
-    return settings.load(profile.path, profile.name, {}, flags)
+    return settings.load(profile.path, profile.name, {}, flags, replacing=section)
+
+
+def _in_file(profile: Profile) -> Settings:
+    """The settings as the file holds them, the environment left out."""
+    return settings.load(profile.path, profile.name, {})
 
 
 @dataclass(frozen=True)
@@ -173,7 +178,7 @@ def set_site_token(profile: Profile, read_token: ReadSecret) -> Kept:
     nothing else (``config set-site --token-stdin`` without a URL)."""
     from mailpage_cli import sites  # noqa: PLC0415 - the parts load late
 
-    site = _as_if(profile, "confluence", {}).confluence
+    site = _in_file(profile).confluence
     if not site.url:
         raise UsageError(f"Profile {profile.name} has no Confluence site yet, so its URL is"
                          " needed",
@@ -222,7 +227,7 @@ def set_smtp(
 def set_smtp_password(profile: Profile, read_password: ReadSecret) -> Kept:
     """Keep a new password for the profile's SMTP account, as the config file holds it,
     changing nothing else (``config set-smtp --password-stdin`` without ``--host``)."""
-    smtp = _as_if(profile, "smtp", {}).smtp
+    smtp = _in_file(profile).smtp
     command = settings.mailpage_command(profile.name)
     if not smtp.host:
         raise UsageError(f"Profile {profile.name} has no SMTP account yet, so --host is needed",

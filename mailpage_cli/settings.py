@@ -471,12 +471,14 @@ def load(
     flags: Mapping[str, object] | None = None,
     *,
     existing: bool = False,
+    replacing: str | None = None,
 ) -> Settings:
     """Resolve every setting of ``profile``: flag > environment > file > default.
 
     ``existing``: the profile must be in the config file, if there is one (see
-    :func:`require_profile`); the commands that create settings leave it out. A variable
-    set to the empty string clears its setting for the run (its default applies)."""
+    :func:`require_profile`); the commands that create settings leave it out. ``replacing``:
+    a section whose file values do not count, as a command that replaces it sees it. A
+    variable set to the empty string clears its setting for the run (its default applies)."""
     data = read_file(path)
     table = _profile_table(data, profile, path)
     if existing:
@@ -484,7 +486,7 @@ def load(
     flags = flags or {}
     values: dict[str, Resolved] = {}
     for field in FIELDS:
-        in_file = table.get(field.section, {})
+        in_file = table.get(field.section, {}) if field.section != replacing else {}
         if flags.get(field.name) is not None:
             raw, source = flags[field.name], "flag"
         elif field.env and field.env in env:

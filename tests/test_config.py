@@ -630,3 +630,20 @@ def test_without_a_keyring_reading_a_secret_says_read() -> None:
 def test_a_page_url_as_the_site_is_its_site(url: str, site: str, tmp_path: Path) -> None:
     loaded = settings.load(tmp_path / "none.toml", "default", {"MAILPAGE_CONFLUENCE_URL": url})
     assert loaded["confluence.url"] == site
+
+
+def test_a_new_site_replaces_the_old_one_and_inherits_none_of_its_keys(
+    config_file: Path,
+) -> None:
+    """A Data Center site's bearer auth must not carry over to the Cloud site that replaces
+    it: the token would be bound to an address no send looks up."""
+    config_file.parent.mkdir(parents=True)
+    config_file.write_text('[profiles.default.confluence]\nurl = "https://wiki.example.com"\n'
+                           'auth = "bearer"\ndeployment = "datacenter"\n')
+    saved = configure.set_site(
+        configure.Profile("default", config_file), "https://acme.atlassian.net",
+        user="ann@acme.com", auth=None, deployment=None, address_book=None, api_gateway=None,
+        read_token=lambda label: None, ui=None)  # type: ignore[arg-type]
+    assert (saved.site.deployment, saved.site.auth) == ("cloud", "basic")
+    assert saved.token.where == "https://acme.atlassian.net:443/wiki"
+    assert configure.Profile("default", config_file).load({})["confluence.auth"] == "basic"
