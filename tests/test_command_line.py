@@ -106,8 +106,8 @@ def test_the_global_options_are_listed_once_in_the_help() -> None:
     (("send", "98487", "--too", "a@example.com"),
      "error: No such option '--too'. Did you mean '--to'? See `mailpage send --help`."),
     (("config", "set-smtp", "--host", "h", "--port", "x"),
-     "error: Invalid value for '--port': 'x' is not a valid integer range."
-     " See `mailpage config set-smtp --help`."),
+     ("error: Invalid value for '--port': 'x' is not a valid integer range."
+      " See `mailpage config set-smtp --help`.")),
     (("--frobnicate", "send"), "error: No such option '--frobnicate'. See `mailpage --help`."),
     (("config", "shwo"),
      "error: No such command 'shwo'. Did you mean 'show'? See `mailpage config --help`."),

@@ -643,7 +643,7 @@ def test_a_new_site_replaces_the_old_one_and_inherits_none_of_its_keys(
     saved = configure.set_site(
         configure.Profile("default", config_file), "https://acme.atlassian.net",
         user="ann@acme.com", auth=None, deployment=None, address_book=None, api_gateway=None,
-        read_token=lambda label: None, ui=None)  # type: ignore[arg-type]
+        read_token=lambda _label: None, ui=None)  # type: ignore[arg-type]
     assert (saved.site.deployment, saved.site.auth) == ("cloud", "basic")
     assert saved.token.where == "https://acme.atlassian.net:443/wiki"
     assert configure.Profile("default", config_file).load({})["confluence.auth"] == "basic"
