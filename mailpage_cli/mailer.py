@@ -164,10 +164,11 @@ def _unknown_host(host: str, exc: socket.gaierror) -> Exception:
 
 
 def _unreachable(account: Account, exc: OSError) -> Exception:
+    """A connection that failed: retried, since a server restarting refuses connections too;
+    the words say whether anything listened at all (a wrong host or port, if it lasts)."""
     where = f"{account.host}:{account.port}"
-    if isinstance(exc, ConnectionRefusedError):  # nothing listens there: a retry won't help
-        return ConfigError(f"Cannot connect to {where} (connection refused)",
-                           "Check host and port.")
+    if isinstance(exc, ConnectionRefusedError):
+        return TransientError(f"nothing listens at {where}: connection refused")
     return TransientError(f"cannot talk to {where}: {_describe(exc, account)}")
 
 
@@ -549,8 +550,8 @@ def deliver(
             connection.close()
     if all(not r.delivered and not r.refused and not r.unknown for r in reports):
         raise UnavailableError(
-            f"The SMTP server could not take the message ({last_error or 'try again'})",
-            "Nothing was sent. Check host and port if this persists, or try again later.",
+            f"The message was not sent ({last_error or 'the server did not take it'})",
+            "Check host and port if this persists, or try again later.",
         )
     return [report.freeze() for report in reports]
 

@@ -287,26 +287,17 @@ def test_the_ca_file_hint_is_a_command_that_keeps_the_account(
             " --ca-file PEM`") in " ".join(refused.stderr.split())
 
 
-def test_a_refused_connection_is_a_configuration_error_without_retries(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Nothing listening on the port is a wrong host or port (exit 3), not "try later"."""
-    attempts: list[object] = []
-    original = mailer.Connection._open
-
-    def counted(self: mailer.Connection) -> object:
-        attempts.append(self)
-        return original(self)
-
-    monkeypatch.setattr(mailer.Connection, "_open", counted)
+def test_a_refused_connection_is_retried_then_says_nothing_listens(clock: FakeClock) -> None:
+    """A server restarting refuses connections too: retried (exit 6, safe to retry later),
+    and the words say nothing listened, so that a wrong host or port shows if it lasts."""
     port = smtp.free_port()
     env = {"MAILPAGE_SMTP_HOST": "127.0.0.1", "MAILPAGE_SMTP_PORT": str(port),
            "MAILPAGE_SMTP_SECURITY": "ssl"}
     result = run("send", str(EXAMPLE), "--to", "a@example.com", env=env)
-    assert result.exit_code == 3
-    assert f"Cannot connect to 127.0.0.1:{port} (connection refused)" in result.stderr
-    assert "Check host and port." in result.stderr
-    assert len(attempts) == 1
+    assert result.exit_code == 6
+    assert (f"The message was not sent (nothing listens at 127.0.0.1:{port}: connection"
+            " refused). Check host and port if this persists") in result.stderr
+    assert len(clock.sleeps) == mailer.RETRIES.attempts - 1
 
 
 def test_transient_rcpt_failure_is_retried_once_per_recipient(
