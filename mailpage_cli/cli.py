@@ -8,6 +8,7 @@ so that ``mailpage --help`` starts fast.
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -224,6 +225,7 @@ class MailpageGroup(Commands):
             traceback.print_exc()
         if app:
             output = app.output
+            text = _for_profile(text, app.profile)
         else:  # the group's own options were wrong: no App yet
             given = ctx.find_object(Environment)
             output = Output(given or read_environment())
@@ -236,6 +238,14 @@ class MailpageGroup(Commands):
                          **({"reason": reason} if reason else {}),
                          **{key: list(addresses) for key, addresses in (report or {}).items()}})
         ctx.exit(code)
+
+
+def _for_profile(text: str, profile: str) -> str:
+    """The fix commands in ``text`` as they must be typed for ``profile``: a bare ``mailpage
+    config …`` would change the default profile."""
+    if profile == "default":
+        return text
+    return text.replace("`mailpage config ", f"`mailpage --profile {shlex.quote(profile)} config ")
 
 
 def _remember_json(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:

@@ -618,5 +618,7 @@ def smtp_password_command(profile: str) -> str:
 
 
 def mailpage_command(profile: str) -> str:
-    """``mailpage`` as a fix must be typed for ``profile``."""
-    return "mailpage" if profile == "default" else f"mailpage --profile {profile}"
+    """``mailpage`` as a fix must be typed for ``profile`` (quoted for a shell)."""
+    import shlex  # noqa: PLC0415 - only a fix hint needs it
+
+    return "mailpage" if profile == "default" else f"mailpage --profile {shlex.quote(profile)}"

@@ -206,3 +206,14 @@ def test_a_secret_flag_at_a_terminal_with_no_input_reads_stdin_and_says_so(
     assert re.search(r"Reading the SMTP password from stdin \(a terminal\).*pipe it in",
                      result.stderr)
     assert json.loads(isolated.store["mailpage", "default/smtp"])["secret"] == "hunter2"
+
+
+def test_a_fix_command_in_an_error_names_the_profile_in_use(config_file: Path) -> None:
+    """Run as printed, a bare `mailpage config …` would change the default profile."""
+    config_file.parent.mkdir(parents=True)
+    config_file.write_text('[profiles."my work".sender]\naddress = "ann@example.com"\n')
+    result = run("--profile", "my work", "send", str(EXAMPLE), "--to", "a@example.com")
+    assert result.exit_code == 3
+    assert "Run `mailpage --profile 'my work' config set-smtp --host HOST`" in result.stderr
+    default = run("send", str(EXAMPLE), "--to", "a@example.com")
+    assert "Run `mailpage config set-smtp --host HOST`" in default.stderr
