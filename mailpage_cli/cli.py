@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from mailpage_cli.choices import ExternalImages
     from mailpage_cli.configure import Profile, ReadSecret, Settings
     from mailpage_cli.models import SendResult
+    from mailpage_cli.pipeline import Check
 
 Command = TypeVar("Command", bound=Callable[..., Any])
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -674,15 +675,21 @@ def check(app: App, as_json: bool) -> None:
     """
     from mailpage_cli import pipeline
 
-    results = pipeline.check(app.settings, app.environment, app.output)
+    _checked(app, pipeline.check(app.settings, app.environment, app.output), as_json)
+
+
+def _checked(app: App, results: list[Check], as_json: bool = False) -> NoReturn:
+    """Each check's line (or one JSON object of them all), then the first failure's exit."""
+    failed = [r.exit_code for r in results if not r.ok]
+    code = failed[0] if failed else ExitCode.OK
     if as_json:
-        app.output.json([{"name": r.name, "ok": r.ok, "detail": r.detail,
-                          "exit": int(r.exit_code)} for r in results])
+        app.output.json({"status": "failed" if failed else "ok", "exit": int(code),
+                         "checks": [{"name": r.name, "ok": r.ok, "detail": r.detail,
+                                     "exit": int(r.exit_code)} for r in results]})
     else:
         for r in results:
             app.output.check(r.name, r.ok, r.detail)
-    failed = [r.exit_code for r in results if not r.ok]
-    sys.exit(failed[0] if failed else ExitCode.OK)
+    sys.exit(code)
 
 
 @config.command("init")
@@ -697,11 +704,7 @@ def init(app: App) -> None:
     """
     from mailpage_cli import guide
 
-    results = guide.init(app.config, app.environment, app.output)
-    for result in results:
-        app.output.result(f"{result.name}: {'ok' if result.ok else 'FAILED'} - {result.detail}")
-    failed = [r.exit_code for r in results if not r.ok]
-    sys.exit(failed[0] if failed else ExitCode.OK)
+    _checked(app, guide.init(app.config, app.environment, app.output))
 
 
 @config.command("login")

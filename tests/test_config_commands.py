@@ -227,19 +227,22 @@ def test_check_shows_the_from_and_the_policy(smtp_env: smtp.SmtpServer) -> None:
     assert "policy: ok - to example.com; asks above 9 recipients" in result.stdout
 
 
-def test_check_json_lists_the_checks_with_the_same_exit_code(
+def test_check_json_is_one_object_listing_the_checks_with_the_same_exit_code(
     smtp_env: smtp.SmtpServer, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     ready = run("config", "check", "--json")
     assert ready.exit_code == 0
-    checks = json.loads(ready.stdout)
-    assert [(c["name"], c["ok"], c["exit"]) for c in checks] == [
+    report = json.loads(ready.stdout)
+    assert (report["status"], report["exit"]) == ("ok", 0)
+    assert [(c["name"], c["ok"], c["exit"]) for c in report["checks"]] == [
         ("confluence", True, 0), ("smtp", True, 0), ("sender", True, 0), ("policy", True, 0)]
     monkeypatch.setenv("MAILPAGE_SMTP_PASSWORD", "wrong")
     monkeypatch.delenv("MAILPAGE_SENDER_ADDRESS")
     failed = run("config", "check", "--json")
     assert failed.exit_code == 4
-    by_name = {c["name"]: c for c in json.loads(failed.stdout)}
+    report = json.loads(failed.stdout)
+    assert (report["status"], report["exit"]) == ("failed", 4)
+    by_name = {c["name"]: c for c in report["checks"]}
     assert (by_name["smtp"]["ok"], by_name["smtp"]["exit"]) == (False, 4)
     assert (by_name["sender"]["ok"], by_name["sender"]["exit"]) == (False, 3)
     assert by_name["sender"]["detail"].startswith("No sender address")
