@@ -15,7 +15,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from rich.console import Console
 from rich.text import Text
@@ -24,6 +24,8 @@ from mailpage_cli.wording import count
 
 if TYPE_CHECKING:
     from mailpage_cli.models import Environment, SendResult
+
+T = TypeVar("T")
 
 # C0 but tab and newline, DEL, C1, bidi controls. Page titles, file names and server replies
 # reach the conversation; rich strips BEL, BS, VT, FF and CR but not ESC, so an OSC sequence
@@ -138,20 +140,27 @@ class Output:
                 yield advance
         self.info(f"✓ {name}")
 
+    def _answer(self, ask: Callable[[], T], *, on_eof: T) -> T:
+        """A prompt's answer; Ctrl-D gives ``on_eof``, and either key ends the prompt's line
+        first, so that what follows (Ctrl-C's error) starts a line of its own."""
+        try:
+            return ask()
+        except EOFError:
+            self.err.print()
+            return on_eof
+        except KeyboardInterrupt:
+            self.err.print()
+            raise
+
     def confirm(self, question: str, *, default: bool = False) -> bool:
-        """Yes or no (Enter: ``default``); ``False`` where nobody can answer."""
+        """Yes or no (Enter: ``default``; Ctrl-D: no); ``False`` where nobody can answer."""
         if not self.interactive:
             return False
         from rich.prompt import Confirm  # noqa: PLC0415 - start-up time
 
-        try:
-            return Confirm.ask(Text(printable(question)), console=self.err, default=default)
-        except EOFError:  # Ctrl-D: no answer is "no"
-            self.err.print()
-            return False
-        except KeyboardInterrupt:  # Ctrl-C: end the prompt's line before the error
-            self.err.print()
-            raise
+        label = Text(printable(question))
+        return self._answer(lambda: Confirm.ask(label, console=self.err, default=default),
+                            on_eof=False)
 
     def ask(self, question: str, default: str = "") -> str | None:
         """A line typed at a plain prompt (``default`` on Enter), or ``None`` on Ctrl-D, off
@@ -161,31 +170,22 @@ class Output:
         from rich.prompt import Prompt  # noqa: PLC0415 - start-up time
 
         label = Text(printable(question))
-        try:
-            if default:
-                return Prompt.ask(label, console=self.err, default=printable(default)).strip()
-            return Prompt.ask(label, console=self.err).strip()
-        except EOFError:  # Ctrl-D: no answer
-            self.err.print()
-            return None
+        answer = self._answer(lambda: Prompt.ask(label, console=self.err, show_default=bool(
+            default), default=printable(default)), on_eof=None)
+        return answer.strip() if answer is not None else None
 
     @property
     def prompt(self) -> Callable[[str], str] | None:
-        """A hidden prompt for a secret, or ``None`` off a TTY / with ``--no-input``."""
+        """A hidden prompt for a secret (Ctrl-D: ``""``, none given), or ``None`` off a TTY /
+        with ``--no-input``."""
         if not self.interactive:
             return None
 
         def ask(label: str) -> str:
             from rich.prompt import Prompt  # noqa: PLC0415 - start-up time
 
-            try:
-                return Prompt.ask(Text(printable(label)), console=self.err, password=True)
-            except EOFError:  # Ctrl-D: no secret given
-                self.err.print()
-                return ""
-            except KeyboardInterrupt:  # Ctrl-C: end the prompt's line before the error
-                self.err.print()
-                raise
+            return self._answer(lambda: Prompt.ask(Text(printable(label)), console=self.err,
+                                                   password=True), on_eof="")
 
         return ask
 

@@ -117,7 +117,7 @@ def test_a_refused_token_is_typed_again_and_ctrl_c_says_what_was_saved(
     child.sendintr()
     rest, status = finish(child)
     assert status == 130
-    assert "Stopped; saved so far: the Confluence site (profile work)" in rest
+    assert "\nerror: Stopped; saved so far: the Confluence site (profile work)" in rest
     assert TOKEN not in screen.getvalue() and "not-the-token" not in screen.getvalue()
     profile = tomllib.loads(config_file.read_text())["profiles"]["work"]
     assert set(profile) == {"confluence"}
