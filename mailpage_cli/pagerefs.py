@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, unquote_plus, urlsplit
 
+from mailpage_cli import sites
 from mailpage_cli.errors import ConfigError, NotFoundError, UsageError
 from mailpage_cli.sites import same_site
 
@@ -71,11 +72,6 @@ def tiny_link_id(code: str) -> str:
     return str(number)
 
 
-def _place(url: str) -> str:
-    """Host and port as the URL gives them (never its user or password)."""
-    return urlsplit(url).netloc.rpartition("@")[2] or "?"
-
-
 def parse_url(url: str, site_url: str | None) -> PageRef:
     if not site_url:
         raise ConfigError(
@@ -84,8 +80,8 @@ def parse_url(url: str, site_url: str | None) -> PageRef:
         )
     if not same_site(url, site_url):
         raise ConfigError(
-            f"The page URL is on {_place(url)}, not on the configured site {_place(site_url)};"
-            " mailpage never sends credentials to another host",
+            f"The page URL is on {sites.place(url)}, not on the configured site"
+            f" {sites.place(site_url)}; mailpage never sends credentials to another host",
             "Use a URL of the configured site, or configure that site with"
             " `mailpage config set-site URL` (or --profile for another one).",
         )

@@ -281,7 +281,8 @@ def oauth_client(settings: Settings) -> oauth.Client:
         raise ConfigError("OAuth2 sign-in to Microsoft needs the app's client id", fix)
     authority = smtp.authority or oauth.MICROSOFT_AUTHORITY
     if urlsplit(authority).scheme != "https":
-        raise ConfigError(f"The sign-in authority {authority} is not https",
+        raise ConfigError(f"The sign-in authority {sites.without_secrets(authority)} is not"
+                          " https",
                           "Give an https:// address with --authority.")
     return oauth.Client(
         provider=smtp.oauth_provider, flow=flow, username=smtp.username,

@@ -61,11 +61,7 @@ def _text(raw: object) -> str:
 
 def _site_url(raw: object) -> str:
     url = _text(raw)
-    try:
-        credentials_in_it = "@" in urlsplit(url).netloc
-    except ValueError:  # not a URL at all: the site check says so
-        credentials_in_it = False
-    if credentials_in_it:
+    if "@" in url.strip().split("://", 1)[-1].partition("/")[0]:  # a user or password
         raise InvalidValueError("the site's address alone, without a user or password in it"
                                 " (the token goes to the keyring with `config set-site URL"
                                 " --token-stdin`)")

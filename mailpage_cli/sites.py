@@ -97,6 +97,21 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def without_secrets(url: str) -> str:
+    """``url`` as an error may show it: without a user or password before the host, whether
+    it has a scheme (``https://ann:pw@host``) or not (``ann:pw@host``)."""
+    scheme, found, rest = url.strip().partition("://")
+    if not found:
+        scheme, rest = "", scheme
+    host, slash, path = rest.partition("/")
+    return f"{scheme}{found}{host.rpartition('@')[2]}{slash}{path}"
+
+
+def place(url: str) -> str:
+    """Host and port as ``url`` gives them, never its user or password."""
+    return urlsplit(without_secrets(url)).netloc or "?"
+
+
 def make_site(url: str | None, deployment: Deployment, auth: Auth, user: str | None,
               gateway: str | None = None, cloud_id: str | None = None) -> Site:
     """Validate and normalise the configured site (Cloud gets its ``/wiki``), and the API
@@ -108,7 +123,7 @@ def make_site(url: str | None, deployment: Deployment, auth: Auth, user: str | N
         )
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"The Confluence URL {url!r} is not an http(s) URL",
+        raise ConfigError(f"The Confluence URL {without_secrets(url)!r} is not an http(s) URL",
                           "Give the site's address, e.g. https://example.atlassian.net.")
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
         raise ConfigError(
@@ -139,7 +154,7 @@ def make_site(url: str | None, deployment: Deployment, auth: Auth, user: str | N
     entry = urlsplit(gateway.strip())
     if entry.scheme != "https" and not (entry.scheme == "http" and _is_loopback(
             entry.hostname or "")):
-        raise ConfigError(f"The API gateway {gateway!r} is not an https URL",
+        raise ConfigError(f"The API gateway {without_secrets(gateway)!r} is not an https URL",
                           f"Give its https address ({GATEWAY}).")
     return Site(site.url, deployment, auth, user,
                 f"{entry.scheme}://{entry.netloc}{entry.path.rstrip('/')}", cloud_id)

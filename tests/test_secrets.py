@@ -251,3 +251,24 @@ def test_an_smtp_reply_that_echoes_the_password_is_masked(smtp_env: smtp.SmtpSer
     assert "550 5.7.1 you sent ******** ********" in result.stdout
     for form in SECRET_FORMS:
         assert form not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("url", [
+    "ann:s3cr3t@acme.atlassian.net",  # no scheme: not a URL, and still no echo of it
+    "https://ann:s3cr3t@acme.atlassian.net",
+    "ftp://ann:s3cr3t@acme.atlassian.net/wiki",
+])
+def test_a_password_in_a_site_url_is_refused_and_never_echoed(url: str) -> None:
+    result = run("config", "check", "--json", env={"MAILPAGE_CONFLUENCE_URL": url})
+    assert result.exit_code == 3
+    assert "s3cr3t" not in result.stdout + result.stderr
+
+
+def test_a_password_in_a_gateway_url_is_never_echoed() -> None:
+    env = {"MAILPAGE_CONFLUENCE_URL": "https://acme.atlassian.net",
+           "MAILPAGE_CONFLUENCE_USER": "ann@acme.com", "MAILPAGE_CONFLUENCE_TOKEN": "t",
+           "MAILPAGE_CONFLUENCE_CLOUD_ID": "abc-123",
+           "MAILPAGE_CONFLUENCE_API_GATEWAY": "ftp://ann:s3cr3t@api.example.com"}
+    result = run("send", "98487", "--to", "a@example.com", "--dry-run", env=env)
+    assert result.exit_code == 3
+    assert "s3cr3t" not in result.stdout + result.stderr
