@@ -556,24 +556,25 @@ def _secret_reader(app: App, from_stdin: bool) -> ReadSecret:
     off a TTY or with ``--no-input``. ``--password-stdin`` and the like at a terminal get the
     hidden prompt too: a secret typed there is not shown."""
     def read(label: str) -> str | None:
-        if from_stdin and _piped(app, label, "up to Enter"):
+        if from_stdin and _piped(app, label):
             return app.environment.stdin.readline().rstrip("\r\n")
         return app.output.new_secret(label)
 
     return read
 
 
-def _piped(app: App, label: str, what: str) -> bool:
+def _piped(app: App, label: str) -> bool:
     """Whether to read the secret ``label`` from stdin rather than at a hidden prompt: stdin
-    is not a terminal, or it is one and ``--no-input`` forbids the prompt (said on stderr, as
-    what is typed there shows)."""
+    is not a terminal. At a terminal with ``--no-input`` it is refused: what is typed there
+    would show."""
     if not app.environment.stdin_isatty:
         return True
     if app.output.interactive:
         return False
-    app.output.tell(f"Reading the {label} from stdin (a terminal) {what}; pipe it in to keep"
-                    " it off the screen.")
-    return True
+    raise UsageError(f"The {label} would be typed in clear at the terminal: --no-input"
+                     " forbids the hidden prompt",
+                     "Pipe it in (printf '%s\\n' \"$SECRET\" | mailpage …), or leave out"
+                     " --no-input to be asked.")
 
 
 def _saved(app: App, what: str, profile: Profile, detail: str = "") -> None:
@@ -824,7 +825,7 @@ def _read_client_secret(app: App) -> Callable[[], str]:
     label = "OAuth client secret"
 
     def read() -> str:
-        if _piped(app, label, "up to Ctrl-D"):
+        if _piped(app, label):
             secret = app.environment.read_stdin().strip()
         else:
             secret = (app.output.new_secret(label) or "").strip()

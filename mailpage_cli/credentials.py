@@ -147,7 +147,7 @@ def _unavailable(kind: SecretKind, exc: Exception | str, *, storing: bool = Fals
                  ) -> KeyringUnavailableError:
     """No backend works (``exc``: what the backend raised, for --debug only)."""
     if isinstance(exc, Exception):
-        log.debug("keyring: %s: %s", type(exc).__name__, exc)
+        log.debug("keyring: %s", type(exc).__name__)  # its text is the backend's: not logged
         reason = ""
     else:
         reason = f" ({exc})"
@@ -202,7 +202,7 @@ def describe(kind: SecretKind, profile: str, env: Mapping[str, str]) -> dict[str
     try:
         stored = _keyring().get_password(SERVICE, _account(kind, profile))
     except Exception as exc:  # noqa: BLE001 - see from_keyring
-        log.debug("keyring: %s: %s", type(exc).__name__, exc)
+        log.debug("keyring: %s", type(exc).__name__)  # its text is the backend's: not logged
         row = {"value": "unknown", "source": "no keyring", "stored": None}
     else:
         bound = _unpack(stored)[1] if stored else None
