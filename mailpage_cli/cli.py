@@ -34,8 +34,8 @@ from mailpage_cli.wording import count
 if TYPE_CHECKING:
     from mailpage_cli.choices import ExternalImages
     from mailpage_cli.configure import Profile, ReadSecret, Settings
+    from mailpage_cli.logins import Check
     from mailpage_cli.models import SendResult
-    from mailpage_cli.pipeline import Check
 
 Command = TypeVar("Command", bound=Callable[..., Any])
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -674,9 +674,9 @@ def check(app: App, as_json: bool) -> None:
       mailpage config check && echo ready
       mailpage --profile work config check --json
     """
-    from mailpage_cli import pipeline
+    from mailpage_cli import logins
 
-    _checked(app, pipeline.check(app.settings, app.environment, app.output), as_json)
+    _checked(app, logins.check(app.settings, app.environment, app.output), as_json)
 
 
 def _checked(app: App, results: list[Check], as_json: bool = False) -> NoReturn:
@@ -717,9 +717,9 @@ def login(app: App, what: str) -> None:  # noqa: ARG001 - smtp is the one there 
     \b
       mailpage config login smtp
     """
-    from mailpage_cli import pipeline
+    from mailpage_cli import logins
 
-    app.output.summary(pipeline.login_smtp(app.settings, app.environment, app.output))
+    app.output.summary(logins.login_smtp(app.settings, app.environment, app.output))
 
 
 @config.command("set-smtp")

@@ -5,7 +5,7 @@ Each takes plain values, and a secret as a function that reads it (from stdin or
 prompt; ``None`` when neither can give it), so that it is read only once the other values
 are known to be good. Each writes one section of the profile and returns what it did, for the
 command line to say. A guided setup calls them one at a time, checking each step with
-:func:`mailpage_cli.pipeline.check`: the site, then the SMTP account, then the sender.
+:func:`mailpage_cli.logins.check`: the site, then the SMTP account, then the sender.
 
 Settings and the keyring load here at start-up; the network parts only in the use cases that
 reach a server.
@@ -155,7 +155,7 @@ def set_site(
     """Keep the site (replacing the profile's previous one) and its token; the site is
     reached through a gateway when ``api_gateway`` names one, or when only Atlassian's
     gateway takes the token."""
-    from mailpage_cli import pipeline  # noqa: PLC0415 - HTTP libraries load only here
+    from mailpage_cli import logins  # noqa: PLC0415 - HTTP libraries load only here
 
     changes = {"url": url.strip().rstrip("/"), "user": user, "auth": auth,
                "deployment": deployment, "address_book": address_book}
@@ -163,7 +163,7 @@ def set_site(
     from_page_url = resolved.confluence.url != changes["url"]
     changes["url"] = resolved.confluence.url
     token = _secret(credentials.CONFLUENCE_TOKEN, read_token)
-    site = pipeline.reach_site(resolved, token, api_gateway, ui)
+    site = logins.reach_site(resolved, token, api_gateway, ui)
     changes |= {"api_gateway": site.gateway or None, "cloud_id": site.cloud_id or None}
     destination = credentials.site_destination(site.url, profile.name, site.api)
     if token:
@@ -184,7 +184,7 @@ def set_site_token(profile: Profile, read_token: ReadSecret) -> Kept:
                          " needed",
                          f"Set it with `{settings.mailpage_command(profile.name)} config"
                          " set-site URL --token-stdin`.")
-    gateway = site.api_gateway or (sites.GATEWAY if site.auth == "oauth2" else None)
+    gateway = sites.gateway(site.api_gateway, site.auth)
     reached = sites.make_site(site.url, site.deployment, site.auth, site.user, gateway,
                               site.cloud_id)
     destination = credentials.site_destination(reached.url, profile.name, reached.api,

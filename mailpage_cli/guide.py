@@ -3,7 +3,7 @@ step, as ``gh auth login`` does: the Confluence site and its token, the SMTP acc
 sender; each login is proved as soon as it is given, and a refused one can be typed again.
 
 It asks and says; the config use cases (:mod:`mailpage_cli.configure`) keep what it is told,
-and :func:`mailpage_cli.pipeline.check` proves the logins.
+and :func:`mailpage_cli.logins.check` proves the logins.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from mailpage_cli import choices, configure, pipeline
+from mailpage_cli import choices, configure, logins
 from mailpage_cli.errors import ConfigError, InterruptedSetupError, MailpageError, Terminated
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ class _Checking:
 
 
 def init(profile: configure.Profile, environment: Environment,
-         output: Output) -> list[pipeline.Check]:
+         output: Output) -> list[logins.Check]:
     """Walk a person through the profile's settings, then prove every login."""
     if not output.interactive:
         raise ConfigError("config init asks questions on a terminal; in scripts use config"
@@ -70,7 +70,7 @@ class _Guide:
     output: Output
     saved: list[str] = field(default_factory=list)
 
-    def run(self) -> list[pipeline.Check]:
+    def run(self) -> list[logins.Check]:
         out = self.output
         out.summary(f"Setting up profile {self.profile.name} in {self.profile.path}."
                     " Enter takes the value in parentheses; Ctrl-C stops.")
@@ -78,7 +78,7 @@ class _Guide:
         self._smtp()
         self._sender(email)
         out.summary("\nChecking everything:")
-        return pipeline.check(self._settings(self.environment.env), self.environment,
+        return logins.check(self._settings(self.environment.env), self.environment,
                               _Checking(out))
 
     def stopped(self, exc: KeyboardInterrupt) -> InterruptedSetupError:
@@ -131,8 +131,8 @@ class _Guide:
     def _again(self) -> bool:
         return self.output.confirm("Change it and try again?")
 
-    def _check(self, name: str) -> pipeline.Check:
-        [result] = pipeline.check(self._settings(self.environment.env), self.environment,
+    def _check(self, name: str) -> logins.Check:
+        [result] = logins.check(self._settings(self.environment.env), self.environment,
                                   _Checking(self.output), only=(name,))
         if result.ok:
             self.output.summary(f"✓ {result.detail}")

@@ -112,6 +112,12 @@ def place(url: str) -> str:
     return urlsplit(without_secrets(url)).netloc or "?"
 
 
+def gateway(named: str | None, auth: str) -> str | None:
+    """The API gateway a site is reached through: the one ``named``, and for a service
+    account's OAuth2 (which only Atlassian's gateway serves) that one."""
+    return named or (GATEWAY if auth == "oauth2" else None)
+
+
 def make_site(url: str | None, deployment: Deployment, auth: Auth, user: str | None,
               gateway: str | None = None, cloud_id: str | None = None) -> Site:
     """Validate and normalise the configured site (Cloud gets its ``/wiki``), and the API
