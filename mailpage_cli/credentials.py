@@ -40,7 +40,7 @@ class SecretKind:
     label: str
     setting: str  # its row in ``config show``
     env: str | None  # None: the keyring only (a refresh token must be replaced where it is)
-    store_command: str
+    stdin_option: str | None  # the config command's option that reads it; None: a sign-in
 
     @property
     def section(self) -> str:
@@ -49,23 +49,23 @@ class SecretKind:
 
 SMTP_PASSWORD = SecretKind(
     "smtp", "SMTP password", "smtp.password", "MAILPAGE_SMTP_PASSWORD",
-    "mailpage config set-smtp --password-stdin",
+    "--password-stdin",
 )
 SMTP_CLIENT_SECRET = SecretKind(
     "smtp-client", "OAuth client secret", "smtp.client_secret", "MAILPAGE_SMTP_CLIENT_SECRET",
-    "mailpage config set-smtp --auth oauth2 ... --client-secret-stdin",
+    "--client-secret-stdin",
 )
 SMTP_REFRESH_TOKEN = SecretKind(
     "smtp-oauth", "OAuth refresh token", "smtp.refresh_token", None,
-    "mailpage config login smtp",
+    None,
 )
 CONFLUENCE_TOKEN = SecretKind(
     "confluence", "Confluence token", "confluence.token", "MAILPAGE_CONFLUENCE_TOKEN",
-    "mailpage config set-site URL --token-stdin",
+    "--token-stdin",
 )
 ADMIN_KEY = SecretKind(
     "atlassian-admin", "Atlassian organization admin API key", "directory.admin_key",
-    "MAILPAGE_ATLASSIAN_ADMIN_KEY", "mailpage config set-directory ORG_ID --key-stdin",
+    "MAILPAGE_ATLASSIAN_ADMIN_KEY", "--key-stdin",
 )
 KINDS = {kind.name: kind for kind in (SMTP_PASSWORD, SMTP_CLIENT_SECRET, SMTP_REFRESH_TOKEN,
                                       CONFLUENCE_TOKEN, ADMIN_KEY)}
@@ -153,7 +153,7 @@ def _unavailable(kind: SecretKind, exc: Exception | str, *, storing: bool = Fals
         reason = f" ({exc})"
     install = "install a keyring backend (see PYTHON_KEYRING_BACKEND)"
     if storing:
-        option = next((w for w in kind.store_command.split() if w.endswith("-stdin")), "")
+        option = kind.stdin_option
         instead = (f"Run the command again without {option} and set {kind.env} in the"
                    f" environment, or {install}" if kind.env and option else install.capitalize())
         return KeyringUnavailableError(

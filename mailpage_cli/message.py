@@ -24,9 +24,9 @@ from typing import Any
 from mailpage_cli.errors import PolicyError, UsageError
 from mailpage_cli.headers import clean_text
 from mailpage_cli.models import Page, Recipient, Recipients, RenderedPage, Resource, Sender
+from mailpage_cli.wording import MEGABYTE, human_size
 
 DEFAULT_SUBJECT = "{prefix} {title}"
-MEGABYTE = 1_000_000  # mail servers state their limits in decimal megabytes
 SMTP_POLICY = policy.SMTP  # CRLF line ends, as the wire wants
 
 
@@ -229,10 +229,6 @@ def part_sizes(msg: EmailMessage) -> Mapping[str, int]:
         body = len(bodies.get(payload, b"")) - len(payload) if isinstance(payload, str) else 0
         sizes[name] = sizes.get(name, 0) + len(part.as_bytes(policy=SMTP_POLICY)) + body
     return sizes
-
-
-def human_size(n: int) -> str:
-    return f"{n / 1000:.1f} KB" if n < MEGABYTE else f"{n / MEGABYTE:.1f} MB"
 
 
 def check_size(msg: EmailMessage, size: int, max_size_mb: float) -> None:

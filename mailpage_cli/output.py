@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from rich.console import Console
 from rich.text import Text
 
-from mailpage_cli.wording import count
+from mailpage_cli.wording import count, human_size
 
 if TYPE_CHECKING:
     from mailpage_cli.models import Environment, SendResult
@@ -230,7 +230,6 @@ REPORT_LABELS = {
 
 def send_summary(result: SendResult, save: str | None) -> str:
     """The line that ends a send or a digest: what happened, to how many, how big."""
-    from mailpage_cli.message import human_size  # noqa: PLC0415 - loaded by send already
 
     everyone = result.recipients.all
     recipients = count(len(everyone), "recipient")

@@ -58,7 +58,7 @@ from mailpage_cli.models import (
 from mailpage_cli.policy import DeliveryOptions, check_options, check_recipients
 from mailpage_cli.privatefiles import NotRegularFileError, write_private
 from mailpage_cli.settings import Settings, mailpage_command
-from mailpage_cli.wording import count
+from mailpage_cli.wording import MEGABYTE, count, human_size
 
 if TYPE_CHECKING:
     import requests
@@ -300,7 +300,7 @@ def _setting_address(value: str, setting: str) -> str:
 
 def _max_bytes(settings: Settings) -> int:
     """The size limit of a message, in bytes; no file it carries may be larger."""
-    return int(settings.policy.max_size_mb * message.MEGABYTE)
+    return int(settings.policy.max_size_mb * MEGABYTE)
 
 
 def fetch(run: Run, ref: pagerefs.PageRef) -> Fetched:
@@ -321,7 +321,7 @@ def _check_page_size(page: Page, settings: Settings) -> None:
     seconds and gigabytes for nothing."""
     if len(page.html) > 2 * _max_bytes(settings):
         raise PolicyError(
-            f"The page is {message.human_size(len(page.html))} of HTML; its message would"
+            f"The page is {human_size(len(page.html))} of HTML; its message would"
             f" be over the limit of {settings.policy.max_size_mb:g} MB",
             "Send a smaller page, or raise the limit with"
             " `mailpage config set-policy --max-size MB`.",

@@ -44,7 +44,8 @@ def check_recipients(found: Recipients, policy: PolicySettings, options: Deliver
     saved instead of sent is not asked about. ``confirm`` asks the person; ``None`` where
     nobody can answer."""
     if not found.all:
-        raise UsageError("No recipients", "Give at least one --to, --cc or --bcc.")
+        raise UsageError("The recipients came to nobody (an empty group?)",
+                         "Check them with `mailpage recipients SPEC...`.")
     check_domains(found, policy)
     sends = options.dry_run or not options.save
     if sends and not options.yes:

@@ -78,7 +78,7 @@ def make_site_data(deployment: str, context: str) -> Site:
         context=context,
         me=ME,
         users=[BOB, CY, DEE, HIDDEN, NULL, ABSENT, ANN_TWIN, GONE],
-        groups={"release-team": members, "secret-keepers": [BOB, HIDDEN]},
+        groups={"release-team": members, "secret-keepers": [BOB, HIDDEN], "new-hires": []},
         pages=[
             Page("98487", "Release notes 2.4", version=7, view=page_html(context, "98487"),
                  export_view=page_html(context, "98487"), attachments=attachments(),
@@ -280,6 +280,13 @@ def test_a_user_without_visible_email_is_exit_5_naming_them(
     assert result.exit_code == 5
     assert user.display_name in result.stderr
     assert "--skip-unresolvable" in result.stderr
+
+
+def test_an_empty_group_as_the_only_recipient_says_so(on_cloud: FakeConfluence) -> None:
+    result = run("send", "98487", "--to", "group:new-hires", "--dry-run")
+    assert result.exit_code == 2
+    assert "The recipients came to nobody (an empty group?)" in result.stderr
+    assert "Give at least one --to" not in result.stderr  # one was given
 
 
 def test_skip_unresolvable_warns_and_sends_to_the_rest(on_cloud: FakeConfluence) -> None:

@@ -96,15 +96,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("P5", PAGEREFS, 'if query.get("pageId", [""])[0].isdigit():',
            'if query.get("pageId"):', (T_PAGEREFS,), "?pageId=abc accepted as an id"),
     # -- settings
-    Mutant("S1", SETTINGS,
-           "        if flags.get(field.name) is not None:\n"
-           '            raw, source = flags[field.name], "flag"\n'
-           '        elif field.env and env.get(field.env, "").strip():\n'
-           '            raw, source = env[field.env], f"env {field.env}"\n',
-           '        if field.env and env.get(field.env, "").strip():\n'
-           '            raw, source = env[field.env], f"env {field.env}"\n'
-           "        elif flags.get(field.name) is not None:\n"
-           '            raw, source = flags[field.name], "flag"\n',
+    Mutant("S1", SETTINGS, "        if flags.get(field.name) is not None:\n",
+           "        if flags.get(field.name) is not None and field.env not in env:\n",
            (T_CONFIG,), "env beats flag"),
     Mutant("S2", SETTINGS, 'chosen = flag or env.get("MAILPAGE_CONFIG") or',
            'chosen = env.get("MAILPAGE_CONFIG") or flag or', (T_CONFIG,),
@@ -113,9 +106,9 @@ MUTANTS: tuple[Mutant, ...] = (
            (T_CONFIG,), "a look-alike host defaults to cloud"),
     Mutant("S4", SETTINGS, "not low <= number <= high", "not low <= number", (T_CONFIG,),
            "ports and counts have no upper bound"),
-    Mutant("S5", SETTINGS, 'elif field.env and env.get(field.env, "").strip():',
-           "elif field.env and field.env in env:", (T_CONFIG,),
-           "an empty variable hides the file's value"),
+    Mutant("S5", SETTINGS, "elif field.env and field.env in env:",
+           'elif field.env and env.get(field.env, "").strip():', (T_CONFIG,),
+           "an empty variable is ignored instead of clearing the setting (VAR= keeps the file's)"),
     Mutant("S6", SETTINGS,
            '        if values[field.name].value in ("", ()):\n'
            '            values[field.name] = Resolved(field.default, "default")\n', "",
