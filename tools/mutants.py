@@ -49,7 +49,7 @@ RECIPIENTS, PAGEREFS = "mailpage_cli/recipients.py", "mailpage_cli/pagerefs.py"
 SETTINGS, MESSAGE = "mailpage_cli/settings.py", "mailpage_cli/message.py"
 MAILER, PIPELINE = "mailpage_cli/mailer.py", "mailpage_cli/pipeline.py"
 STATE, CREDENTIALS = "mailpage_cli/state.py", "mailpage_cli/credentials.py"
-RETRY = "mailpage_cli/retry.py"
+RETRY, POLICY = "mailpage_cli/retry.py", "mailpage_cli/policy.py"
 
 T_RECIPIENTS, T_PAGEREFS = "tests/test_recipients.py", "tests/test_pagerefs.py"
 T_CONFIG, T_MESSAGE = "tests/test_config.py", "tests/test_message.py"
@@ -184,11 +184,11 @@ MUTANTS: tuple[Mutant, ...] = (
            "key, version = str(ref), fetched.version", (T_STATE,),
            "the id and the URL of one page are two pages"),
     # -- policy
-    Mutant("Q1", PIPELINE, 'return any(domain == d or domain.endswith(f".{d}") for d in',
+    Mutant("Q1", POLICY, 'return any(domain == d or domain.endswith(f".{d}") for d in',
            "return any(domain.endswith(d) for d in", (T_POLICY,),
            "example.com admits notexample.com"),
-    Mutant("Q2", PIPELINE, "if ask and count > policy.max_recipients",
-           "if ask and count >= policy.max_recipients", (T_POLICY,),
+    Mutant("Q2", POLICY, "if len(addresses) <= policy.max_recipients:",
+           "if len(addresses) < policy.max_recipients:", (T_POLICY,),
            "exactly max_recipients needs --yes"),
     # -- credentials
     Mutant("C1", CREDENTIALS,
