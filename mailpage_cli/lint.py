@@ -62,7 +62,8 @@ def check(rendered: RenderedPage) -> list[Finding]:
 
     root = lxml_html.document_fromstring(rendered.html)
     sizes = {image.cid: dimensions(image.image.data) for image in rendered.images}
-    findings = [*_clipping(rendered.html), *_language(root), *_images(root, sizes),
+    names = {image.cid: image.image.filename for image in rendered.images}
+    findings = [*_clipping(rendered.html), *_language(root), *_images(root, sizes, names),
                 *_layout_tables(root), *_contrast(root), *_css(root)]
     return sorted(findings, key=lambda f: f.severity != "error")
 
@@ -88,14 +89,17 @@ def _language(root: HtmlElement) -> list[Finding]:
                     " drops <html> and its attributes, so screen readers guess the language")]
 
 
-def _images(root: HtmlElement, sizes: dict[str, tuple[int, int] | None]) -> list[Finding]:
+def _images(root: HtmlElement, sizes: dict[str, tuple[int, int] | None],
+            names: dict[str, str]) -> list[Finding]:
+    """Alt text and height; an embedded image is named by its file, not its Content-ID."""
     found = []
     for image in root.iter("img"):
-        name = (image.get("src") or "").removeprefix("cid:")
+        cid = (image.get("src") or "").removeprefix("cid:")
+        name = names.get(cid, cid)
         if image.get("alt") is None:
             found.append(Finding("error", "img-alt",
                                  f"an image ({_short(name)}) has no alt text"))
-        size = sizes.get(name)
+        size = sizes.get(cid)
         height = pixels(image.get("height"))
         if height is None and size:
             width = pixels(image.get("width"))

@@ -40,10 +40,14 @@ def test_a_good_mail_has_no_findings() -> None:
     assert lint.check(mail('<p style="color:#172b4d">Hello</p><img src="cid:a" alt="A">')) == []
 
 
-def test_an_image_without_alt_is_an_error() -> None:
+def test_an_image_without_alt_is_an_error_naming_its_file() -> None:
     findings = lint.check(mail('<img src="cid:chart.png@x">'))
     assert [(f.severity, f.rule) for f in findings] == [("error", "img-alt")]
     assert "chart.png@x" in findings[0].message
+    embedded = InlineImage("a9c8a469@example.com", Resource("build-times.png", "image/png",
+                                                             png(10, 10)))
+    named = lint.check(mail('<img src="cid:a9c8a469@example.com">', images=(embedded,)))
+    assert "an image (build-times.png) has no alt text" in named[0].message
 
 
 @pytest.mark.parametrize(("colour", "background", "failing"), [
