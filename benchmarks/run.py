@@ -117,7 +117,9 @@ def corpus_mix(size: int, images: int = 0, page_id: str = "7001") -> str:
 def row_startup(runs: int) -> list[Row]:
     compileall.compile_dir(ROOT / "mailpage_cli", quiet=1)  # as an installed package has it
     env = base_env(MAILPAGE_CONFIG=str(Path(tempfile.mkdtemp()) / "none.toml"))
-    commands = {"baseline": [sys.executable, "-c", "import click, rich.console"],
+    bare = "import click, rich.console"
+    commands = {"baseline": [sys.executable, "-c", bare],
+                "baseline with keyring": [sys.executable, "-c", f"{bare}, keyring"],
                 "--help": mailpage("--help"), "--version": mailpage("--version"),
                 "config show": mailpage("config", "show")}
     # A process start takes a tenth of a second and wobbles by half of that: many rounds,
@@ -126,12 +128,17 @@ def row_startup(runs: int) -> list[Row]:
     for _ in range(max(15, 3 * runs)):
         for name, command in commands.items():
             times[name].append(wall(command, env))
-    baseline = statistics.median(times.pop("baseline"))
+    baselines = {"": statistics.median(times.pop("baseline")),
+                 ", keyring": statistics.median(times.pop("baseline with keyring"))}
     rows = []
     for name, samples in times.items():
-        ratio = statistics.median(samples) / baseline
-        rows.append(Row(f"1. start-up: mailpage {name}", statistics.median(samples), baseline,
-                        ratio, "≤ 1.3× python -c 'import click, rich.console'", ratio <= 1.3))
+        # config show reads each secret's state from the OS keyring: its bare program has the
+        # keyring library too.
+        extra = ", keyring" if name == "config show" else ""
+        ratio = statistics.median(samples) / baselines[extra]
+        rows.append(Row(f"1. start-up: mailpage {name}", statistics.median(samples),
+                        baselines[extra], ratio,
+                        f"≤ 1.3× python -c '{bare}{extra}'", ratio <= 1.3))
     return rows
 
 

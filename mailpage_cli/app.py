@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import click
 from click.core import ParameterSource
 
+from mailpage_cli.environment import Environment
 from mailpage_cli.errors import ExitCode, MailpageError, Terminated
-from mailpage_cli.models import Environment
 from mailpage_cli.output import REPORT_LABELS, Output
 
 if TYPE_CHECKING:

@@ -24,13 +24,13 @@ from mailpage_cli.app import (
     json_option,
     read_environment,
 )
+from mailpage_cli.environment import Environment
 from mailpage_cli.errors import (
     ExitCode,
     KeyringUnavailableError,
     Terminated,
     UsageError,
 )
-from mailpage_cli.models import Environment
 from mailpage_cli.output import REPORT_LABELS, send_mark, send_report, send_summary
 from mailpage_cli.wording import count
 

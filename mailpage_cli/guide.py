@@ -19,7 +19,7 @@ from mailpage_cli import choices, configure, logins
 from mailpage_cli.errors import ConfigError, InterruptedSetupError, MailpageError, Terminated
 
 if TYPE_CHECKING:
-    from mailpage_cli.models import Environment
+    from mailpage_cli.environment import Environment
     from mailpage_cli.output import Output
 
 CLOUD_TOKENS = "https://id.atlassian.com/manage-profile/security/api-tokens"

@@ -8,8 +8,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mailpage_cli import confluence, downloads, headers, mailer, sites
+from mailpage_cli.environment import Environment
 from mailpage_cli.errors import AuthError, ConfigError, ExitCode, MailpageError
-from mailpage_cli.models import Environment, Secret
+from mailpage_cli.models import Secret
 from mailpage_cli.pipeline import Conversation, Run, oauth_client
 from mailpage_cli.settings import Settings
 

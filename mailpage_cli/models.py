@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TextIO
 
 from mailpage_cli.choices import Status
 from mailpage_cli.errors import ExitCode
@@ -134,21 +133,6 @@ class Secret:
 
     def __hash__(self) -> int:
         return hash(self._value)
-
-
-@dataclass(frozen=True)
-class Environment:
-    """What one run gets from its process: the variables, stdin, and whether a person is at
-    either end. The command line builds it once; tests build their own."""
-
-    env: Mapping[str, str]
-    stdin: TextIO
-    stdin_isatty: bool
-    stdout_isatty: bool
-    no_color: bool  # NO_COLOR (no-color.org) is set
-
-    def read_stdin(self) -> str:
-        return self.stdin.read()
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Results are plain lines (or JSON through ``json.dumps``): data for scripts, never wrapped,
 styled or tab-expanded by rich. The conversation goes through a rich console built per
-invocation from the run's :class:`~mailpage_cli.models.Environment`, never at import (rich
+invocation from the run's :class:`~mailpage_cli.environment.Environment`, never at import (rich
 reads ``NO_COLOR`` and the terminal when a console is made), with markup and emoji codes off,
 so "Release [beta] :warning:" stays text (prompts and spinners too: they get a ``Text``), and
 without control characters, so that a page's text cannot drive the terminal.
@@ -23,7 +23,8 @@ from rich.text import Text
 from mailpage_cli.wording import count, human_size
 
 if TYPE_CHECKING:
-    from mailpage_cli.models import Environment, SendResult
+    from mailpage_cli.environment import Environment
+    from mailpage_cli.models import SendResult
 
 T = TypeVar("T")
 

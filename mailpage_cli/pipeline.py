@@ -37,6 +37,7 @@ from mailpage_cli import (
 )
 from mailpage_cli.choices import ExternalImages, Status
 from mailpage_cli.confluence import AttachmentInfo
+from mailpage_cli.environment import Environment
 from mailpage_cli.errors import (
     ConfigError,
     KeyringUnavailableError,
@@ -45,7 +46,6 @@ from mailpage_cli.errors import (
 )
 from mailpage_cli.models import (
     Delivery,
-    Environment,
     Page,
     Person,
     Recipients,

@@ -15,7 +15,7 @@ import trustme
 from click.testing import CliRunner, Result
 
 from mailpage_cli.cli import cli
-from mailpage_cli.models import Environment
+from mailpage_cli.environment import Environment
 from mailpage_cli.pipeline import Run
 from tests.support import smtp
 from tests.support.clock import FakeClock

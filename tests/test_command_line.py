@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from mailpage_cli.models import Environment
+from mailpage_cli.environment import Environment
 from tests.conftest import EXAMPLE, at_a_terminal, run
 from tests.support import smtp
 from tests.support.keyrings import MemoryKeyring

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mailpage_cli import configure
-from mailpage_cli.models import Environment
+from mailpage_cli.environment import Environment
 from mailpage_cli.output import Output
 from mailpage_cli.pipeline import Run
 from tests.conftest import EXAMPLE, at_a_terminal, run, set_env
