@@ -6,7 +6,6 @@ commands on it."""
 from __future__ import annotations
 
 import os
-import shlex
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -53,7 +52,8 @@ class App:
     def output(self) -> Output:
         return Output(self.environment, quiet=self.quiet, verbose=self.verbose,
                       color=not self.no_color,
-                      interactive=self.environment.stdin_isatty and not self.no_input)
+                      interactive=self.environment.stdin_isatty and not self.no_input,
+                      profile=self.profile)
 
     @cached_property
     def config(self) -> Profile:
@@ -212,7 +212,7 @@ class MailpageGroup(Commands):
             traceback.print_exc()
         if app:
             output = app.output
-            text = _for_profile(text, app.profile)
+            text = output.fixes(text)  # the JSON error says the same as the line
         else:  # the group's own options were wrong: no App yet
             given = ctx.find_object(Environment)
             output = Output(given or read_environment())
@@ -225,14 +225,6 @@ class MailpageGroup(Commands):
                          **({"reason": reason} if reason else {}),
                          **{key: list(addresses) for key, addresses in (report or {}).items()}})
         ctx.exit(code)
-
-
-def _for_profile(text: str, profile: str) -> str:
-    """The fix commands in ``text`` as they must be typed for ``profile``: a bare ``mailpage
-    config …`` would change the default profile."""
-    if profile == "default":
-        return text
-    return text.replace("`mailpage config ", f"`mailpage --profile {shlex.quote(profile)} config ")
 
 
 def _remember_json(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:

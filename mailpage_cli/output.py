@@ -45,9 +45,10 @@ class Output:
 
     def __init__(
         self, environment: Environment, *, quiet: bool = False, verbose: bool = False,
-        color: bool = True, interactive: bool = False,
+        color: bool = True, interactive: bool = False, profile: str = "default",
     ) -> None:
         self.environment = environment
+        self.profile = profile
         self.quiet = quiet
         self.verbose = verbose and not quiet
         self.interactive = interactive
@@ -64,6 +65,21 @@ class Output:
         # console mark them, as gh does.
         self.out = Console(force_terminal=environment.stdout_isatty or None,
                            _environ=environment.env, **options)
+
+    def fixes(self, text: str) -> str:
+        """``text`` with its fix commands as they must be typed for this run's profile: a
+        bare ``mailpage config …`` would change the default profile."""
+        if self.profile == "default":
+            return text
+        import shlex  # noqa: PLC0415 - only another profile's hints need it
+
+        return text.replace("`mailpage config ",
+                            f"`mailpage --profile {shlex.quote(self.profile)} config ")
+
+    def _said(self, text: str) -> str:
+        """What the person reads of ``text``: its fixes for this profile, nothing that could
+        act on the terminal."""
+        return printable(self.fixes(text))
 
     def result(self, text: str) -> None:
         sys.stdout.write(text + "\n")
@@ -84,12 +100,13 @@ class Output:
     def summary(self, text: str, mark: Mark | None = None) -> None:
         """The line that ends a command; on a colour terminal, ``mark`` says how it went."""
         if not self.quiet:
-            self.err.print(_marked(self.err, mark, Text(printable(text))))
+            self.err.print(_marked(self.err, mark, Text(self._said(text))))
 
     def check(self, name: str, ok: bool, detail: str) -> None:
         """One result of ``config check``: "name: ok - detail" or "name: FAILED - detail",
         marked ✓ / ✗ on a colour terminal."""
         word = "ok" if ok else "FAILED"
+        detail = self.fixes(detail)
         if not _colours(self.out):
             self.result(f"{name}: {word} - {detail}")
             return
@@ -104,13 +121,13 @@ class Output:
 
     def warn(self, text: str) -> None:
         if not self.quiet:
-            self.err.print(f"warning: {printable(text)}", markup=False, style="yellow")
+            self.err.print(f"warning: {self._said(text)}", markup=False, style="yellow")
 
     def tell(self, text: str) -> None:
-        self.err.print(printable(text), markup=False, style="bold")
+        self.err.print(self._said(text), markup=False, style="bold")
 
     def error(self, text: str) -> None:
-        self.err.print(f"error: {printable(text)}", markup=False, style="bold red")
+        self.err.print(f"error: {self._said(text)}", markup=False, style="bold red")
 
     @contextmanager
     def step(self, name: str, total: int = 0) -> Iterator[Callable[[], None]]:

@@ -216,3 +216,11 @@ def test_a_fix_command_in_an_error_names_the_profile_in_use(config_file: Path) -
     assert "Run `mailpage --profile 'my work' config set-smtp --host HOST`" in result.stderr
     default = run("send", str(EXAMPLE), "--to", "a@example.com")
     assert "Run `mailpage config set-smtp --host HOST`" in default.stderr
+
+
+def test_a_fix_command_in_a_summary_names_the_profile_in_use_too() -> None:
+    result = run("--profile", "work", "config", "set-smtp", "--host", "smtp.office365.com",
+                 "--auth", "oauth2", "--oauth-provider", "microsoft", "--client-id", "app-id",
+                 "--username", "ann@acme.com")
+    assert result.exit_code == 0, result.stderr
+    assert "Next, sign in once: `mailpage --profile work config login smtp`." in result.stderr
