@@ -245,7 +245,8 @@ def lint_command(app: App, page: str, as_json: bool) -> None:
     """
     from mailpage_cli import pipeline
 
-    composed, findings = pipeline.lint_page(app.settings, app.environment, page, app.output)
+    composed = pipeline.preview(app.settings, app.environment, page, None, app.output)
+    findings = composed.findings
     errors = sum(f.severity == "error" for f in findings)
     if as_json:
         app.output.json({"page": {"id": composed.page.id, "title": composed.page.title},

@@ -127,6 +127,7 @@ class Composed:
     rendered: RenderedPage
     attachments: tuple[Resource, ...]
     warnings: tuple[str, ...]
+    findings: tuple[lint.Finding, ...] = ()  # lint's, which ``warnings`` carry as text too
 
 
 class Run:
@@ -359,8 +360,10 @@ def compose(run: Run, fetched: Fetched, options: SendOptions, sender: Sender | N
 def _with_warnings(run: Run, page: Page, rendered: RenderedPage,
                    attachments: tuple[Resource, ...] = ()) -> Composed:
     """The rendered page with every warning so far, those of ``lint`` included."""
-    checked = tuple(f"{f.rule}: {f.message}" for f in lint.check(rendered))
-    return Composed(page, rendered, attachments, (*run.warnings, *rendered.warnings, *checked))
+    findings = tuple(lint.check(rendered))
+    checked = tuple(f"{f.rule}: {f.message}" for f in findings)
+    return Composed(page, rendered, attachments, (*run.warnings, *rendered.warnings, *checked),
+                    findings)
 
 
 def one_stdin_reader(note_file: str | None, specs: Sequence[str]) -> None:
@@ -601,13 +604,6 @@ def preview(settings: Settings, environment: Environment, page: str, note: str |
 def browser_html(composed: Composed) -> str:
     """The rendered page as one HTML file a browser shows: images as ``data:`` URIs."""
     return render.with_data_uris(composed.rendered)
-
-
-def lint_page(settings: Settings, environment: Environment, page: str,
-              ui: Conversation) -> tuple[Composed, list[lint.Finding]]:
-    """What ``lint`` finds in the mail ``page`` makes."""
-    composed = preview(settings, environment, page, None, ui)
-    return composed, lint.check(composed.rendered)
 
 
 def resolve_recipients(settings: Settings, environment: Environment, specs: tuple[str, ...],
