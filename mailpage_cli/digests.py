@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from mailpage_cli.errors import UsageError
 from mailpage_cli.models import SearchHit
+from mailpage_cli.wording import count
 
 _DURATION = re.compile(r"(\d{1,5})([mhdw])")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -54,15 +55,14 @@ def newest_first(hits: Iterable[SearchHit], since: timedelta | None) -> list[Sea
     return sorted(kept, key=lambda h: h.modified or oldest, reverse=True)
 
 
-def default_title(count: int, since: str | None) -> str:
+def default_title(found: int, since: str | None) -> str:
     """``Confluence digest: 4 pages changed in the last 7 days``; without a window the pages
     were found, not necessarily changed."""
-    pages = f"{count} page{'s' if count != 1 else ''}"
+    pages = count(found, "page")
     if not since:
         return f"Confluence digest: {pages}"
     amount, unit = _amount_and_unit(since)
-    unit = unit if amount != 1 else unit.removesuffix("s")
-    return f"Confluence digest: {pages} changed in the last {amount} {unit}"
+    return f"Confluence digest: {pages} changed in the last {count(amount, unit[:-1])}"
 
 
 def html(hits: Iterable[SearchHit]) -> str:

@@ -1,4 +1,4 @@
-"""Exit codes and the exception tree; ``cli`` is the one place that turns them into exits.
+"""Exit codes and the exception tree; ``app`` is the one place that turns them into exits.
 
 Every error the user can meet is a :class:`MailpageError` carrying its exit code, a sentence
 saying what happened and, last, how to fix it::

@@ -48,6 +48,7 @@ from mailpage_cli.models import (
     Delivery,
     Page,
     Person,
+    Recipient,
     Recipients,
     RenderedPage,
     Resource,
@@ -377,19 +378,18 @@ def resolve(run: Run, options: DeliveryOptions, page_id: Callable[[], str | None
     """The recipients ``options`` name. Confluence is connected to only for a spec that needs
     it (``me``, ``user:``, ``group:``, ``watchers``, the last of the page ``page_id()``
     names); a user whose address it hides is looked for in ``_address_lookups``."""
-    if run.settings.confluence.url is None:
-        return recipients.resolve(options.to, options.cc, options.bcc,
-                                  read_stdin=run.environment.read_stdin)
-
     @functools.cache
-    def resolver() -> recipients.Resolver:
+    def resolver() -> recipients.Resolver:  # built when a spec first needs it
         return recipients.confluence_resolver(
             run.confluence, page_id, skip_unresolvable=options.skip_unresolvable,
             warn=run.warn, lookups=_address_lookups(run),
             cloud=run.settings.confluence.deployment == "cloud")
 
+    def on_confluence(spec: str) -> list[Recipient]:
+        return resolver()(spec)
+
     return recipients.resolve(options.to, options.cc, options.bcc,
-                              lambda spec: resolver()(spec),  # noqa: PLW0108 - built when first needed
+                              on_confluence if run.settings.confluence.url else None,
                               read_stdin=run.environment.read_stdin)
 
 
