@@ -196,7 +196,7 @@ FIELDS: tuple[Field, ...] = (
     # Policy has no variables (SPEC): a job's environment cannot lift the file's limits.
     Field("policy", "allowed_domains", None, _domains, ()),
     Field("policy", "max_recipients", None,
-          _whole_number(1, 1_000_000, "a whole number of at least 1"), 50),
+          _whole_number(1, 1_000_000, "a whole number from 1 to 1000000"), 50),
     Field("policy", "max_size_mb", None, _megabytes, 20.0),
 )
 FIELDS_BY_NAME = {f.name: f for f in FIELDS}
