@@ -308,6 +308,9 @@ class IdentityProvider:
         # approve fails after this long instead of hanging:
         self.device_code_lifetime: float = 10.0
         self.pending_hold: float = 0.05  # a pending poll waits this long for approval
+        # A refresh waits this long before it redeems: clients that do not take turns (a
+        # lock) then present the same refresh token, and the second is refused.
+        self.refresh_hold: float = 0.0
         self.google_rotates: bool = False  # Google normally keeps the refresh token
         self.require_pkce: bool = True  # an authorization request without S256 is refused
         # -- state
@@ -872,6 +875,7 @@ class IdentityProvider:
 
     def _refresh_grant(self, client: _Client, provider: str, form: dict[str, str]) -> _Response:
         presented = form.get("refresh_token", "")
+        time.sleep(self.refresh_hold)
         ms_scopes = self._microsoft_scopes(form) if provider == "microsoft" else ()
         with self._cond:
             record = self._refresh.get(presented)
