@@ -260,5 +260,4 @@ def _setup_logging(debug: bool) -> None:
 def read_environment() -> Environment:
     """This process's environment, read once per run."""
     return Environment(env=dict(os.environ), stdin=sys.stdin, stdin_isatty=sys.stdin.isatty(),
-                       stdout_isatty=sys.stdout.isatty(),
-                       no_color=bool(os.environ.get("NO_COLOR")))
+                       stdout_isatty=sys.stdout.isatty())

@@ -17,7 +17,11 @@ class Environment:
     stdin: TextIO
     stdin_isatty: bool
     stdout_isatty: bool
-    no_color: bool  # NO_COLOR (no-color.org) is set
+
+    @property
+    def no_color(self) -> bool:
+        """NO_COLOR (no-color.org) is set, to anything."""
+        return bool(self.env.get("NO_COLOR"))
 
     def read_stdin(self) -> str:
         return self.stdin.read()

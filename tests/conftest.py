@@ -78,7 +78,7 @@ def at_a_terminal(input: str = "", **env: str) -> Environment:
     """A run whose stdin is a terminal, so that a person could answer a prompt; the
     variables are this test's, with ``env`` on top."""
     return Environment(env={**os.environ, **env}, stdin=io.StringIO(input), stdin_isatty=True,
-                       stdout_isatty=False, no_color=False)
+                       stdout_isatty=False)
 
 
 def run_process(

@@ -91,8 +91,7 @@ def test_a_password_stored_without_a_port_is_the_one_a_send_looks_up(
     profile = configure.Profile("default", config_file)
     configure.set_smtp(profile, "smtp.example.com", port=None, security="starttls",
                        username="ann", ca_file=None, read_password=lambda _: "hunter2-long")
-    environment = Environment(env={}, stdin=None, stdin_isatty=False, stdout_isatty=False,
-                              no_color=True)
+    environment = Environment(env={}, stdin=None, stdin_isatty=False, stdout_isatty=False)
     account = Run(profile.load({}), environment, Output(environment)).smtp_account()
     assert account.password is not None
     assert account.password.reveal() == "hunter2-long"
