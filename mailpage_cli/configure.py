@@ -392,6 +392,5 @@ def forget(profile: Profile, what: str = "all") -> Forgotten:
                 secrets.append(kind.label)
         except KeyringUnavailableError as exc:
             secrets.append(exc)
-    changed = tuple(s for s in sections
-                    if settings.update(profile.path, profile.name, s, {}, replace=True))
-    return Forgotten(profile, tuple(secrets), changed)
+    removed = settings.remove_sections(profile.path, profile.name, sections)
+    return Forgotten(profile, tuple(secrets), removed)

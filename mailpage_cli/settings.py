@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -561,6 +561,18 @@ def update(
         return False
     write_file(path, data)
     return True
+
+
+def remove_sections(path: Path, profile: str, sections: Iterable[str]) -> tuple[str, ...]:
+    """Remove ``sections`` of ``profile`` in one write; the ones that were there."""
+    data = read_file(path)
+    _profile_table(data, profile, path)  # refuses a file of the wrong shape
+    table = data.get("profiles", {}).get(profile, {})
+    removed = tuple(section for section in sections if table.pop(section, None) is not None)
+    if removed:
+        _prune(data)
+        write_file(path, data)
+    return removed
 
 
 def _prune(node: dict[str, Any]) -> None:
