@@ -541,13 +541,14 @@ def digest(
     """One message listing the pages a CQL query finds, newest first; nothing found: nothing
     sent (status ``empty``)."""
     check_options(options)
+    since = digests.parse_duration(options.since) if options.since else None  # before lookups
+    query = digests.cql(options.cql, options.since)
     run = Run(settings, environment, ui)
     run.sender_address()
     found = resolve(run, options, page_id=lambda: None)
     check_recipients(found, settings.policy, options, ui.confirm if ui.interactive else None)
-    since = digests.parse_duration(options.since) if options.since else None
     with ui.step("search"):
-        hits = run.confluence.search(digests.cql(options.cql, options.since))
+        hits = run.confluence.search(query)
     hits = digests.newest_first(hits, since)
     title = options.title or digests.default_title(len(hits), options.since)
     spaces = {hit.space for hit in hits}

@@ -9,6 +9,7 @@ import pytest
 from mailpage_cli import digests
 from mailpage_cli.errors import UsageError
 from mailpage_cli.models import SearchHit
+from tests.conftest import run
 
 
 def hit(modified: datetime | None) -> SearchHit:
@@ -50,3 +51,9 @@ def test_naive_times_from_the_server_compare_with_the_window() -> None:
     old = _when((now - timedelta(days=3)).replace(tzinfo=None).isoformat())
     assert recent == now - timedelta(hours=1)
     assert digests.newest_first([hit(old), hit(recent)], timedelta(days=1)) == [hit(recent)]
+
+
+def test_a_bad_window_is_refused_before_any_recipient_is_looked_up() -> None:
+    result = run("digest", "--cql", 'space = "ENG"', "--since", "0d", "--to", "me")
+    assert result.exit_code == 2  # not 3: "me" would need a Confluence site first
+    assert "greater than zero" in result.stderr
